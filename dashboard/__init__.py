@@ -1,0 +1,1 @@
+"""The support dashboard, mounted at ``/dashboard``."""

@@ -1,0 +1,50 @@
+"""``/v1/api-keys`` and ``/v1/audit-events``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from hub import idempotency
+from hub.auth import service
+from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
+from hub.db import Database
+from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from hub.web import request_id
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+
+
+class ApiKeyController(Controller):
+    path = "/v1/api-keys"
+    tags = ["API keys"]
+
+    @post(sync_to_thread=True, opt={"scope": "keys:manage"}, status_code=201, summary="Create an API key (the secret is shown once)")
+    def create(
+        self, request: Request, db: Database, data: ApiKeyCreate, body: bytes,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    ) -> Response[ApiKeyCreated]:
+        principal = request.user
+        return idempotency.run(  # type: ignore[return-value]
+            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
+            request_id(request), lambda finish: service.create_key(db, principal, data, finish),
+        )
+
+    @get(sync_to_thread=True, opt={"scope": "keys:manage"}, summary="List API keys (never the secrets)")
+    def list(self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None) -> Page[ApiKeyOut]:
+        return service.list_keys(db, request.user, limit, cursor)
+
+    @post("/{key_id:str}/revoke", sync_to_thread=True, opt={"scope": "keys:manage"}, status_code=200, summary="Revoke an API key")
+    def revoke(self, request: Request, db: Database, key_id: str) -> ApiKeyOut:
+        return service.revoke_key(db, request.user, key_id)
+
+
+class AuditController(Controller):
+    path = "/v1/audit-events"
+    tags = ["Audit"]
+
+    @get(sync_to_thread=True, opt={"scope": "audit:read"}, summary="List audit events, newest first")
+    def list(self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None) -> Page[AuditEventOut]:
+        return service.list_audit_events(db, request.user, limit, cursor)

@@ -1,0 +1,77 @@
+"""Authentication, rate limiting and the scope guard for ``/v1``.
+
+The middleware authenticates the bearer key (database lookup in a worker thread), counts the
+request against the key's rate limit, and adds the ``RateLimit-*`` headers to the response.
+The guard checks the scope that a route declares in ``opt={"scope": ...}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from litestar.connection import ASGIConnection
+from litestar.datastructures import MutableScopeHeaders
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractMiddleware
+from litestar.types import Message, Receive, Scope, Send
+
+from hub.auth.authenticate import authenticate
+from hub.auth.principal import Principal
+from hub.auth.ratelimit import RateLimiter, RateLimitState
+from hub.errors import InsufficientScope, RateLimited
+
+
+class ApiAuthMiddleware(AbstractMiddleware):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not scope["path"].startswith("/v1/") and scope["path"] != "/v1":
+            await self.app(scope, receive, send)  # only the /v1 API needs an API key
+            return
+        app_state = scope["litestar_app"].state
+        headers = dict(scope["headers"])
+        raw = headers.get(b"authorization")
+        authorization = raw.decode("latin-1") if raw else None
+        principal, limit = await anyio.to_thread.run_sync(
+            _authenticate_and_count, app_state.db, app_state.rate_limiter, authorization
+        )
+        scope["user"] = principal
+        structlog.contextvars.bind_contextvars(organization_id=principal.organization_id, api_key_id=principal.key_id)
+        if limit is not None and not limit.allowed:
+            raise RateLimited(
+                f"This API key made more than {limit.limit} requests in a minute. "
+                f"Retry after {limit.reset_seconds} s, or ask for a higher limit.",
+                headers=limit.headers(),
+            )
+        if limit is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableScopeHeaders.from_message(message)
+                for name, value in limit.headers().items():
+                    response_headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+def _authenticate_and_count(
+    db: Any, limiter: RateLimiter, authorization: str | None
+) -> tuple[Principal, RateLimitState | None]:
+    principal = authenticate(db, authorization)
+    return principal, limiter.hit(principal.key_id)
+
+
+def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    required = handler.opt.get("scope")
+    if not required:
+        return
+    principal: Principal = connection.scope["user"]
+    if not principal.has(required):
+        raise InsufficientScope(
+            f"This API key lacks the `{required}` scope. Use a key that has it, or ask an owner to "
+            "create one.",
+            extra={"required_scope": required},
+        )

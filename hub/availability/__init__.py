@@ -1,0 +1,25 @@
+"""Availability: working hours, busy time and free slots, as pure interval arithmetic."""
+
+from __future__ import annotations
+
+from hub.availability.engine import (
+    WEEKDAYS,
+    WorkingRange,
+    conflicts,
+    fits_working_hours,
+    free_slots,
+    merge_busy,
+    parse_working_hours,
+    working_windows,
+)
+
+__all__ = [
+    "WEEKDAYS",
+    "WorkingRange",
+    "conflicts",
+    "fits_working_hours",
+    "free_slots",
+    "merge_busy",
+    "parse_working_hours",
+    "working_windows",
+]

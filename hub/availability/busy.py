@@ -1,0 +1,43 @@
+"""Where a host's busy time comes from: confirmed bookings, and blocks pulled from the
+calendars the host linked. The engine takes them all as plain intervals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.db.tables import Booking
+
+
+class BusyBlock(msgspec.Struct, frozen=True):
+    start: int  # epoch seconds, UTC
+    end: int
+    source: str  # "booking" or a provider slug
+    ref: str | None = None  # the booking id, when the source is a booking
+
+    def as_interval(self) -> tuple[int, int]:
+        return (self.start, self.end)
+
+
+def epoch(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def from_epoch(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) -> list[BusyBlock]:
+    """Every busy block of ``host_id`` that overlaps ``[start, end)``."""
+    rows = session.execute(
+        select(Booking.id, Booking.start_at, Booking.end_at).where(
+            Booking.host_id == host_id,
+            Booking.status == "confirmed",
+            Booking.start_at < end,
+            Booking.end_at > start,
+        )
+    )
+    return [BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in rows]

@@ -1,0 +1,1 @@
+"""Bookings: the booking API, idempotency, the outbox."""

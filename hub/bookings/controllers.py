@@ -1,0 +1,63 @@
+"""``/v1/bookings``: create, read, list and cancel bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from hub import idempotency
+from hub.bookings import service
+from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
+from hub.db import Database
+from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from hub.web import request_id
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Parameter(header="Idempotency-Key", description="1-255 printable ASCII characters; see Idempotency."),
+]
+
+
+class BookingController(Controller):
+    path = "/v1/bookings"
+    tags = ["Bookings"]
+
+    @post(sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=201, summary="Create a booking")
+    def create(
+        self, request: Request, db: Database, data: BookingCreate, body: bytes,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[BookingOut]:
+        principal = request.user
+        return idempotency.run(  # type: ignore[return-value]
+            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
+            request_id(request), lambda finish: service.create_booking(db, principal, data, finish),
+        )
+
+    @get("/{booking_id:str}", sync_to_thread=True, opt={"scope": "bookings:read"}, summary="Get a booking")
+    def retrieve(self, request: Request, db: Database, booking_id: str) -> BookingOut:
+        return service.get_booking(db, request.user, booking_id)
+
+    @get(sync_to_thread=True, opt={"scope": "bookings:read"}, summary="List bookings")
+    def list(
+        self,
+        request: Request,
+        db: Database,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        host_id: str | None = None,
+        status: Literal["confirmed", "cancelled"] | None = None,
+        start_after: datetime | None = None,
+        start_before: datetime | None = None,
+    ) -> Page[BookingOut]:
+        return service.list_bookings(
+            db, request.user, limit=limit, cursor=cursor, host_id=host_id, status=status,
+            start_after=start_after, start_before=start_before,
+        )
+
+    @post("/{booking_id:str}/cancel", sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=200, summary="Cancel a booking")
+    def cancel(self, request: Request, db: Database, booking_id: str, data: BookingCancel | None = None) -> BookingOut:
+        return service.cancel_booking(db, request.user, booking_id, data or BookingCancel())

@@ -1,0 +1,69 @@
+"""Wire shapes of bookings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from hub.users.schemas import Email
+
+Title = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class Attendee(msgspec.Struct):
+    email: Email
+    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class BookingCreate(msgspec.Struct):
+    host_id: str
+    start: Annotated[str, msgspec.Meta(examples=["2026-12-07T09:00:00", "2026-12-07T08:00:00Z"])]
+    end: str | None = None
+    duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
+    timezone: str | None = None
+    title: Title = ""
+    attendees: Annotated[list[Attendee], msgspec.Meta(max_length=100)] = []
+    metadata: dict[str, Any] = {}
+    client_timestamp: str | None = None
+    ignore_availability: bool = False
+
+
+class BookingCancel(msgspec.Struct):
+    reason: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+
+
+class Requested(msgspec.Struct):
+    start: str
+    end: str | None
+    timezone: str | None
+    duration_minutes: int | None = None
+
+
+class BookingOut(msgspec.Struct):
+    id: str
+    status: Literal["confirmed", "cancelled"]
+    host_id: str
+    start: datetime
+    end: datetime
+    timezone: str
+    local_start: str
+    local_end: str
+    requested: Requested
+    client_timestamp: str | None
+    title: str
+    attendees: list[Attendee]
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    cancelled_at: datetime | None
+    cancellation_reason: str | None
+    object: str = "booking"
+
+
+class ConflictingInterval(msgspec.Struct):
+    start: datetime
+    end: datetime
+    source: str  # "booking" or the provider of a linked calendar ("google", "microsoft")
+    booking_id: str | None = None

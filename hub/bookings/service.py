@@ -1,0 +1,273 @@
+"""Bookings: create, read, list and cancel, with no double booking.
+
+The overlap check and the insert happen in one write transaction. On SQLite that transaction
+holds the database write lock from its first statement (``BEGIN IMMEDIATE``); on PostgreSQL it
+holds a per-host advisory lock, and an exclusion constraint on (host, time range) backs both up:
+if anything slipped past the check the insert fails and the client still gets
+``409 booking_conflict``, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.auth.principal import Principal
+from hub.auth.scopes import may_ignore_availability
+from hub.availability import conflicts, fits_working_hours, parse_working_hours
+from hub.availability.busy import BusyBlock, busy_blocks, epoch, from_epoch
+from hub.bookings.outbox import emit
+from hub.bookings.schemas import (
+    Attendee,
+    BookingCancel,
+    BookingCreate,
+    BookingOut,
+    ConflictingInterval,
+    Requested,
+)
+from hub.clock import utcnow
+from hub.db import Database
+from hub.db.tables import Booking, User
+from hub.errors import ApiError, Conflict, FieldError, InsufficientScope, NotFound
+from hub.idempotency import Finish, no_finish
+from hub.ids import is_valid, new_id
+from hub.observability.metrics import BOOKINGS
+from hub.pagination import Page, decode_cursor, encode_cursor
+from hub.times import load_zone, parse_instant, to_local_rfc3339
+from hub.users.service import load_user
+
+MAX_LENGTH = timedelta(hours=24)
+
+
+def to_out(booking: Booking) -> BookingOut:
+    zone = ZoneInfo(booking.timezone)
+    return BookingOut(
+        id=booking.id,
+        status=booking.status,  # type: ignore[arg-type]
+        host_id=booking.host_id,
+        start=booking.start_at,
+        end=booking.end_at,
+        timezone=booking.timezone,
+        local_start=to_local_rfc3339(booking.start_at, zone),
+        local_end=to_local_rfc3339(booking.end_at, zone),
+        requested=Requested(**booking.requested),
+        client_timestamp=booking.client_timestamp,
+        title=booking.title,
+        attendees=[Attendee(**a) for a in booking.attendees],
+        metadata=booking.metadata_,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+        cancelled_at=booking.cancelled_at,
+        cancellation_reason=booking.cancellation_reason,
+    )
+
+
+class _Times:
+    def __init__(self, start: datetime, end: datetime, zone_name: str) -> None:
+        self.start, self.end, self.zone_name = start, end, zone_name
+
+
+def _resolve_times(data: BookingCreate, host: User) -> _Times:
+    given_zone = load_zone(data.timezone) if data.timezone is not None else None
+    start = parse_instant(data.start, field="start", zone=given_zone)
+    if (data.end is None) == (data.duration_minutes is None):
+        raise FieldError("end", "send exactly one of `end` and `duration_minutes`")
+    if data.end is not None:
+        end = parse_instant(data.end, field="end", zone=given_zone)
+    else:
+        end = start + timedelta(minutes=data.duration_minutes or 0)
+    if end <= start:
+        raise FieldError("end", "must be after `start`")
+    if end - start > MAX_LENGTH:
+        raise FieldError("end", "a booking may last at most 24 hours")
+    if data.client_timestamp is not None:
+        parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
+    return _Times(start, end, data.timezone or host.timezone)
+
+
+def _check_availability(data: BookingCreate, principal: Principal, host: User, times: _Times) -> None:
+    if data.ignore_availability:
+        if not may_ignore_availability(principal.role):
+            raise InsufficientScope(
+                "Only keys with role `owner` or `member` may send `ignore_availability`.",
+            )
+        return
+    earliest = utcnow() + timedelta(minutes=host.minimum_notice_minutes)
+    hours = parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in host.working_hours])
+    inside = fits_working_hours(hours, ZoneInfo(host.timezone), epoch(times.start), epoch(times.end))
+    if not inside or times.start < earliest:
+        reason = (
+            f"starts before the host's minimum notice of {host.minimum_notice_minutes} minutes"
+            if inside
+            else f"is outside the host's working hours (in {host.timezone})"
+        )
+        raise ApiError(
+            f"The requested time {reason}. Ask GET /v1/availability for free slots.",
+            code="outside_availability",
+            status=409,
+            title="Outside availability",
+        )
+
+
+def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
+    intervals = [
+        ConflictingInterval(from_epoch(b.start), from_epoch(b.end), b.source, b.ref if b.source == "booking" else None)
+        for b in blocks
+    ]
+    sources = sorted({b.source for b in blocks})
+    return Conflict(
+        f"The host is busy during the requested time ({', '.join(sources)}). Pick another slot from "
+        "GET /v1/availability.",
+        code="booking_conflict",
+        title="Booking conflict",
+        extra={"conflicts": [
+            {k: v for k, v in (("start", i.start.isoformat().replace("+00:00", "Z")),
+                               ("end", i.end.isoformat().replace("+00:00", "Z")),
+                               ("source", i.source), ("booking_id", i.booking_id)) if v is not None}
+            for i in intervals
+        ]},
+    )
+
+
+def _find_conflicts(session: Session, host: User, times: _Times) -> list[BusyBlock]:
+    buffer = timedelta(minutes=host.buffer_minutes)
+    blocks = busy_blocks(session, host.id, times.start - buffer, times.end + buffer)
+    hits = set(conflicts([b.as_interval() for b in blocks], epoch(times.start), epoch(times.end), int(buffer.total_seconds())))
+    return [b for b in blocks if b.as_interval() in hits]
+
+
+def create_booking(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
+    try:
+        out = _create(db, principal, data, finish)
+    except Conflict as error:
+        BOOKINGS.labels("conflict" if error.code == "booking_conflict" else "rejected").inc()
+        raise
+    except ApiError:
+        BOOKINGS.labels("rejected").inc()
+        raise
+    except Exception:
+        BOOKINGS.labels("error").inc()
+        raise
+    BOOKINGS.labels("created").inc()
+    return out
+
+
+def _create(db: Database, principal: Principal, data: BookingCreate, finish: Finish) -> BookingOut:
+    if not is_valid(data.host_id, "user"):
+        raise FieldError("host_id", "must be a user id (usr_...)")
+    with db.read() as session:
+        host = load_user(session, principal.organization_id, data.host_id, field="host")
+    times = _resolve_times(data, host)
+    _check_availability(data, principal, host, times)
+    now = utcnow()
+    booking = Booking(
+        id=new_id("booking"),
+        organization_id=principal.organization_id,
+        host_id=host.id,
+        status="confirmed",
+        start_at=times.start,
+        end_at=times.end,
+        timezone=times.zone_name,
+        requested={"start": data.start, "end": data.end, "timezone": data.timezone, "duration_minutes": data.duration_minutes},
+        client_timestamp=data.client_timestamp,
+        title=data.title,
+        attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
+        metadata_=data.metadata,
+        sequence=0,
+        created_by=principal.key_id,
+        created_at=now,
+        updated_at=now,
+        cancelled_at=None,
+        cancellation_reason=None,
+    )
+    out = to_out(booking)
+    try:
+        with db.write() as session:
+            if not db.is_sqlite:
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host.id})
+            found = _find_conflicts(session, host, times)
+            if found:
+                raise _conflict_error(found)
+            session.add(booking)
+            session.flush()
+            emit(session, organization_id=booking.organization_id, event_type="booking.created",
+                 aggregate_type="booking", aggregate_id=booking.id, payload=out)
+            finish(session, 201, out)
+    except IntegrityError:
+        # The exclusion constraint caught an overlap the check could not see.
+        with db.read() as session:
+            raise _conflict_error(_find_conflicts(session, host, times)) from None
+    return out
+
+
+def _load(session: Session, principal: Principal, booking_id: str) -> Booking:
+    booking = session.get(Booking, booking_id) if is_valid(booking_id, "booking") else None
+    if booking is None or booking.organization_id != principal.organization_id:
+        raise NotFound(f"No booking with id {booking_id!r} exists in this organization.")
+    return booking
+
+
+def get_booking(db: Database, principal: Principal, booking_id: str) -> BookingOut:
+    with db.read() as session:
+        return to_out(_load(session, principal, booking_id))
+
+
+def cancel_booking(db: Database, principal: Principal, booking_id: str, data: BookingCancel) -> BookingOut:
+    """Cancel once; cancelling again returns the booking unchanged. The slot is free at once."""
+    with db.write() as session:
+        booking = _load(session, principal, booking_id)
+        if booking.status == "cancelled":
+            return to_out(booking)
+        now = utcnow()
+        booking.status = "cancelled"
+        booking.cancelled_at = now
+        booking.cancellation_reason = data.reason
+        booking.updated_at = now
+        booking.sequence += 1
+        out = to_out(booking)
+        emit(session, organization_id=booking.organization_id, event_type="booking.cancelled",
+             aggregate_type="booking", aggregate_id=booking.id, payload=out)
+        return out
+
+
+def list_bookings(
+    db: Database,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    host_id: str | None,
+    status: str | None,
+    start_after: datetime | None,
+    start_before: datetime | None,
+) -> Page[BookingOut]:
+    query = select(Booking).where(Booking.organization_id == principal.organization_id)
+    if host_id is not None:
+        query = query.where(Booking.host_id == host_id)
+    if status is not None:
+        query = query.where(Booking.status == status)
+    if start_after is not None:
+        query = query.where(Booking.start_at > start_after)
+    if start_before is not None:
+        query = query.where(Booking.start_at < start_before)
+    if cursor:
+        last_start, last_id = decode_cursor(cursor, 2)
+        try:
+            after = datetime.fromisoformat(last_start)
+        except ValueError:
+            raise FieldError("cursor", "is not a cursor returned by this list") from None
+        query = query.where(
+            (Booking.start_at > after) | ((Booking.start_at == after) & (Booking.id > last_id))
+        )
+    with db.read() as session:
+        rows = list(session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.start_at.isoformat(), last.id])
+    return Page(data=[to_out(b) for b in rows[:limit]], next_cursor=next_cursor)
+

@@ -1,0 +1,165 @@
+"""The ``hub`` command: dev, serve, worker, migrate, keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import msgspec
+import structlog
+
+from hub.db import Database, upgrade
+from hub.observability.logging import configure_logging
+from hub.settings import Settings, SettingsError
+
+log = structlog.get_logger("hub.cli")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        sys.exit(f"hub: configuration error: {exc}")
+    configure_logging(json=settings.log_format == "json", level=settings.log_level)
+    return settings
+
+
+def _migrate(settings: Settings) -> Database:
+    db = Database(settings.resolved_database_url)
+    upgrade(db)
+    return db
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    settings = _settings()
+    _migrate(settings).dispose()
+    print(f"Database is up to date: {Database(settings.resolved_database_url).engine.url.render_as_string()}")
+    return 0
+
+
+def cmd_keys_create(args: argparse.Namespace) -> int:
+    from hub.auth.service import bootstrap_key
+
+    settings = _settings()
+    db = _migrate(settings)
+    organization_id, secret = bootstrap_key(db, args.org, role=args.role, name=args.name)
+    db.dispose()
+    if args.json:
+        print(json.dumps({"organization_id": organization_id, "api_key": secret}))
+    else:
+        print(f"Organization {organization_id}\nAPI key (shown once): {secret}")
+    return 0
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from hub.redis import with_redis
+
+    settings = with_redis(settings)
+    # Worker processes of uvicorn build their own app from the environment: hand them the
+    # resolved Redis URL so they share the embedded server instead of starting their own.
+    os.environ["HUB_REDIS_URL"] = settings.redis_url or ""
+    print(f"Hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)", flush=True)
+    uvicorn.run(
+        "hub.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _migrate(settings).dispose()
+    _serve(settings, args.host, args.port, args.workers)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from hub.jobs.worker import run_worker
+
+    settings = _settings()
+    _migrate(settings).dispose()
+    return run_worker(settings, burst=args.burst)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Everything in one command on embedded defaults."""
+    from hub.auth.service import bootstrap_key
+    from hub.redis import with_redis
+
+    os.environ.setdefault("HUB_WEBHOOKS_ALLOW_PRIVATE", "true")
+    settings = _settings()
+    db = _migrate(settings)
+    settings = with_redis(settings)
+    os.environ["HUB_REDIS_URL"] = settings.redis_url or ""
+    marker = settings.data_dir / ".bootstrapped"
+    if not marker.exists():
+        organization_id, secret = bootstrap_key(db, "Default", role="owner", name="dev owner")
+        marker.write_text(organization_id)
+        print(
+            f"\nCreated organization {organization_id} with an owner API key (shown once, keep it):\n\n"
+            f"    {secret}\n\nTry:  curl -H 'Authorization: Bearer {secret}' http://{args.host}:{args.port}/v1/users\n",
+            flush=True,
+        )
+    else:
+        print(f"Organization {marker.read_text()} exists; create another key with `hub keys create`.", flush=True)
+    db.dispose()
+    worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=dict(os.environ))  # noqa: S603
+    try:
+        _serve(msgspec.structs.replace(settings), args.host, args.port, 1)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Hub: the integration gateway of a scheduling platform.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    dev = sub.add_parser("dev", help="run server + worker on embedded defaults (SQLite, embedded Redis)")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.set_defaults(func=cmd_dev)
+
+    serve = sub.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes behind one address")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run an RQ worker on Hub's queues")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key (and the organization if missing)")
+    create.add_argument("--org", required=True, help="organization name")
+    create.add_argument("--role", default="owner", choices=["owner", "member", "support", "app"])
+    create.add_argument("--name", default="cli", help="a label for the key")
+    create.add_argument("--json", action="store_true", help="print one JSON line")
+    create.set_defaults(func=cmd_keys_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The job pipeline: queues, the worker, the job runner."""

@@ -1,0 +1,54 @@
+"""The request id: accepted from the client when safe, generated otherwise, echoed on every
+response, bound into every log line, and carried into the jobs a request causes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+def accept_request_id(value: str | None) -> str:
+    return value if value and _SAFE.match(value) else new_request_id()
+
+
+class RequestContextMiddleware:
+    """Outermost middleware: sets ``scope["state"]["request_id"]`` and the response header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
+        request_id = accept_request_id(raw.decode("latin-1") if raw else None)
+        scope.setdefault("state", {})["request_id"] = request_id  # type: ignore[typeddict-unknown-key]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers[REQUEST_ID_HEADER] = request_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def request_id_of(scope: Any) -> str | None:
+    state = scope.get("state") or {}
+    value = state.get("request_id")
+    return str(value) if value else None

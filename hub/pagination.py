@@ -1,0 +1,38 @@
+"""Cursor pagination: opaque cursors carrying the sort key of the last item of a page."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from hub.errors import FieldError
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+class Page(msgspec.Struct, Generic[T]):
+    data: list[T]
+    next_cursor: str | None
+    object: str = "list"
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    """The values encoded in ``cursor``; a 422 naming the ``cursor`` parameter if it is not ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = msgspec.json.decode(raw)
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        values = None
+    if not isinstance(values, list) or len(values) != arity or not all(isinstance(v, str) for v in values):
+        raise FieldError("cursor", "is not a cursor returned by this list; start again without `cursor`")
+    return values

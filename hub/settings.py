@@ -1,0 +1,103 @@
+"""Hub's configuration: environment variables parsed once into one typed, frozen object.
+
+Nothing reads the environment at import time. ``Settings.from_env()`` is called by the
+command line; tests build ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_RATE_LIMIT_PER_MINUTE = 600
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_keys: tuple[str, ...] = ()
+    public_url: str = "http://127.0.0.1:8000"
+    rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    max_body_bytes: int = 64 * 1024
+    log_format: str = "console"  # "console" (readable) or "json"
+    log_level: str = "info"
+    webhooks_allow_private: bool = False
+    email_backend: str = "file"  # "smtp" or "file"
+    email_from: str = "Hub <hub@localhost>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: str = "none"  # "none", "starttls" or "tls"
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    google_api_url: str = "https://www.googleapis.com/calendar/v3"
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, or the embedded SQLite file under ``data_dir``."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        values: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            raw = get(f"HUB_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = raw
+        if "secret_keys" in values:
+            values["secret_keys"] = [k.strip() for k in str(values["secret_keys"]).split(",") if k.strip()]
+        data_dir = Path(str(values.pop("data_dir", "./var")))
+        try:
+            settings = msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            # "Expected `int`, got `str` - at `$.smtp_port`" -> name the variable, not the field.
+            match = re.search(r"at `\$\.(\w+)`", str(exc))
+            variable = f"HUB_{match.group(1).upper()}" if match else "a HUB_ variable"
+            raise SettingsError(f"{variable}: {str(exc).split(' - at ')[0]}") from None
+        settings = msgspec.structs.replace(settings, data_dir=data_dir)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values that parse but cannot work, naming the variable to fix."""
+        choices = {
+            "smtp_tls": ("none", "starttls", "tls"),
+            "email_backend": ("smtp", "file"),
+            "log_format": ("console", "json"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise SettingsError(f"HUB_{name.upper()} must be one of {', '.join(allowed)}")
+        for name in ("rate_limit_per_minute", "smtp_port", "max_body_bytes"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"HUB_{name.upper()} must not be negative")
+        url = self.database_url
+        if url and not url.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise SettingsError("HUB_DATABASE_URL must be sqlite:///path or postgresql://user:pass@host:port/db")

@@ -1,0 +1,49 @@
+"""``/v1/users``: host profiles."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import Parameter
+
+from hub import idempotency
+from hub.auth.principal import Principal
+from hub.db import Database
+from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from hub.users import service
+from hub.users.schemas import UserCreate, UserOut, UserUpdate
+from hub.web import request_id
+
+Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+
+
+class UserController(Controller):
+    path = "/v1/users"
+    tags = ["Users"]
+
+    @post(sync_to_thread=True, opt={"scope": "users:write"}, status_code=201, summary="Create a user")
+    def create(
+        self, request: Request, db: Database, data: UserCreate, body: bytes,
+        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+    ) -> Response[UserOut]:
+        principal: Principal = request.user
+
+        return idempotency.run(  # type: ignore[return-value]
+            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
+            request_id(request), lambda finish: service.create_user(db, principal, data, finish),
+        )
+
+    @get("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:read"}, summary="Get a user")
+    def retrieve(self, request: Request, db: Database, user_id: str) -> UserOut:
+        return service.get_user(db, request.user, user_id)
+
+    @patch("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:write"}, summary="Update a user")
+    def update(self, request: Request, db: Database, user_id: str, data: UserUpdate) -> UserOut:
+        return service.update_user(db, request.user, user_id, data)
+
+    @get(sync_to_thread=True, opt={"scope": "users:read"}, summary="List users")
+    def list(
+        self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[UserOut]:
+        return service.list_users(db, request.user, limit, cursor)

@@ -1,0 +1,102 @@
+"""User profiles: the hosts whose time is booked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+
+from hub.auth.principal import Principal
+from hub.availability import parse_working_hours
+from hub.clock import utcnow
+from hub.db import Database
+from hub.db.tables import User
+from hub.errors import NotFound
+from hub.idempotency import Finish, no_finish
+from hub.ids import is_valid, new_id
+from hub.pagination import Page, decode_cursor, encode_cursor
+from hub.times import load_zone
+from hub.users.schemas import UserCreate, UserOut, UserUpdate, WorkingHours
+
+
+def to_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        name=user.name,
+        email=user.email,
+        timezone=user.timezone,
+        working_hours=[WorkingHours(**item) for item in user.working_hours],
+        buffer_minutes=user.buffer_minutes,
+        minimum_notice_minutes=user.minimum_notice_minutes,
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
+
+
+def _checked_hours(items: list[WorkingHours]) -> list[dict[str, Any]]:
+    parse_working_hours([(item.weekday, item.start, item.end) for item in items])
+    return [msgspec.structs.asdict(item) for item in items]
+
+
+def create_user(db: Database, principal: Principal, data: UserCreate, finish: Finish = no_finish) -> UserOut:
+    load_zone(data.timezone)
+    hours = _checked_hours(data.working_hours)
+    now = utcnow()
+    user = User(
+        id=new_id("user"),
+        organization_id=principal.organization_id,
+        name=data.name,
+        email=data.email,
+        timezone=data.timezone,
+        working_hours=hours,
+        buffer_minutes=data.buffer_minutes,
+        minimum_notice_minutes=data.minimum_notice_minutes,
+        created_at=now,
+        updated_at=now,
+    )
+    out = to_out(user)
+    with db.write() as session:
+        session.add(user)
+        finish(session, 201, out)
+    return out
+
+
+def load_user(session: Any, organization_id: str, user_id: str, *, field: str = "user") -> User:
+    """The user with ``user_id`` in the organization, or 404 (another organization's id included)."""
+    user = session.get(User, user_id) if is_valid(user_id, "user") else None
+    if user is None or user.organization_id != organization_id:
+        raise NotFound(f"No {field} with id {user_id!r} exists in this organization.")
+    return user
+
+
+def get_user(db: Database, principal: Principal, user_id: str) -> UserOut:
+    with db.read() as session:
+        return to_out(load_user(session, principal.organization_id, user_id))
+
+
+def update_user(db: Database, principal: Principal, user_id: str, data: UserUpdate) -> UserOut:
+    if data.timezone is not msgspec.UNSET:
+        load_zone(data.timezone)
+    hours = _checked_hours(data.working_hours) if data.working_hours is not msgspec.UNSET else None
+    with db.write() as session:
+        user = load_user(session, principal.organization_id, user_id)
+        for name in ("name", "email", "timezone", "buffer_minutes", "minimum_notice_minutes"):
+            value = getattr(data, name)
+            if value is not msgspec.UNSET:
+                setattr(user, name, value)
+        if hours is not None:
+            user.working_hours = hours
+        user.updated_at = utcnow()
+        return to_out(user)
+
+
+def list_users(db: Database, principal: Principal, limit: int, cursor: str | None) -> Page[UserOut]:
+    query = select(User).where(User.organization_id == principal.organization_id)
+    if cursor:
+        (after,) = decode_cursor(cursor, 1)
+        query = query.where(User.id > after)
+    with db.read() as session:
+        rows = list(session.scalars(query.order_by(User.id).limit(limit + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(data=[to_out(u) for u in rows[:limit]], next_cursor=next_cursor)
