@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.availability import WorkingRange, free_slots  # noqa: E402
+from hub.availability import WorkingRange, free_slots
 
 DAY = 86_400
 DAYS = 60

@@ -123,6 +123,38 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs_failed(_args: argparse.Namespace) -> int:
+    from hub.jobs.dead_letters import list_failed
+    from hub.redis import connect, with_redis
+
+    settings = with_redis(_settings())
+    dead = list_failed(connect(settings.redis_url or ""))
+    if not dead:
+        print("No failed jobs.")
+    for letter in dead:
+        when = letter.failed_at.isoformat() if letter.failed_at else "-"
+        print(f"{letter.job_id}\t{letter.queue}\t{when}\t{letter.function}{tuple(letter.args)}\t{letter.error}")
+    return 0
+
+
+def cmd_jobs_retry(args: argparse.Namespace) -> int:
+    from hub.jobs.dead_letters import requeue, requeue_all
+    from hub.redis import connect, with_redis
+
+    settings = with_redis(_settings())
+    connection = connect(settings.redis_url or "")
+    if args.all:
+        print(f"Requeued {requeue_all(connection)} failed job(s).")
+        return 0
+    if not args.job_id:
+        sys.exit("hub jobs retry: give a JOB_ID or --all")
+    if not requeue(connection, args.job_id):
+        print(f"No failed job with id {args.job_id}; list them with `hub jobs failed`.", file=sys.stderr)
+        return 1
+    print(f"Requeued {args.job_id}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Hub: the integration gateway of a scheduling platform.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -153,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli", help="a label for the key")
     create.add_argument("--json", action="store_true", help="print one JSON line")
     create.set_defaults(func=cmd_keys_create)
+
+    jobs = sub.add_parser("jobs", help="the job pipeline's dead letters")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
+    failed = jobs_sub.add_parser("failed", help="list failed (dead-lettered) jobs")
+    failed.set_defaults(func=cmd_jobs_failed)
+    retry = jobs_sub.add_parser("retry", help="requeue a failed job, or all of them")
+    retry.add_argument("job_id", nargs="?")
+    retry.add_argument("--all", action="store_true")
+    retry.set_defaults(func=cmd_jobs_retry)
     return parser
 
 

@@ -13,6 +13,7 @@ Two families live here:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -190,7 +191,11 @@ def _problem(request: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
     return Response(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers)
 
 
-def _validation_errors(extra: Any) -> list[dict[str, str]]:
+_MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required (?P<kind>[a-z]+) parameter '(?P<name>[^']+)'")
+
+
+def _validation_errors(extra: Any, detail: str = "") -> list[dict[str, str]]:
     errors = []
     for item in extra if isinstance(extra, list) else []:
         key = str(item.get("key", ""))
@@ -201,14 +206,24 @@ def _validation_errors(extra: Any) -> list[dict[str, str]]:
             key = path.rstrip("`") if key in ("", "data") else f"{key}.{path.rstrip('`')}"
         elif message == "'data'" or key == "data" and message.startswith("'"):
             message = "a JSON body is required"
+        missing = _MISSING_FIELD.fullmatch(message)
+        if missing:
+            # Name the missing field itself, not the object (or the whole body) that lacks it.
+            key = missing["name"] if key in ("", "data") else f"{key}.{missing['name']}"
+            message = "is required"
         errors.append({"field": "body" if key == "data" else key, "message": message})
+    if not errors:
+        # Litestar reports a missing query/header/path parameter only in its detail.
+        missing = _MISSING_PARAMETER.match(detail)
+        if missing:
+            errors.append({"field": missing["name"], "message": f"is a required {missing['kind']} parameter"})
     return errors
 
 
 def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if isinstance(exc, ValidationException) or (status == 400 and isinstance(exc.extra, list)):
-        errors = _validation_errors(exc.extra)
+        errors = _validation_errors(exc.extra, str(exc.detail))
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "the request is invalid"
         error = ApiError(detail, code="validation_failed", status=422, title="Validation failed", extra={"errors": errors})
     elif status == 400 and isinstance(exc.__cause__, SerializationException):

@@ -66,7 +66,7 @@ def parse_instant(value: str, *, field: str, zone: ZoneInfo | None) -> datetime:
         raise FieldError(field, _unreadable(text))
     year, month, day, hour, minute, second, fraction, offset = match.groups()
     try:
-        wall = datetime(
+        wall = datetime(  # noqa: DTZ001 - a wall-clock time; its offset or zone is applied below
             int(year),
             int(month),
             int(day),
@@ -114,7 +114,8 @@ def _resolve_local(wall: datetime, zone: ZoneInfo, field: str) -> datetime:
         round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     except OverflowError as exc:
         raise FieldError(field, f"is not a valid date and time ({exc})") from None
-    assert early_offset is not None and late_offset is not None  # a ZoneInfo always has one
+    assert early_offset is not None  # a ZoneInfo always has an offset
+    assert late_offset is not None
     if round_trip != wall:
         before, after = min(early_offset, late_offset), max(early_offset, late_offset)
         jump = _transition(wall, zone, before, after)

@@ -154,7 +154,7 @@ class _Busy(NamedTuple):
     """Merged busy time as parallel sorted lists, stored relative to two offsets.
 
     The ``k``-th merged block is ``[starts[k] + start_offset, ends[k] + end_offset)``. Storing
-    small numbers keeps them single-digit CPython ints, which sort markedly faster.
+    numbers below 2**30 keeps them one-digit CPython ints, which sort markedly faster.
     """
 
     starts: list[int]
@@ -169,6 +169,8 @@ def _merged(busy: Iterable[tuple[int, int]], buffer: int, base: int | None = Non
     Starts and ends are sorted separately: the union of the blocks breaks after the k-th
     smallest end exactly when that end comes before the (k+1)-th smallest start.
     """
+    if buffer < 0:
+        raise ValueError("buffer must not be negative")
     blocks = busy if isinstance(busy, list) else list(busy)
     if base is None:
         base = blocks[0][0] if blocks else 0
@@ -268,5 +270,7 @@ def conflicts(busy: Sequence[tuple[int, int]], start: int, end: int, buffer: int
 
     Empty blocks (end <= start) never conflict.
     """
+    if buffer < 0:
+        raise ValueError("buffer must not be negative")
     low, high = start - buffer, end + buffer
     return sorted(block for block in busy if block[0] < high and block[1] > low and block[0] < block[1])

@@ -22,7 +22,8 @@ def emit(
     aggregate_id: str,
     payload: Any,
 ) -> OutboxMessage:
-    """Add an outbox row in the caller's transaction; it is dispatched after commit."""
+    """Add an outbox row in the caller's transaction; the database's commit hook hands its id
+    to the relay once the transaction commits (``hub.jobs.relay``)."""
     context = {k: v for k, v in structlog.contextvars.get_contextvars().items() if k == "request_id"}
     message = OutboxMessage(
         id=new_id("outbox"),
@@ -36,4 +37,5 @@ def emit(
         dispatched_at=None,
     )
     session.add(message)
+    session.info.setdefault("outbox_ids", []).append(message.id)
     return message

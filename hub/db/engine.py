@@ -11,7 +11,7 @@ transactions; the booking service adds a per-host advisory lock and an exclusion
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,23 @@ class Database:
             self.write_engine = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
+        self._commit_hooks: dict[str, Callable[[list[str]], None]] = {}
+        event.listen(self._write_sessions, "after_commit", self._after_commit)
+        event.listen(self._write_sessions, "after_rollback", self._after_rollback)
+
+    def set_commit_hook(self, name: str, hook: Callable[[list[str]], None]) -> None:
+        """Call ``hook(outbox_ids)`` after each commit that wrote outbox rows (one hook per name)."""
+        self._commit_hooks[name] = hook
+
+    def _after_commit(self, session: Session) -> None:
+        ids = session.info.pop("outbox_ids", None)
+        if ids:
+            for hook in list(self._commit_hooks.values()):
+                hook(list(ids))
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("outbox_ids", None)
 
     @property
     def is_sqlite(self) -> bool:

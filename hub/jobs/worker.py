@@ -1,19 +1,67 @@
-"""``hub worker``: an RQ worker on Hub's queues."""
+"""``hub worker``: an RQ worker on Hub's queues, plus the cron thread.
+
+Hub uses RQ's ``SimpleWorker`` (jobs run in the worker process, no fork per job): jobs are
+short and I/O bound, and the database pool and Redis connections are reused across jobs
+instead of being rebuilt in a forked child. A job's heartbeat TTL is its timeout plus 30 s, and
+registries are cleaned every 15 s, so when a worker dies mid-job (even by SIGKILL) its job is
+noticed as abandoned within about two minutes and retried by the next worker.
+"""
 
 from __future__ import annotations
 
-from rq import Worker
+from typing import Any
+
+import structlog
+from rq import SimpleWorker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from hub.db import Database
+from hub.jobs.context import JobContext, install
+from hub.jobs.cron import CronLeader
 from hub.jobs.queues import queues
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 
+log = structlog.get_logger("hub.worker")
 
-def run_worker(settings: Settings, *, burst: bool = False) -> int:
+MAINTENANCE_INTERVAL = 15
+HEARTBEAT_GRACE = 30
+
+
+class HubWorker(SimpleWorker):
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        return int(job.timeout or 90) + HEARTBEAT_GRACE
+
+
+def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobContext]:
     settings = with_redis(settings)
     assert settings.redis_url is not None
     connection = connect(settings.redis_url, socket_timeout=None)
-    worker = Worker(queues(connection), connection=connection, serializer=JSONSerializer)
-    worker.work(burst=burst, with_scheduler=True)
+    ctx = install(JobContext(settings, Database(settings.resolved_database_url), connection))
+    from hub.jobs.relay import OutboxRelay
+
+    ctx.db.set_commit_hook("outbox", OutboxRelay(connection))
+    worker = HubWorker(
+        queues(connection),
+        connection=connection,
+        serializer=JSONSerializer,
+        maintenance_interval=MAINTENANCE_INTERVAL,
+        **options,
+    )
+    return worker, ctx
+
+
+def run_worker(settings: Settings, *, burst: bool = False, with_cron: bool = True) -> int:
+    worker, ctx = build_worker(settings)
+    cron = CronLeader(ctx.redis) if with_cron else None
+    if cron is not None:
+        cron.start()
+    log.info("worker.started", name=worker.name, queues=[q.name for q in worker.queues])
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    finally:
+        if cron is not None:
+            cron.stop()
+        ctx.db.dispose()
     return 0

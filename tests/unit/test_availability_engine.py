@@ -101,7 +101,9 @@ def test_parse_working_hours_rejects_a_time_that_is_not_a_string() -> None:
 
 
 def test_windows_follow_berlin_into_summer_time() -> None:
-    windows = working_windows(every_day("09:00", "17:00"), BERLIN, at("2026-03-28T00:00:00Z"), at("2026-03-30T00:00:00Z"))
+    windows = working_windows(
+        every_day("09:00", "17:00"), BERLIN, at("2026-03-28T00:00:00Z"), at("2026-03-30T00:00:00Z")
+    )
 
     assert windows == [
         (at("2026-03-28T08:00:00Z"), at("2026-03-28T16:00:00Z")),  # Saturday, CET (+01:00)
@@ -110,14 +112,18 @@ def test_windows_follow_berlin_into_summer_time() -> None:
 
 
 def test_a_range_that_starts_in_the_spring_gap_starts_after_it() -> None:
-    windows = working_windows(hours(("sun", "02:00", "04:00")), BERLIN, at("2026-03-29T00:00:00Z"), at("2026-03-30T00:00:00Z"))
+    windows = working_windows(
+        hours(("sun", "02:00", "04:00")), BERLIN, at("2026-03-29T00:00:00Z"), at("2026-03-30T00:00:00Z")
+    )
 
     # 02:00 does not exist that night; read as 03:00 CEST, so only one hour is worked.
     assert windows == [(at("2026-03-29T01:00:00Z"), at("2026-03-29T02:00:00Z"))]
 
 
 def test_a_day_ending_at_24_00_lasts_25_hours_when_berlin_falls_back() -> None:
-    windows = working_windows(hours(("sun", "00:00", "24:00")), BERLIN, at("2026-10-20T00:00:00Z"), at("2026-10-30T00:00:00Z"))
+    windows = working_windows(
+        hours(("sun", "00:00", "24:00")), BERLIN, at("2026-10-20T00:00:00Z"), at("2026-10-30T00:00:00Z")
+    )
 
     assert windows == [(at("2026-10-24T22:00:00Z"), at("2026-10-25T23:00:00Z"))]
 
@@ -129,7 +135,9 @@ def test_windows_are_returned_unclipped() -> None:
 
 
 def test_overlapping_and_touching_ranges_of_a_day_become_one_window() -> None:
-    ranges = hours(("mon", "09:00", "10:00"), ("mon", "10:00", "11:00"), ("mon", "10:30", "12:00"), ("mon", "13:00", "14:00"))
+    ranges = hours(
+        ("mon", "09:00", "10:00"), ("mon", "10:00", "11:00"), ("mon", "10:30", "12:00"), ("mon", "13:00", "14:00")
+    )
 
     windows = working_windows(ranges, UTC_ZONE, at("2026-12-07T00:00:00Z"), at("2026-12-08T00:00:00Z"))
 
@@ -372,7 +380,15 @@ def test_free_slots_needs_a_positive_duration_and_step(duration: int, step: int)
 
 
 def reference_slots(
-    ranges: list[WorkingRange], busy: list[tuple[int, int]], *, start: int, end: int, duration: int, step: int, buffer: int, earliest: int
+    ranges: list[WorkingRange],
+    busy: list[tuple[int, int]],
+    *,
+    start: int,
+    end: int,
+    duration: int,
+    step: int,
+    buffer: int,
+    earliest: int,
 ) -> list[tuple[int, int]]:
     """Slot by slot, checking every busy block: slow and obviously right."""
     found = []
@@ -397,8 +413,12 @@ def test_free_slots_match_a_slot_by_slot_reference(seed: int) -> None:
         block_start = start + rng.randrange(-86_400, 15 * 86_400, 300)
         busy.append((block_start, block_start + rng.randrange(0, 4 * HOUR, 300)))
     ranges = hours(
-        ("mon", "08:00", "12:00"), ("mon", "13:00", "18:30"), ("wed", "07:15", "24:00"),
-        ("thu", "00:00", "03:00"), ("sat", "10:00", "14:00"), ("sun", "01:00", "05:00"),
+        ("mon", "08:00", "12:00"),
+        ("mon", "13:00", "18:30"),
+        ("wed", "07:15", "24:00"),
+        ("thu", "00:00", "03:00"),
+        ("sat", "10:00", "14:00"),
+        ("sun", "01:00", "05:00"),
     )
     options = {
         "start": start + rng.randrange(0, 86_400, 60),
@@ -491,3 +511,12 @@ def test_conflicts_ignores_empty_blocks() -> None:
     point = (at("2026-12-07T10:15:00Z"), at("2026-12-07T10:15:00Z"))
 
     assert conflicts([point], *BOOKING) == []
+
+
+def test_a_negative_buffer_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        merge_busy([(0, 10)], buffer=-1)
+    with pytest.raises(ValueError, match="negative"):
+        conflicts([(0, 10)], 0, 10, buffer=-1)
+    with pytest.raises(ValueError, match="negative"):
+        free_slots(hours=MORNING, tz=UTC_ZONE, start=MONDAY, end=TUESDAY, busy=[], duration=60, step=60, buffer=-1)

@@ -1,0 +1,61 @@
+"""Outbox dispatch: fan one outbox event out to its consumers (client webhooks, email, and the
+calendar writes of linked connectors). Each consumer is its own idempotent job, so dispatching
+the same row twice sends nothing twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import update
+
+from hub.connectors import OutboxConsumer, specs
+from hub.db.tables import OutboxMessage
+from hub.errors import SkippableError
+from hub.jobs.context import context
+from hub.jobs.queues import NOTIFY
+from hub.jobs.runner import enqueue, hub_job, job_id
+
+log = structlog.get_logger("hub.outbox")
+
+CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
+    (
+        "webhooks",
+        OutboxConsumer(
+            function="hub.deliveries.jobs.fan_out",
+            events=frozenset({"booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"}),
+            queue=NOTIFY,
+        ),
+    ),
+)
+
+
+def consumers_for(event_type: str) -> list[tuple[str, OutboxConsumer]]:
+    found = [(name, c) for name, c in CORE_CONSUMERS if event_type in c.events]
+    for spec in specs():
+        found += [(spec.slug, c) for c in spec.consumers if event_type in c.events]
+    return found
+
+
+@hub_job("outbox.dispatch")
+def dispatch(outbox_id: str) -> dict[str, object]:
+    ctx = context()
+    with ctx.db.read() as session:
+        message = session.get(OutboxMessage, outbox_id)
+        if message is None:
+            raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
+        if message.dispatched_at is not None:
+            return {"outcome": "already_dispatched"}
+        event_type, meta = message.event_type, dict(message.context or {})
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in meta.items() if k == "request_id"})
+    consumers = consumers_for(event_type)
+    for name, consumer in consumers:
+        enqueue(ctx.redis, consumer.function, outbox_id, queue_name=consumer.queue, id=job_id(name, outbox_id), meta=meta)
+    with ctx.db.write() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.dispatched_at.is_(None))
+            .values(dispatched_at=datetime.now(UTC))
+        )
+    log.info("outbox.dispatched", outbox_id=outbox_id, event_type=event_type, consumers=[n for n, _ in consumers])
+    return {"outcome": "dispatched", "consumers": [n for n, _ in consumers]}
