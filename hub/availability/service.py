@@ -17,6 +17,7 @@ from hub.times import load_zone, parse_instant, to_local_rfc3339
 from hub.users.service import load_user
 
 MAX_WINDOW = timedelta(days=62)
+MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
 
 
 class Slot(msgspec.Struct):
@@ -48,6 +49,10 @@ def availability(
     interval_minutes: int | None,
     timezone: str | None,
 ) -> Availability:
+    if interval_minutes is not None and not MIN_STEP_MINUTES <= interval_minutes <= MAX_STEP_MINUTES:
+        # The controller's bounds do not reach an optional parameter: without this check 0 was
+        # silently ignored and a negative step answered 500.
+        raise FieldError("interval_minutes", f"must be {MIN_STEP_MINUTES} to {MAX_STEP_MINUTES} minutes")
     with db.read() as session:
         user = load_user(session, principal.organization_id, user_id)
         host_zone = ZoneInfo(user.timezone)

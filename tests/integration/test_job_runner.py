@@ -1,0 +1,125 @@
+"""The job runner's error taxonomy with a real Redis and RQ's own worker loop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+import zlib
+from collections.abc import Iterator
+
+import pytest
+import redis
+from rq.job import Job, JobStatus
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.serializers import JSONSerializer
+
+from hub.db import Database
+from hub.jobs.context import JobContext, install
+from hub.jobs.queues import DEFAULT, queue
+from hub.jobs.runner import RETRY_SCHEDULE, enqueue
+from hub.jobs.worker import HubWorker
+from hub.redis import connect
+from hub.settings import Settings
+
+
+@pytest.fixture
+def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
+    client = connect(settings.redis_url or "", socket_timeout=None)
+    install(JobContext(settings, db, client))
+    yield client
+    client.close()
+
+
+def run_burst(connection: redis.Redis) -> None:
+    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer).work(
+        burst=True, logging_level="ERROR"
+    )
+
+
+def fetch(connection: redis.Redis, job_id: str) -> Job:
+    return Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
+
+
+def test_transient_error_is_retried_on_the_schedule(connection: redis.Redis) -> None:
+    tag = uuid.uuid4().hex
+    job = enqueue(connection, "tests.support.jobs.transient", tag, id=f"t-{tag}")
+    run_burst(connection)
+    job = fetch(connection, job.id)
+    assert connection.get(f"test:runs:{tag}") == b"1"
+    assert job.get_status() == JobStatus.SCHEDULED
+    assert job.retries_left == len(RETRY_SCHEDULE) - 1
+    scheduled = ScheduledJobRegistry(queue=queue(DEFAULT, connection))
+    assert job.id in scheduled.get_job_ids()
+    # the first retry waits the first interval of the schedule (60 s), not zero
+    when = scheduled.get_scheduled_time(job)
+    assert when is not None
+
+
+def test_permanent_error_is_recorded_and_not_retried(connection: redis.Redis) -> None:
+    tag = uuid.uuid4().hex
+    job = enqueue(connection, "tests.support.jobs.permanent", tag, id=f"p-{tag}")
+    run_burst(connection)
+    job = fetch(connection, job.id)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value() == {"outcome": "failed", "code": "refused", "error": "the other side said no"}
+    assert connection.get(f"test:runs:{tag}") == b"1"
+    assert job.id not in ScheduledJobRegistry(queue=queue(DEFAULT, connection)).get_job_ids()
+
+
+def test_skippable_error_ends_the_job_normally(connection: redis.Redis) -> None:
+    tag = uuid.uuid4().hex
+    job = enqueue(connection, "tests.support.jobs.skippable", tag, id=f"s-{tag}")
+    run_burst(connection)
+    job = fetch(connection, job.id)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value()["outcome"] == "skipped"
+
+
+def _hub(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update({
+        "HUB_DATABASE_URL": settings.resolved_database_url,
+        "HUB_REDIS_URL": settings.redis_url or "",
+        "HUB_DATA_DIR": str(settings.data_dir),
+        "HUB_LOG_LEVEL": "warning",
+    })
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_dead_letter_is_listed_and_requeued_from_the_cli(connection: redis.Redis, settings: Settings) -> None:
+    tag = uuid.uuid4().hex
+    job = enqueue(connection, "tests.support.jobs.crash", tag, id=f"c-{tag}", retry=False)
+    run_burst(connection)
+    failed = FailedJobRegistry(queue=queue(DEFAULT, connection))
+    assert job.id in failed.get_job_ids()
+
+    listed = _hub("jobs", "failed", settings=settings)
+    assert listed.returncode == 0, listed.stderr
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(job.id))
+    assert "tests.support.jobs.crash" in line
+    assert "RuntimeError: a bug" in line
+
+    retried = _hub("jobs", "retry", job.id, settings=settings)
+    assert retried.returncode == 0, retried.stderr
+    assert job.id not in failed.get_job_ids()
+    assert fetch(connection, job.id).get_status() == JobStatus.QUEUED
+    run_burst(connection)
+    assert connection.get(f"test:runs:{tag}") == b"2"  # it ran again
+
+    missing = _hub("jobs", "retry", "no-such-job", settings=settings)
+    assert missing.returncode == 1
+    assert "No failed job" in missing.stderr
+
+
+def test_job_ids_and_payloads_are_json(connection: redis.Redis) -> None:
+    tag = uuid.uuid4().hex
+    job = enqueue(connection, "tests.support.jobs.noop", tag, id=f"n-{tag}")
+    raw = connection.hget(job.key, "data")
+    assert raw is not None
+    assert json.loads(zlib.decompress(raw))[0] == "tests.support.jobs.noop"  # JSON, not pickle
+    assert job.result_ttl is not None and job.failure_ttl is not None

@@ -1,0 +1,36 @@
+"""Job functions for pipeline tests; a real ``hub worker`` imports them by path."""
+
+from __future__ import annotations
+
+from hub.errors import PermanentError, SkippableError, TransientError
+from hub.jobs.context import context
+from hub.jobs.runner import hub_job
+
+
+@hub_job("test.transient")
+def transient(tag: str) -> None:
+    context().redis.incr(f"test:runs:{tag}")
+    raise TransientError("the other side is down", code="upstream_down", retry_after=1)
+
+
+@hub_job("test.permanent")
+def permanent(tag: str) -> None:
+    context().redis.incr(f"test:runs:{tag}")
+    raise PermanentError("the other side said no", code="refused")
+
+
+@hub_job("test.skippable")
+def skippable(tag: str) -> None:
+    context().redis.incr(f"test:runs:{tag}")
+    raise SkippableError("already gone", code="gone")
+
+
+@hub_job("test.crash")
+def crash(tag: str) -> None:
+    context().redis.incr(f"test:runs:{tag}")
+    raise RuntimeError("a bug")
+
+
+@hub_job("test.noop")
+def noop(tag: str) -> str:
+    return tag
