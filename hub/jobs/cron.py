@@ -47,7 +47,8 @@ class CronLeader:
 
     def stop(self) -> None:
         self._stop.set()
-        self.thread.join(timeout=5)
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
         self._release()
 
     def is_leader(self) -> bool:
