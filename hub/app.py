@@ -22,6 +22,7 @@ from hub.db import Database
 from hub.errors import exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
+from hub.jobs.runner import configure as configure_jobs
 from hub.observability.context import RequestContextMiddleware
 from hub.observability.logging import configure_logging
 from hub.redis import connect, with_redis
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.redis = redis_client
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     db.set_commit_hook("outbox", OutboxRelay(redis_client))
+    configure_jobs(settings)
     return app
 
 

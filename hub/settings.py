@@ -31,6 +31,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "console"  # "console" (readable) or "json"
     log_level: str = "info"
     webhooks_allow_private: bool = False
+    job_timeout_seconds: int = 90  # a job running longer is stopped; a dead worker's job is retried after this + 30 s
     email_backend: str = "file"  # "smtp" or "file"
     email_from: str = "Hub <hub@localhost>"
     smtp_host: str = "localhost"

@@ -245,6 +245,9 @@ def list_bookings(
     start_after: datetime | None,
     start_before: datetime | None,
 ) -> Page[BookingOut]:
+    for name, value in (("start_after", start_after), ("start_before", start_before)):
+        if value is not None and value.tzinfo is None:
+            raise FieldError(name, "must include a UTC offset, e.g. 2030-12-02T09:00:00Z")
     query = select(Booking).where(Booking.organization_id == principal.organization_id)
     if host_id is not None:
         query = query.where(Booking.host_id == host_id)

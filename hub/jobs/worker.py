@@ -20,6 +20,7 @@ from hub.db import Database
 from hub.jobs.context import JobContext, install
 from hub.jobs.cron import CronLeader
 from hub.jobs.queues import queues
+from hub.jobs.runner import configure
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 
@@ -39,6 +40,7 @@ def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobCont
     assert settings.redis_url is not None
     connection = connect(settings.redis_url, socket_timeout=None)
     ctx = install(JobContext(settings, Database(settings.resolved_database_url), connection))
+    configure(settings)
     from hub.jobs.relay import OutboxRelay
 
     ctx.db.set_commit_hook("outbox", OutboxRelay(connection))
