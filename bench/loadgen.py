@@ -164,9 +164,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
         measure_from = time.perf_counter() + float(spec["warmup"])
         stop_at = measure_from + float(spec["duration"])
         announcer = asyncio.create_task(_announce(measure_from, "MEASURE_START"))
-        await asyncio.gather(
-            *(_worker(client, next_request, measure_from, stop_at, tally) for client in clients)
-        )
+        await asyncio.gather(*(_worker(client, next_request, measure_from, stop_at, tally) for client in clients))
         await announcer
         print("MEASURE_END", flush=True)
         wall = time.perf_counter() - (measure_from - float(spec["warmup"]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -13,13 +13,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 import hub
+from hub import idempotency
 from hub.auth.controllers import ApiKeyController, AuditController
 from hub.auth.middleware import ApiAuthMiddleware, scope_guard
 from hub.auth.ratelimit import RateLimiter
 from hub.availability.controllers import AvailabilityController
 from hub.bookings.controllers import BookingController
+from hub.crypto import keyring_for
 from hub.db import Database
-from hub.errors import exception_handlers
+from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpointController
+from hub.errors import ApiError, exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
@@ -29,12 +32,28 @@ from hub.redis import connect, with_redis
 from hub.settings import Settings
 from hub.users.controllers import UserController
 
-API_CONTROLLERS = [UserController, BookingController, AvailabilityController, ApiKeyController, AuditController]
+API_CONTROLLERS = [UserController, BookingController, AvailabilityController, ApiKeyController, AuditController,
+                   WebhookEndpointController, WebhookDeliveryController]
 
 
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = True
+
+
+async def require_json_body(request: Request[Any, Any, Any]) -> None:
+    """The API speaks JSON only: a body of another media type is a 415, not a guess."""
+    if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/v1/"):
+        length = request.headers.get("content-length")
+        has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if has_body and media_type != "application/json" and not media_type.endswith("+json"):
+            raise ApiError(
+                f"Send the body as JSON with `Content-Type: application/json` (got {media_type or 'none'!r}).",
+                code="unsupported_media_type",
+                status=415,
+                title="Unsupported media type",
+            )
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
@@ -55,6 +74,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
         exception_handlers=exception_handlers,
+        before_request=require_json_body,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Hub API",
@@ -76,6 +96,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     db.set_commit_hook("outbox", OutboxRelay(redis_client))
     configure_jobs(settings)
+    idempotency.configure(keyring_for(settings))
     return app
 
 

@@ -4,8 +4,8 @@ Two families live here:
 
 * ``ApiError`` and its subclasses are answers to API clients. Each carries a stable ``code``
   (the contract in docs/errors.md), an HTTP status and a human sentence telling the integrator
-  what to do. They are rendered as RFC 9457 problem+json in exactly one place
-  (``hub.problems``).
+  what to do. They are rendered as RFC 9457 problem+json in exactly one place: the exception
+  handlers at the end of this module.
 * ``PipelineError`` and its subclasses are sorted by what the job pipeline must do with them:
   retry later (``TransientError``), stop and ask the user to relink (``ReauthRequired``), record
   and stop (``PermanentError``), record and go on (``SkippableError``).
@@ -19,6 +19,8 @@ from typing import Any
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
+
+from hub.observability.context import REQUEST_ID_HEADER, accept_request_id, request_id_of
 
 
 class ApiError(Exception):
@@ -180,19 +182,31 @@ def problem_body(
 
 
 def _problem(request: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
+    headers = dict(error.headers)
+    request_id = request_id_of(request.scope)
+    if request_id is None:
+        # Answered before the request-context middleware ran (no route matched the path): the
+        # client still gets a request id, in the body and in the header.
+        request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+        headers[REQUEST_ID_HEADER] = request_id
     body = problem_body(
         status=error.status,
         code=error.code,
         title=error.title,
         detail=error.detail,
-        request_id=request.scope.get("state", {}).get("request_id"),
+        request_id=request_id,
         extra=error.extra,
     )
-    return Response(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=error.headers)
+    return Response(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 _MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
 _MISSING_PARAMETER = re.compile(r"Missing required (?P<kind>[a-z]+) parameter '(?P<name>[^']+)'")
+
+
+def problem_response(request: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
+    """The problem+json response for ``error`` (for code that answers outside a route handler)."""
+    return _problem(request, error)
 
 
 def _validation_errors(extra: Any, detail: str = "") -> list[dict[str, str]]:
@@ -235,7 +249,7 @@ def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) ->
         )
     elif status == 413:
         error = ApiError(
-            "The request body is larger than the 64 KiB limit; send a smaller body.",
+            "The request body is larger than this server accepts (64 KiB by default); send a smaller body.",
             code="payload_too_large",
             status=413,
             title="Payload too large",

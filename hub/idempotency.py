@@ -9,6 +9,8 @@
 * The same key while the first request runs: ``409 idempotency_key_in_use``. A claim older than
   ``STALE_CLAIM`` belongs to a process that died before committing anything; it is taken over.
 * Keys are scoped to the API key that sent them and kept for ``RETENTION``.
+* Stored answers are encrypted at rest (they may hold a secret shown once, such as a new API
+  key): ``configure()`` hands this module the keyring at start-up.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import IdempotencyKey
 from hub.errors import PROBLEM_MEDIA_TYPE, ApiError, Conflict, FieldError, problem_body
@@ -40,6 +43,21 @@ Operation = Callable[[Finish], object]
 
 def no_finish(_session: Session, _status: int, _obj: Any) -> None:
     """The ``finish`` of a call that is not guarded by an idempotency key."""
+
+
+_keyring: list[Keyring] = []
+
+
+def configure(keyring: Keyring) -> None:
+    _keyring[:] = [keyring]
+
+
+def _seal(api_key_id: str, key: str, body: bytes) -> bytes:
+    return _keyring[0].encrypt(body, f"idempotency:{api_key_id}:{key}") if _keyring else body
+
+
+def _open(api_key_id: str, key: str, body: bytes) -> bytes:
+    return _keyring[0].decrypt(body, f"idempotency:{api_key_id}:{key}") if _keyring else body
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -73,7 +91,7 @@ def run(
             session.execute(
                 update(IdempotencyKey)
                 .where(IdempotencyKey.api_key_id == principal.key_id, IdempotencyKey.key == key)
-                .values(state="done", response_status=status, response_body=body)
+                .values(state="done", response_status=status, response_body=_seal(principal.key_id, key, body))
             )
 
     def finish(session: Session, status: int, obj: Any) -> None:
@@ -140,7 +158,7 @@ def _claim(db: Database, api_key_id: str, key: str, request_fingerprint: str) ->
                 title="Idempotency key reused",
             )
         if existing.state == "done" and existing.response_status is not None:
-            return existing.response_status, existing.response_body or b""
+            return existing.response_status, _open(api_key_id, key, existing.response_body or b"")
         if now - existing.locked_at < STALE_CLAIM:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed. Retry after it "

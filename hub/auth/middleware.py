@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio.to_thread
 import structlog
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.handlers.base import BaseRouteHandler
@@ -20,7 +21,7 @@ from litestar.types import Message, Receive, Scope, Send
 from hub.auth.authenticate import authenticate
 from hub.auth.principal import Principal
 from hub.auth.ratelimit import RateLimiter, RateLimitState
-from hub.errors import InsufficientScope, RateLimited
+from hub.errors import ApiError, InsufficientScope, RateLimited, problem_response
 
 
 class ApiAuthMiddleware(AbstractMiddleware):
@@ -32,17 +33,28 @@ class ApiAuthMiddleware(AbstractMiddleware):
         headers = dict(scope["headers"])
         raw = headers.get(b"authorization")
         authorization = raw.decode("latin-1") if raw else None
-        principal, limit = await anyio.to_thread.run_sync(
-            _authenticate_and_count, app_state.db, app_state.rate_limiter, authorization
-        )
-        scope["user"] = principal
-        structlog.contextvars.bind_contextvars(organization_id=principal.organization_id, api_key_id=principal.key_id)
-        if limit is not None and not limit.allowed:
-            raise RateLimited(
-                f"This API key made more than {limit.limit} requests in a minute. "
-                f"Retry after {limit.reset_seconds} s, or ask for a higher limit.",
-                headers=limit.headers(),
+        try:
+            principal, limit = await anyio.to_thread.run_sync(
+                _authenticate_and_count, app_state.db, app_state.rate_limiter, authorization
             )
+            scope["user"] = principal
+            structlog.contextvars.bind_contextvars(
+                organization_id=principal.organization_id, api_key_id=principal.key_id
+            )
+            if limit is not None and not limit.allowed:
+                raise RateLimited(
+                    f"This API key made more than {limit.limit} requests in a minute. "
+                    f"Retry after {limit.reset_seconds} s, or ask for a higher limit.",
+                    headers=limit.headers(),
+                )
+        except ApiError as error:
+            # Answer here, through ``send``: an exception raised from a middleware reaches only
+            # the app-level handler, which bypasses the outer middlewares' send wrappers (the
+            # X-Request-ID header and the request metrics).
+            request: Request[Any, Any, Any] = Request(scope, receive=receive)
+            response = problem_response(request, error)
+            await response.to_asgi_response(app=scope["litestar_app"], request=request)(scope, receive, send)
+            return
         if limit is None:
             await self.app(scope, receive, send)
             return

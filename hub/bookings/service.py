@@ -262,7 +262,9 @@ def list_bookings(
         try:
             after = datetime.fromisoformat(last_start)
         except ValueError:
-            raise FieldError("cursor", "is not a cursor returned by this list") from None
+            after = None
+        if after is None or after.tzinfo is None:
+            raise FieldError("cursor", "is not a cursor returned by this list; start again without `cursor`")
         query = query.where(
             (Booking.start_at > after) | ((Booking.start_at == after) & (Booking.id > last_id))
         )

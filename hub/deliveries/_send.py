@@ -1,0 +1,92 @@
+"""One delivery attempt over HTTP: re-check the URL, sign, POST, and describe what happened.
+
+The request carries the exact stored body with the Standard Webhooks headers. Redirects are
+not followed (a 3xx is a failed attempt). Only the first bytes of the answer are read, enough
+for the 500-character snippet kept on the attempt. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import msgspec
+from prometheus_client import Histogram
+
+from hub.clock import utcnow
+from hub.deliveries import signing, urls
+from hub.http import client, retry_after_seconds
+
+SNIPPET_CHARS = 500
+_SNIPPET_BYTES = SNIPPET_CHARS * 4  # enough for 500 characters of UTF-8
+
+ATTEMPT_SECONDS = Histogram(
+    "hub_webhook_attempt_duration_seconds",
+    "Time from sending a webhook to reading the start of the answer (or giving up).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0),
+)
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """What one attempt produced. ``error`` is ``"<code>: <explanation>"`` for every failure."""
+
+    status_code: int | None = None
+    latency_ms: int | None = None
+    snippet: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+
+def send(url: str, secret: str, msg_id: str, body: bytes, *, allow_private: bool, timeout: float) -> Outcome:
+    """POST ``body`` to ``url`` signed with ``secret`` as message ``msg_id``; never raises for
+    network trouble or refusals, which are failed attempts like any other."""
+    try:
+        urls.check(url, allow_private=allow_private)
+    except urls.UrlError as exc:
+        return Outcome(error=f"{exc.code}: url {exc}")
+    timestamp = int(utcnow().timestamp())
+    headers = {"content-type": "application/json", **signing.headers(secret, msg_id, timestamp, body)}
+    started = time.perf_counter()
+    try:
+        with (
+            client(timeout=httpx.Timeout(timeout), follow_redirects=False) as http,
+            http.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            raw = _read_prefix(response)
+    except httpx.TimeoutException:
+        return Outcome(latency_ms=_elapsed_ms(started), error=f"timeout: no answer within {timeout:g} s")
+    except httpx.HTTPError as exc:
+        return Outcome(latency_ms=_elapsed_ms(started), error=f"network_error: {type(exc).__name__}: {exc}")
+    status = response.status_code
+    error = None
+    if 300 <= status < 400:
+        error = f"redirect: HTTP {status}; redirects are not followed, so point the endpoint at the final URL"
+    elif not 200 <= status < 300:
+        error = f"http_{status}: the endpoint answered HTTP {status}"
+    return Outcome(
+        status_code=status,
+        latency_ms=_elapsed_ms(started),
+        snippet=raw.decode("utf-8", errors="replace")[:SNIPPET_CHARS] or None,
+        error=error,
+        retry_after=retry_after_seconds(response.headers.get("retry-after")),
+    )
+
+
+def _read_prefix(response: httpx.Response) -> bytes:
+    """The first bytes of the answer; the rest is never downloaded."""
+    raw = b""
+    for chunk in response.iter_bytes():
+        raw += chunk
+        if len(raw) >= _SNIPPET_BYTES:
+            break
+    return raw[:_SNIPPET_BYTES]
+
+
+def _elapsed_ms(started: float) -> int:
+    seconds = time.perf_counter() - started
+    ATTEMPT_SECONDS.observe(seconds)
+    return round(seconds * 1000)

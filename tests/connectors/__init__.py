@@ -1,0 +1,1 @@
+"""Tests of the connector packages, one folder per connector."""
