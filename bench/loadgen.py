@@ -56,13 +56,25 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     errors: int = 0
-    error_samples: dict[str, int] = field(default_factory=dict)
+    error_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_done: float = 0.0
 
-    def error(self, label: str) -> None:
+    def error(self, label: str, example: str) -> None:
+        """Count one unexpected answer under ``label`` (status and problem code), keeping one example."""
         self.errors += 1
-        if label in self.error_samples or len(self.error_samples) < MAX_ERROR_SAMPLES:
-            self.error_samples[label] = self.error_samples.get(label, 0) + 1
+        if label in self.error_samples:
+            self.error_samples[label]["count"] += 1
+        elif len(self.error_samples) < MAX_ERROR_SAMPLES:
+            self.error_samples[label] = {"count": 1, "example": example[:300]}
+
+
+def _error_label(response: httpx.Response) -> str:
+    """``409 booking_conflict``: the status and, for a problem body, its ``code``."""
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        code = None
+    return f"{response.status_code} {code}" if code else str(response.status_code)
 
 
 def _iso(epoch: int) -> str:
@@ -117,15 +129,16 @@ async def _worker(
             return
         request = next_request()
         label: str | None = None
+        example = ""
         try:
             response = await client.request(
                 request.method, request.path, headers=request.headers, content=request.content
             )
             if response.status_code != request.expected:
-                label = f"{response.status_code} {response.text[:300]}"
+                label, example = _error_label(response), response.text
             status = str(response.status_code)
         except httpx.HTTPError as exc:
-            label = f"{type(exc).__name__}: {exc}"[:300]
+            label, example = type(exc).__name__, str(exc)
             status = type(exc).__name__
         done = time.perf_counter()
         if began >= measure_from:
@@ -133,7 +146,7 @@ async def _worker(
             tally.statuses[status] += 1
             tally.last_done = max(tally.last_done, done)
             if label is not None:
-                tally.error(label)
+                tally.error(label, example)
 
 
 async def _announce(at: float, line: str) -> None:

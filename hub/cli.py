@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 
-import msgspec
 import structlog
 
 from hub.db import Database, upgrade
@@ -115,8 +115,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print(f"Organization {marker.read_text()} exists; create another key with `hub keys create`.", flush=True)
     db.dispose()
     worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=dict(os.environ))  # noqa: S603
+
+    def stop(signum: int, _frame: object) -> None:
+        # uvicorn re-raises SIGTERM/SIGINT after its own graceful shutdown; stop the worker too.
+        worker.terminate()
+        worker.wait(timeout=30)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        _serve(msgspec.structs.replace(settings), args.host, args.port, 1)
+        _serve(settings, args.host, args.port, 1)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

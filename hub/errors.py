@@ -218,7 +218,7 @@ def _validation_errors(extra: Any, detail: str = "") -> list[dict[str, str]]:
         if " - at `$." in message:
             message, _, path = message.partition(" - at `$.")
             key = path.rstrip("`") if key in ("", "data") else f"{key}.{path.rstrip('`')}"
-        elif message == "'data'" or key == "data" and message.startswith("'"):
+        elif message == "'data'" or (key == "data" and message.startswith("'")):
             message = "a JSON body is required"
         missing = _MISSING_FIELD.fullmatch(message)
         if missing:
@@ -239,7 +239,9 @@ def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) ->
     if isinstance(exc, ValidationException) or (status == 400 and isinstance(exc.extra, list)):
         errors = _validation_errors(exc.extra, str(exc.detail))
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "the request is invalid"
-        error = ApiError(detail, code="validation_failed", status=422, title="Validation failed", extra={"errors": errors})
+        error = ApiError(
+            detail, code="validation_failed", status=422, title="Validation failed", extra={"errors": errors}
+        )
     elif status == 400 and isinstance(exc.__cause__, SerializationException):
         error = ApiError(
             f"The request body is not valid JSON ({exc.__cause__}). Send a JSON object with "

@@ -53,6 +53,9 @@ def load_zone(name: str, field: str = "timezone") -> ZoneInfo:
     return ZoneInfo(value)
 
 
+MIN_YEAR, MAX_YEAR = 1970, 2199  # far enough for any calendar; far from datetime's limits
+
+
 def parse_instant(value: str, *, field: str, zone: ZoneInfo | None) -> datetime:
     """The instant ``value`` denotes, as an aware UTC datetime.
 
@@ -65,6 +68,8 @@ def parse_instant(value: str, *, field: str, zone: ZoneInfo | None) -> datetime:
     if match is None:
         raise FieldError(field, _unreadable(text))
     year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:
+        raise FieldError(field, f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
     try:
         wall = datetime(  # noqa: DTZ001 - a wall-clock time; its offset or zone is applied below
             int(year),

@@ -5,8 +5,8 @@
 id, so a calendar that received the request recognises the cancellation as the same event.
 ``SEQUENCE`` is the booking's (0 when created, higher after a cancellation), which tells clients
 the cancellation supersedes the request. Start and end are written as wall-clock times in the
-booking's IANA zone with a ``TZID`` and the matching VTIMEZONE. Lines end in CRLF and are folded
-at 75 octets.
+booking's IANA zone with a ``TZID`` and the matching VTIMEZONE (UTC itself is written as UTC).
+Lines end in CRLF and are folded at 75 octets.
 """
 
 from __future__ import annotations
@@ -73,9 +73,15 @@ def build_calendar(invite: Invite) -> Calendar:
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", invite.method)
-    calendar.add_component(vtimezone(zone, invite.start, invite.end))
-    calendar.add_component(build_event(invite, zone))
+    event = build_event(invite, zone)
+    if zone.key in event_tzids(event):  # UTC zones are written as UTC ("Z") and need none
+        calendar.add_component(vtimezone(zone, invite.start, invite.end))
+    calendar.add_component(event)
     return calendar
+
+
+def event_tzids(event: Event) -> set[str]:
+    return {str(event[name].params["TZID"]) for name in ("DTSTART", "DTEND") if "TZID" in event[name].params}
 
 
 def build_ics(invite: Invite) -> bytes:

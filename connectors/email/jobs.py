@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgspec
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import select
@@ -65,7 +66,10 @@ def _load(db: Database, outbox_id: str) -> _Work | None:
             raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
         if message.event_type not in KINDS:
             return None
-        booking = parse_payload(message.payload)
+        try:
+            booking = parse_payload(message.payload)
+        except msgspec.ValidationError as exc:
+            raise PermanentError(f"outbox row {outbox_id} is not a booking: {exc}", code="email_bad_payload") from None
         host = session.get(User, booking.host_id)
         if host is None:
             raise PermanentError(f"host {booking.host_id} of {booking.id} does not exist", code="email_host_missing")

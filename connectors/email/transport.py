@@ -123,6 +123,8 @@ def classify(exc: BaseException, stage: str, server: str) -> PipelineError:
             return MessageRefused(f"the server cannot carry this message: {exc}", code="smtp_utf8_unsupported")
         what = {"starttls": "STARTTLS (HUB_SMTP_TLS)", "login": "AUTH (HUB_SMTP_USERNAME)"}.get(stage, stage)
         return PermanentError(f"{server} does not support {what}", code=f"smtp_{stage}_unsupported")
+    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
+        return TransientError(f"{server} timed out during {stage}", code="smtp_timeout")  # smtplib re-raises reads
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return TransientError(f"{server} closed the connection during {stage}", code="smtp_disconnected")
     if isinstance(exc, smtplib.SMTPResponseException):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -18,6 +18,8 @@ from hub.users.service import load_user
 
 MAX_WINDOW = timedelta(days=62)
 MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
+# The engine reads the local dates around the window; past this, datetime overflows (a 500).
+LATEST_END = datetime(9999, 12, 1, tzinfo=UTC)
 
 
 class Slot(msgspec.Struct):
@@ -63,6 +65,8 @@ def availability(
             raise FieldError("end", "must be after `start`")
         if window_end - window_start > MAX_WINDOW:
             raise FieldError("end", "the window may span at most 62 days")
+        if window_end > LATEST_END:
+            raise FieldError("end", "must be before 9999-12-01T00:00:00Z")
         buffer = timedelta(minutes=user.buffer_minutes)
         busy = busy_blocks(session, user.id, window_start - buffer, window_end + buffer)
     hours = parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in user.working_hours])

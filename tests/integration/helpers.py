@@ -35,10 +35,14 @@ def assert_problem(response: httpx.Response, status: int, code: str, *, replayed
     assert not missing, f"problem body lacks {missing}: {body}"
     assert body["status"] == status
     assert body["code"] == code, body
-    assert isinstance(body["type"], str) and body["type"]
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert isinstance(body["request_id"], str) and body["request_id"]
+    assert isinstance(body["type"], str)
+    assert body["type"]
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert isinstance(body["request_id"], str)
+    assert body["request_id"]
     if not replayed:
         assert body["request_id"] == response.headers["x-request-id"]
     return body
@@ -47,9 +51,11 @@ def assert_problem(response: httpx.Response, status: int, code: str, *, replayed
 def error_fields(body: dict[str, Any]) -> list[str]:
     """The ``field`` of every entry of a validation problem's ``errors``."""
     errors = body.get("errors")
-    assert isinstance(errors, list) and errors, f"no errors[] in {body}"
+    assert isinstance(errors, list), f"no errors[] in {body}"
+    assert errors, f"empty errors[] in {body}"
     for error in errors:
-        assert isinstance(error.get("field"), str) and isinstance(error.get("message"), str), error
+        assert isinstance(error.get("field"), str), error
+        assert isinstance(error.get("message"), str), error
         assert error["message"]
     return [error["field"] for error in errors]
 

@@ -42,6 +42,12 @@ def test_missing_or_invalid_key_is_unauthenticated(tenant: Tenant, headers: dict
             assert response.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_bearer_scheme_is_case_insensitive(tenant: Tenant) -> None:
+    for header in (f"bearer {tenant.key}", f"BEARER {tenant.key}", f"Bearer   {tenant.key}"):
+        response = httpx.get(f"{tenant.base_url}/v1/users", headers={"Authorization": header})
+        assert response.status_code == 200, (header, response.text)
+
+
 def test_revoked_key_is_refused(tenant: Tenant) -> None:
     secret = tenant.create_key("member")
     member = tenant.key_client(secret)
@@ -63,9 +69,17 @@ def test_read_only_key_cannot_write(tenant: Tenant) -> None:
     assert_problem(reader.get("/v1/users"), 403, "insufficient_scope")
     assert_problem(reader.get(f"/v1/users/{host['id']}"), 403, "insufficient_scope")
     assert_problem(
-        reader.get("/v1/availability", params={"user_id": host["id"], "start": "2030-12-02T00:00:00Z",
-                                               "end": "2030-12-03T00:00:00Z", "duration_minutes": 30}),
-        403, "insufficient_scope",
+        reader.get(
+            "/v1/availability",
+            params={
+                "user_id": host["id"],
+                "start": "2030-12-02T00:00:00Z",
+                "end": "2030-12-03T00:00:00Z",
+                "duration_minutes": 30,
+            },
+        ),
+        403,
+        "insufficient_scope",
     )
     assert_problem(reader.get("/v1/api-keys"), 403, "insufficient_scope")
     assert_problem(reader.get("/v1/audit-events"), 403, "insufficient_scope")
@@ -103,7 +117,8 @@ def test_create_shows_the_secret_once_and_the_key_works(tenant: Tenant) -> None:
     assert response.status_code == 201, response.text
     created = response.json()
     secret = created["key"]
-    assert secret.startswith("hub_sk_") and len(secret) > 30
+    assert secret.startswith("hub_sk_")
+    assert len(secret) > 30
     assert re.fullmatch(r"key_[0-9a-z]{26}", created["id"])
     assert created["object"] == "api_key"
     assert created["name"] == "CRM sync"
@@ -132,7 +147,8 @@ def test_role_defaults_and_scope_rules(tenant: Tenant) -> None:
     assert "bookings:write" in member["scopes"]
     assert "keys:manage" not in member["scopes"]
     support = tenant.client.post("/v1/api-keys", json={"name": "s", "role": "support"}).json()
-    assert support["scopes"] and all(s.endswith(":read") for s in support["scopes"])
+    assert support["scopes"]
+    assert all(s.endswith(":read") for s in support["scopes"])
 
     # An app key must ask for scopes.
     for body in ({"name": "a", "role": "app"}, {"name": "a", "role": "app", "scopes": []}, {"name": "a"}):
@@ -141,17 +157,20 @@ def test_role_defaults_and_scope_rules(tenant: Tenant) -> None:
     # A role cannot hold scopes above it, and scopes must exist.
     problem = assert_problem(
         tenant.client.post("/v1/api-keys", json={"name": "s", "role": "support", "scopes": ["bookings:write"]}),
-        422, "validation_failed",
+        422,
+        "validation_failed",
     )
     assert error_fields(problem) == ["scopes"]
     problem = assert_problem(
         tenant.client.post("/v1/api-keys", json={"name": "s", "role": "app", "scopes": ["bookings:destroy"]}),
-        422, "validation_failed",
+        422,
+        "validation_failed",
     )
     assert error_fields(problem)[0].startswith("scopes")
     problem = assert_problem(
         tenant.client.post("/v1/api-keys", json={"name": "r", "role": "root", "scopes": ["bookings:read"]}),
-        422, "validation_failed",
+        422,
+        "validation_failed",
     )
     assert error_fields(problem) == ["role"]
     problem = assert_problem(tenant.client.post("/v1/api-keys", json={"role": "member"}), 422, "validation_failed")
@@ -178,8 +197,11 @@ def test_a_key_cannot_grant_scopes_beyond_its_own(tenant: Tenant) -> None:
 
 def test_member_cannot_manage_keys(tenant: Tenant) -> None:
     member = tenant.key_client(tenant.create_key("member"))
-    assert_problem(member.post("/v1/api-keys", json={"name": "x", "role": "app", "scopes": ["bookings:read"]}),
-                   403, "insufficient_scope")
+    assert_problem(
+        member.post("/v1/api-keys", json={"name": "x", "role": "app", "scopes": ["bookings:read"]}),
+        403,
+        "insufficient_scope",
+    )
     assert_problem(member.get("/v1/api-keys"), 403, "insufficient_scope")
     owner_key_id = key_id_of(tenant.db, tenant.key)
     assert_problem(member.post(f"/v1/api-keys/{owner_key_id}/revoke"), 403, "insufficient_scope")
@@ -187,9 +209,7 @@ def test_member_cannot_manage_keys(tenant: Tenant) -> None:
 
 
 def test_revoke_twice_is_unchanged_and_unknown_keys_are_not_found(tenant: Tenant) -> None:
-    created = tenant.client.post(
-        "/v1/api-keys", json={"name": "temp", "role": "app", "scopes": ["users:read"]}
-    ).json()
+    created = tenant.client.post("/v1/api-keys", json={"name": "temp", "role": "app", "scopes": ["users:read"]}).json()
     first = tenant.client.post(f"/v1/api-keys/{created['id']}/revoke")
     assert first.status_code == 200, first.text
     revoked = first.json()
@@ -208,7 +228,8 @@ def test_revoke_twice_is_unchanged_and_unknown_keys_are_not_found(tenant: Tenant
 def test_audit_events_record_key_creation_and_revocation_with_the_actor(tenant: Tenant) -> None:
     owner_key_id = key_id_of(tenant.db, tenant.key)
     created = tenant.client.post(
-        "/v1/api-keys", json={"name": "audited", "role": "app", "scopes": ["bookings:read"]},
+        "/v1/api-keys",
+        json={"name": "audited", "role": "app", "scopes": ["bookings:read"]},
         headers={"X-Request-ID": "audit-create-1"},
     ).json()
     tenant.client.post(f"/v1/api-keys/{created['id']}/revoke", headers={"X-Request-ID": "audit-revoke-1"})
@@ -230,9 +251,23 @@ def test_audit_events_record_key_creation_and_revocation_with_the_actor(tenant: 
     assert "key" not in created_event["data"]
     assert created["key"] not in response.text
 
+    # Who did it: a revocation by another owner key names that key.
+    second_secret = tenant.create_key("owner")
+    second_id = key_id_of(tenant.db, second_secret)
+    target = tenant.client.post("/v1/api-keys", json={"name": "t", "role": "app", "scopes": ["users:read"]}).json()
+    assert tenant.key_client(second_secret).post(f"/v1/api-keys/{target['id']}/revoke").status_code == 200
+    actors = {
+        e["action"]: e["actor_key_id"]
+        for e in list_all(tenant.client, "/v1/audit-events")
+        if e["target_id"] == target["id"]
+    }
+    assert actors == {"api_key.created": owner_key_id, "api_key.revoked": second_id}
+
     # The bootstrap key's own creation is there too, with no acting key.
-    assert any(e["action"] == "api_key.created" and e["target_id"] == owner_key_id and e["actor_key_id"] is None
-               for e in list_all(tenant.client, "/v1/audit-events"))
+    assert any(
+        e["action"] == "api_key.created" and e["target_id"] == owner_key_id and e["actor_key_id"] is None
+        for e in list_all(tenant.client, "/v1/audit-events")
+    )
 
 
 def test_audit_events_paginate_newest_first(tenant: Tenant) -> None:
@@ -270,13 +305,22 @@ def test_another_organizations_objects_are_not_found(tenant: Tenant, other_tenan
     assert_problem(me.post(f"/v1/bookings/{theirs_booking['id']}/cancel", json={}), 404, "not_found")
     assert_problem(me.post(f"/v1/api-keys/{theirs_key['id']}/revoke"), 404, "not_found")
     assert_problem(
-        me.get("/v1/availability", params={"user_id": theirs_user["id"], "start": "2030-12-02T00:00:00Z",
-                                           "end": "2030-12-03T00:00:00Z", "duration_minutes": 30}),
-        404, "not_found",
+        me.get(
+            "/v1/availability",
+            params={
+                "user_id": theirs_user["id"],
+                "start": "2030-12-02T00:00:00Z",
+                "end": "2030-12-03T00:00:00Z",
+                "duration_minutes": 30,
+            },
+        ),
+        404,
+        "not_found",
     )
     assert_problem(
         me.post("/v1/bookings", json=booking(theirs_user["id"], f"{MONDAY}T10:00:00", duration_minutes=30)),
-        404, "not_found",
+        404,
+        "not_found",
     )
 
     # Their objects are untouched ...

@@ -26,10 +26,14 @@ def test_malformed_json_is_400(tenant: Tenant, raw: bytes) -> None:
 def test_malformed_json_on_patch_and_cancel(tenant: Tenant) -> None:
     user = tenant.create_user()
     headers = {"Content-Type": "application/json"}
-    assert_problem(tenant.client.patch(f"/v1/users/{user['id']}", content=b"{nope", headers=headers),
-                   400, "malformed_json")
-    assert_problem(tenant.client.post("/v1/bookings/bkg_01jd3w9k6v0m3y0q6d2x9t7h1e/cancel", content=b"[",
-                                      headers=headers), 400, "malformed_json")
+    assert_problem(
+        tenant.client.patch(f"/v1/users/{user['id']}", content=b"{nope", headers=headers), 400, "malformed_json"
+    )
+    assert_problem(
+        tenant.client.post("/v1/bookings/bkg_01jd3w9k6v0m3y0q6d2x9t7h1e/cancel", content=b"[", headers=headers),
+        400,
+        "malformed_json",
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,16 +60,19 @@ def test_wrong_types_name_the_field(tenant: Tenant) -> None:
         ("timezone", 1),
         ("title", ["x"]),
     ):
-        problem = assert_problem(tenant.client.post("/v1/bookings", json={**base, field: value}), 422,
-                                 "validation_failed")
+        problem = assert_problem(
+            tenant.client.post("/v1/bookings", json={**base, field: value}), 422, "validation_failed"
+        )
         assert error_fields(problem) == [field], problem
     problem = assert_problem(
         tenant.client.post("/v1/bookings", json={**base, "attendees": [{"email": "a@example.com", "name": 7}]}),
-        422, "validation_failed",
+        422,
+        "validation_failed",
     )
     assert error_fields(problem) == ["attendees[0].name"]
-    problem = assert_problem(tenant.client.post("/v1/bookings", json={"start": f"{MONDAY}T09:00:00"}), 422,
-                             "validation_failed")
+    problem = assert_problem(
+        tenant.client.post("/v1/bookings", json={"start": f"{MONDAY}T09:00:00"}), 422, "validation_failed"
+    )
     assert error_fields(problem) == ["host_id"]
 
 
@@ -74,7 +81,8 @@ def test_unknown_fields_are_ignored(tenant: Tenant) -> None:
     body = {**booking(host["id"], f"{MONDAY}T09:00:00", duration_minutes=30), "colour": "blue", "priority": {"x": 1}}
     response = tenant.client.post("/v1/bookings", json=body)
     assert response.status_code == 201, response.text
-    assert "colour" not in response.json() and "priority" not in response.json()
+    assert "colour" not in response.json()
+    assert "priority" not in response.json()
     response = tenant.client.patch(f"/v1/users/{host['id']}", json={"favourite_colour": "green"})
     assert response.status_code == 200
     assert response.json()["name"] == host["name"]
@@ -125,7 +133,7 @@ def test_safe_client_request_id_is_echoed(tenant: Tenant, request_id: str) -> No
     assert assert_problem(unauthenticated, 401, "unauthenticated")["request_id"] == request_id
 
 
-@pytest.mark.parametrize("request_id", ["a" * 129, "a" * 200, "has space", "semi;colon", "quote\"d", "<script>", "é"])
+@pytest.mark.parametrize("request_id", ["a" * 129, "a" * 200, "has space", "semi;colon", 'quote"d', "<script>", "é"])
 def test_unsafe_client_request_id_is_replaced(tenant: Tenant, request_id: str) -> None:
     response = tenant.client.get(
         "/v1/users/usr_01jd3w9k6v0m3y0q6d2x9t7h1e", headers={"X-Request-ID": request_id.encode()}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,7 +43,8 @@ def test_replay_returns_the_stored_answer(tenant: Tenant) -> None:
     # The same JSON with keys in another order and other spacing is the same request.
     reordered = json.dumps(dict(reversed(list(body.items()))), indent=2)
     third = tenant.client.post(
-        "/v1/bookings", content=reordered,
+        "/v1/bookings",
+        content=reordered,
         headers={"Idempotency-Key": "create-1", "Content-Type": "application/json"},
     )
     assert third.status_code == 201
@@ -87,7 +90,9 @@ def test_same_key_with_another_body_is_refused(tenant: Tenant) -> None:
     assert "idempotent-replayed" not in other.headers
     # Another path with the same key is another request too.
     user = tenant.client.post(
-        "/v1/users", json={"name": "X", "email": "x@example.com", "timezone": "UTC"}, headers={"Idempotency-Key": "reuse-1"}
+        "/v1/users",
+        json={"name": "X", "email": "x@example.com", "timezone": "UTC"},
+        headers={"Idempotency-Key": "reuse-1"},
     )
     assert_problem(user, 422, "idempotency_key_reused")
     assert _bookings_of(tenant, host["id"]) == 1
@@ -98,11 +103,17 @@ def test_in_flight_key_answers_409(tenant: Tenant) -> None:
     body = booking(host["id"], f"{MONDAY}T13:00:00", duration_minutes=30)
     now = datetime.now(UTC)
     with tenant.db.write() as session:
-        session.add(IdempotencyKey(
-            api_key_id=key_id_of(tenant.db, tenant.key), key="busy-1",
-            fingerprint=fingerprint("POST", "/v1/bookings", json.dumps(body).encode()),
-            state="in_flight", created_at=now, locked_at=now, expires_at=now + timedelta(hours=24),
-        ))
+        session.add(
+            IdempotencyKey(
+                api_key_id=key_id_of(tenant.db, tenant.key),
+                key="busy-1",
+                fingerprint=fingerprint("POST", "/v1/bookings", json.dumps(body).encode()),
+                state="in_flight",
+                created_at=now,
+                locked_at=now,
+                expires_at=now + timedelta(hours=24),
+            )
+        )
     response = _post(tenant, body, "busy-1")
     assert_problem(response, 409, "idempotency_key_in_use")
     assert "retry-after" in response.headers
@@ -116,11 +127,17 @@ def test_an_abandoned_claim_is_taken_over(tenant: Tenant) -> None:
     body = booking(host["id"], f"{MONDAY}T14:00:00", duration_minutes=30)
     long_ago = datetime.now(UTC) - timedelta(minutes=10)
     with tenant.db.write() as session:
-        session.add(IdempotencyKey(
-            api_key_id=key_id_of(tenant.db, tenant.key), key="dead-1",
-            fingerprint=fingerprint("POST", "/v1/bookings", json.dumps(body).encode()),
-            state="in_flight", created_at=long_ago, locked_at=long_ago, expires_at=long_ago + timedelta(hours=24),
-        ))
+        session.add(
+            IdempotencyKey(
+                api_key_id=key_id_of(tenant.db, tenant.key),
+                key="dead-1",
+                fingerprint=fingerprint("POST", "/v1/bookings", json.dumps(body).encode()),
+                state="in_flight",
+                created_at=long_ago,
+                locked_at=long_ago,
+                expires_at=long_ago + timedelta(hours=24),
+            )
+        )
     first = _post(tenant, body, "dead-1")
     assert first.status_code == 201, first.text
     again = _post(tenant, body, "dead-1")
@@ -134,11 +151,19 @@ def test_an_expired_key_can_be_used_again(tenant: Tenant) -> None:
     body = booking(host["id"], f"{MONDAY}T15:00:00", duration_minutes=30)
     long_ago = datetime.now(UTC) - timedelta(days=3)
     with tenant.db.write() as session:
-        session.add(IdempotencyKey(
-            api_key_id=key_id_of(tenant.db, tenant.key), key="old-1", fingerprint="0" * 64, state="done",
-            response_status=201, response_body=b"{}", created_at=long_ago, locked_at=long_ago,
-            expires_at=long_ago + timedelta(hours=24),
-        ))
+        session.add(
+            IdempotencyKey(
+                api_key_id=key_id_of(tenant.db, tenant.key),
+                key="old-1",
+                fingerprint="0" * 64,
+                state="done",
+                response_status=201,
+                response_body=b"{}",
+                created_at=long_ago,
+                locked_at=long_ago,
+                expires_at=long_ago + timedelta(hours=24),
+            )
+        )
     first = _post(tenant, body, "old-1")
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
@@ -153,7 +178,8 @@ def test_keys_are_scoped_to_the_api_key(tenant: Tenant) -> None:
     other = tenant.key_client(tenant.create_key("app", ["bookings:write", "bookings:read"]))
     mine = _post(tenant, booking(host["id"], f"{MONDAY}T09:00:00", duration_minutes=30), "shared")
     theirs = _post(tenant, booking(host["id"], f"{MONDAY}T10:00:00", duration_minutes=30), "shared", client=other)
-    assert mine.status_code == 201 and theirs.status_code == 201, theirs.text
+    assert mine.status_code == 201, mine.text
+    assert theirs.status_code == 201, theirs.text
     assert "idempotent-replayed" not in theirs.headers
     assert mine.json()["id"] != theirs.json()["id"]
     # The same body under the same key string from the other API key is processed anew (a conflict
@@ -196,3 +222,30 @@ def test_user_and_api_key_creation_are_idempotent(tenant: Tenant) -> None:
     assert key_again.json()["id"] == key_first.json()["id"]
     names = [k["name"] for k in tenant.client.get("/v1/api-keys").json()["data"]]
     assert names.count("ci") == 1
+
+
+def test_concurrent_retries_with_one_key_create_one_booking(tenant: Tenant) -> None:
+    host = tenant.create_user()
+    body = booking(host["id"], f"{MONDAY}T16:30:00", duration_minutes=30)
+    workers = 12
+    barrier = threading.Barrier(workers)
+
+    def attempt(_: int) -> Any:
+        with tenant.key_client(tenant.key) as client:
+            barrier.wait(timeout=30)
+            return _post(tenant, body, "race-1", client=client)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        responses = list(pool.map(attempt, range(workers)))
+
+    fresh = [r for r in responses if r.status_code == 201 and "idempotent-replayed" not in r.headers]
+    assert len(fresh) == 1, [(r.status_code, r.text) for r in responses]
+    for response in responses:
+        if response.status_code == 201:
+            assert response.content == fresh[0].content
+        else:
+            assert_problem(response, 409, "idempotency_key_in_use")
+    assert _bookings_of(tenant, host["id"]) == 1
+    final = _post(tenant, body, "race-1")
+    assert final.headers["idempotent-replayed"] == "true"
+    assert final.content == fresh[0].content

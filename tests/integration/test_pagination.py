@@ -25,9 +25,7 @@ def many_bookings(tenant: Tenant) -> list[dict[str, Any]]:
     hosts = [tenant.create_user(name=f"Host {i}", email=f"h{i}@example.com") for i in range(3)]
     requests = [(host["id"], start) for host in hosts for start in SLOTS]
     random.Random(7).shuffle(requests)
-    return [
-        create_booking(tenant.client, booking(host_id, start, duration_minutes=30)) for host_id, start in requests
-    ]
+    return [create_booking(tenant.client, booking(host_id, start, duration_minutes=30)) for host_id, start in requests]
 
 
 def test_walking_the_cursor_returns_every_booking_once_in_order(
@@ -79,8 +77,9 @@ def test_cursor_with_filters_and_later_inserts(tenant: Tenant, many_bookings: li
     page = tenant.client.get("/v1/bookings", params={"host_id": host_id, "limit": 4}).json()
     assert [b["host_id"] for b in page["data"]] == [host_id] * 4
     # A booking that sorts before the cursor does not appear later; one after it does.
-    earlier = create_booking(tenant.client, booking(host_id, "2030-12-02T08:00:00", duration_minutes=30,
-                                                    ignore_availability=True))
+    earlier = create_booking(
+        tenant.client, booking(host_id, "2030-12-02T08:00:00", duration_minutes=30, ignore_availability=True)
+    )
     later = create_booking(tenant.client, booking(host_id, "2030-12-06T09:00:00", duration_minutes=30))
     rest: list[dict[str, Any]] = []
     cursor = page["next_cursor"]
@@ -123,9 +122,11 @@ def test_a_cursor_of_another_list_is_refused(tenant: Tenant, many_bookings: list
         tenant.create_user()
     users_cursor = tenant.client.get("/v1/users", params={"limit": 1}).json()["next_cursor"]
     bookings_cursor = tenant.client.get("/v1/bookings", params={"limit": 1}).json()["next_cursor"]
-    assert users_cursor and bookings_cursor
-    problem = assert_problem(tenant.client.get("/v1/bookings", params={"cursor": users_cursor}), 422,
-                             "validation_failed")
+    assert users_cursor
+    assert bookings_cursor
+    problem = assert_problem(
+        tenant.client.get("/v1/bookings", params={"cursor": users_cursor}), 422, "validation_failed"
+    )
     assert error_fields(problem) == ["cursor"]
     for path in ("/v1/users", "/v1/api-keys", "/v1/audit-events"):
         problem = assert_problem(tenant.client.get(path, params={"cursor": bookings_cursor}), 422, "validation_failed")

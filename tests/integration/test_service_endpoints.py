@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 
 import httpx
+import msgspec
 
+from hub.app import create_app
+from hub.db import Database
+from hub.settings import Settings
 from tests.conftest import LiveServer, Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking
 
@@ -42,8 +46,9 @@ def _bookings_total(server: LiveServer) -> dict[str, float]:
     assert response.headers["content-type"].startswith("text/plain")
     values = {
         match["outcome"]: float(match["value"])
-        for match in re.finditer(r'^hub_bookings_total\{outcome="(?P<outcome>\w+)"\} (?P<value>\S+)$', response.text,
-                                 re.MULTILINE)
+        for match in re.finditer(
+            r'^hub_bookings_total\{outcome="(?P<outcome>\w+)"\} (?P<value>\S+)$', response.text, re.MULTILINE
+        )
     }
     assert set(values) >= {"created", "conflict", "rejected", "error"}, response.text[:2000]
     return values
@@ -96,3 +101,30 @@ def test_openapi_lists_every_v1_path(live_server: LiveServer) -> None:
     served = {re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path) for route in app.routes if route.path.startswith("/v1")}
     assert served <= set(paths), served - set(paths)
     assert "bearerAuth" in schema["components"]["securitySchemes"]
+
+
+def test_without_redis_ready_fails_but_the_api_keeps_working(tenant: Tenant, settings: Settings, db: Database) -> None:
+    """An unreachable Redis makes /ready answer 503, while bookings go on (the rate limiter lets
+    requests through rather than turning a Redis outage into an API outage)."""
+    no_redis = msgspec.structs.replace(settings, redis_url="redis://127.0.0.1:1/0", rate_limit_per_minute=3)
+    host = tenant.create_user()
+    with LiveServer(create_app(no_redis, database=db)) as server:
+        ready = httpx.get(f"{server.url}/ready", timeout=30)
+        problem = assert_problem(ready, 503, "not_ready")
+        assert problem["checks"]["database"] == "ok"
+        assert problem["checks"]["redis"] != "ok"
+        assert httpx.get(f"{server.url}/health").status_code == 200
+
+        with httpx.Client(base_url=server.url, headers=Tenant.auth(tenant.key), timeout=30) as client:
+            for _ in range(5):  # more than the limit of 3: not counted while Redis is away
+                response = client.get(f"/v1/users/{host['id']}")
+                assert response.status_code == 200, response.text
+                assert "ratelimit-limit" not in response.headers
+            create_booking(client, booking(host["id"], f"{MONDAY}T12:00:00", duration_minutes=30))
+
+
+def test_every_service_response_has_a_request_id(live_server: LiveServer) -> None:
+    for path in ("/health", "/ready", "/metrics", "/schema/openapi.json"):
+        response = httpx.get(f"{live_server.url}{path}", headers={"X-Request-ID": f"svc-{path.strip('/')}"})
+        assert response.status_code == 200, path
+        assert response.headers.get("x-request-id") == f"svc-{path.strip('/')}", path

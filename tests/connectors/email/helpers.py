@@ -43,14 +43,14 @@ class Mailbox:
     refuse: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         reply = self.refuse.get(address)
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
@@ -130,7 +130,8 @@ def parse_calendar(message: EmailMessage) -> tuple[Calendar, Event]:
 
 def body(message: EmailMessage, subtype: str) -> str:
     part = message.get_body(preferencelist=(subtype,))
-    assert part is not None and part.get_content_type() == f"text/{subtype}"
+    assert part is not None
+    assert part.get_content_type() == f"text/{subtype}"
     assert isinstance(part, EmailMessage)
     return str(part.get_content())
 

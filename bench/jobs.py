@@ -1,0 +1,65 @@
+"""Job throughput: Hub's runner vs raw RQ, same worker class, same Redis, one run.
+
+    .venv/bin/python bench/jobs.py [--jobs 3000] [--redis-url redis://...]
+
+Enqueues N no-op jobs (JSON serializer) and times a burst worker (Hub's ``HubWorker``, an RQ
+``SimpleWorker``) draining them: once with a plain function enqueued with plain RQ, once with a
+``@hub_job`` function enqueued through ``hub.jobs.runner.enqueue`` (retry policy, TTLs, meta,
+log binding, metrics). Prints jobs/s for both and the ratio (target: Hub >= 80% of raw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rq import Queue  # noqa: E402
+from rq.serializers import JSONSerializer  # noqa: E402
+
+from hub.jobs.runner import enqueue  # noqa: E402
+from hub.jobs.worker import HubWorker  # noqa: E402
+from hub.observability.logging import configure_logging  # noqa: E402
+from hub.redis import connect, start_embedded  # noqa: E402
+
+
+def drain(connection, queue: Queue) -> float:  # type: ignore[no-untyped-def]
+    worker = HubWorker([queue], connection=connection, serializer=JSONSerializer)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="ERROR")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--redis-url")
+    args = parser.parse_args()
+    configure_logging(json=True, level="warning")
+    logging.getLogger("rq").setLevel(logging.ERROR)
+    url = args.redis_url or start_embedded(Path(tempfile.mkdtemp()) / "redis")
+    connection = connect(url, socket_timeout=None)
+    results = {}
+    for label in ("raw", "hub", "raw", "hub"):  # interleave to even out warm-up
+        name = f"bench-{label}"
+        queue = Queue(name, connection=connection, serializer=JSONSerializer)
+        queue.empty()
+        for i in range(args.jobs):
+            if label == "raw":
+                queue.enqueue("bench.jobs_noop.raw_noop", str(i), result_ttl=60)
+            else:
+                enqueue(connection, "bench.jobs_noop.hub_noop", str(i), queue_name=name)
+        seconds = drain(connection, queue)
+        results.setdefault(label, []).append(args.jobs / seconds)
+    raw, hub = max(results["raw"]), max(results["hub"])
+    print(f"jobs: raw RQ {raw:,.0f} jobs/s, Hub runner {hub:,.0f} jobs/s -> {hub / raw:.0%} of raw "
+          f"(target >= 80%; {args.jobs} no-op jobs, HubWorker/SimpleWorker, JSON)")
+
+
+if __name__ == "__main__":
+    main()
