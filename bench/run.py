@@ -14,7 +14,8 @@ For each database the script
    (the floor), ``POST /v1/bookings`` (unique 15-minute slots, a unique ``Idempotency-Key`` each)
    and ``GET /v1/availability`` (7 days, 30-minute slots, the host with 200 bookings);
 4. prints requests/s, p50/p99 latency, errors and each rate as a percentage of the ``/health``
-   rate against the targets, and the server's and the load generator's CPU use in the window.
+   rate against the targets, with the CPU used in the window by the server, by the load generator
+   and by everything else on the machine (the figures only mean something on a quiet machine).
 
 At the end it runs ``bench/engine.py`` when present. The exit status is 1 when a target is
 missed. Every process started here is stopped on exit, also after errors or Ctrl-C.

@@ -1,19 +1,181 @@
-"""What core knows about providers: a frozen spec per connector and a registry from slug to
-the module that declares it. Core never imports a connector package by name; it loads specs
-through ``spec()`` / ``specs()``.
+"""What core knows about providers: small protocols, plain value types, a frozen spec per
+connector, and a registry from slug to the module that declares it.
+
+Core never imports a connector package by name; it loads specs through ``spec()`` and builds a
+connector with ``spec.build(settings)``. A new provider is a new folder plus one registry line.
+
+Credentials are opaque to core: a connector returns them as a JSON-able dict when an account
+is linked; core encrypts them at rest and hands them back through a ``CredentialStore``, which
+the connector also uses to save refreshed tokens.
+
+Errors follow ``hub.errors``: ``TransientError`` (retry later), ``ReauthRequired`` (the grant
+is gone), ``PermanentError``, ``SkippableError``; plus ``ResyncRequired`` from a change feed
+whose cursor the provider no longer accepts (Google 410, Graph syncStateNotFound).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import cache
-from typing import Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 import msgspec
+
+from hub.errors import PipelineError
+from hub.settings import Settings
 
 REGISTRY: Final[dict[str, str]] = {
     "email": "connectors.email.spec:SPEC",
 }
+
+CALENDAR_PROVIDERS: Final = ("google", "microsoft")
+
+
+class ResyncRequired(PipelineError):
+    """The provider no longer accepts the stored cursor: drop it and pull everything again."""
+
+    code = "resync_required"
+
+
+# --- value types ------------------------------------------------------------------------------
+
+
+class LinkedAccount(msgspec.Struct, frozen=True):
+    account_id: str  # the provider's stable id for the account (Google ``sub``, Entra ``oid``)
+    account_email: str | None
+    credentials: dict[str, Any]  # opaque to core; encrypted at rest
+    scopes: tuple[str, ...] = ()
+
+
+class ProviderCalendar(msgspec.Struct, frozen=True):
+    provider_calendar_id: str
+    name: str
+    primary: bool = False
+    timezone: str | None = None  # IANA
+    writable: bool = True
+
+
+class BusyChange(msgspec.Struct, frozen=True):
+    """One event from a change feed: a busy block to keep, or an event to forget."""
+
+    provider_event_id: str
+    start: datetime | None = None  # aware UTC; None when ``busy`` is False
+    end: datetime | None = None
+    busy: bool = True  # False: cancelled, declined, transparent/free, or deleted -> remove
+
+
+class ChangeBatch(msgspec.Struct, frozen=True):
+    changes: list[BusyChange]
+    cursor: str  # the new sync token / delta link, valid only once ``changes`` are stored
+    full: bool  # True when this was a full pull: every event not in ``changes`` is gone
+
+
+class OutboundEvent(msgspec.Struct, frozen=True):
+    """A booking as written into a provider calendar."""
+
+    booking_id: str
+    title: str
+    start: datetime
+    end: datetime
+    timezone: str
+    attendees: tuple[tuple[str, str | None], ...] = ()  # (email, name)
+    description: str = ""
+    notify_attendees: bool = False
+
+
+class ChannelInfo(msgspec.Struct, frozen=True):
+    channel_id: str  # Google channel id / Graph subscription id
+    resource_id: str | None
+    expires_at: datetime
+
+
+class Notification(msgspec.Struct, frozen=True):
+    """One parsed provider notification, before verification against ``push_channels``."""
+
+    channel_id: str
+    secret: str  # the channel token / clientState to verify (constant time)
+    dedup_key: str
+    kind: str  # "change", "sync", "reauthorizationRequired", "subscriptionRemoved", "missed"
+    detail: dict[str, Any] = {}
+
+
+class WebhookAnswer(msgspec.Struct, frozen=True):
+    """What the webhook endpoint answers before (or instead of) storing anything."""
+
+    status: int
+    body: str = ""
+    media_type: str = "text/plain"
+
+
+# --- protocols ---------------------------------------------------------------------------------
+
+
+class CredentialStore(Protocol):
+    def get(self) -> dict[str, Any]: ...
+    def save(self, credentials: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class OAuthLinker(Protocol):
+    def begin(self, *, redirect_uri: str, state: str) -> tuple[str, dict[str, Any]]:
+        """The authorization URL, and the flow data (PKCE verifier...) to keep until the callback."""
+
+    def finish(self, *, flow: dict[str, Any], params: Mapping[str, str], redirect_uri: str) -> LinkedAccount:
+        """Exchange the code; raise ``PermanentError`` / ``ReauthRequired`` with a clear code."""
+
+    def revoke(self, credentials: CredentialStore) -> None: ...
+
+
+@runtime_checkable
+class CalendarOperations(Protocol):
+    def list_calendars(self, credentials: CredentialStore) -> list[ProviderCalendar]: ...
+
+    def write_event(self, credentials: CredentialStore, calendar_id: str, event: OutboundEvent) -> str:
+        """Create the event (idempotently: a retry must not duplicate it); its provider id."""
+
+    def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
+        """Delete it; an event that is already gone is not an error."""
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    def pull(
+        self, credentials: CredentialStore, calendar: ProviderCalendar, cursor: str | None
+    ) -> ChangeBatch:
+        """All changes since ``cursor`` (everything when None), following every page."""
+
+
+@runtime_checkable
+class PushChannels(Protocol):
+    def subscribe(
+        self, credentials: CredentialStore, calendar: ProviderCalendar, *, channel_id: str, secret: str, address: str
+    ) -> ChannelInfo: ...
+
+    def renew(self, credentials: CredentialStore, channel: ChannelInfo, calendar: ProviderCalendar, *,
+              secret: str, address: str) -> ChannelInfo:
+        """Extend (Graph PATCH) or replace (Google: a new channel) a channel before it expires."""
+
+    def stop(self, credentials: CredentialStore, channel: ChannelInfo) -> None: ...
+
+    def parse(
+        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> WebhookAnswer | list[Notification]:
+        """Pure: a handshake answer (e.g. Graph's validationToken), or the notifications."""
+
+
+class Connector(msgspec.Struct, frozen=True):
+    """What ``ConnectorSpec.build(settings)`` returns: the parts a provider supports."""
+
+    oauth: Any | None = None  # OAuthLinker
+    calendars: Any | None = None  # CalendarOperations
+    feed: Any | None = None  # ChangeFeed
+    push: Any | None = None  # PushChannels
+    ack_status: int = 200  # what /webhooks/<slug> answers once notifications are stored
+
+
+# --- specs and the registry -----------------------------------------------------------------
 
 
 class OutboxConsumer(msgspec.Struct, frozen=True):
@@ -27,20 +189,34 @@ class OutboxConsumer(msgspec.Struct, frozen=True):
 class ConnectorSpec(msgspec.Struct, frozen=True):
     slug: str
     name: str
+    capabilities: frozenset[str] = frozenset()  # "oauth", "calendars", "change_feed", "push"
     consumers: tuple[OutboxConsumer, ...] = ()
+    factory: str | None = None  # import path of ``build(settings) -> Connector``
+
+    def configured(self, settings: Settings) -> bool:
+        """Whether the operator supplied this provider's client credentials."""
+        client_id = getattr(settings, f"{self.slug}_client_id", None)
+        secret = getattr(settings, f"{self.slug}_client_secret", None)
+        return bool(client_id and secret) if "oauth" in self.capabilities else True
+
+    def build(self, settings: Settings) -> Connector:
+        if self.factory is None:
+            raise TypeError(f"connector {self.slug} has no factory")
+        builder: Callable[[Settings], Connector] = _import(self.factory)
+        return builder(settings)
 
 
-def _load(path: str) -> ConnectorSpec:
+def _import(path: str) -> Any:
     module_name, _, attribute = path.partition(":")
-    value = getattr(importlib.import_module(module_name), attribute)
-    if not isinstance(value, ConnectorSpec):
-        raise TypeError(f"{path} is not a ConnectorSpec")
-    return value
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 @cache
 def spec(slug: str) -> ConnectorSpec:
-    return _load(REGISTRY[slug])
+    value = _import(REGISTRY[slug])
+    if not isinstance(value, ConnectorSpec):
+        raise TypeError(f"{REGISTRY[slug]} is not a ConnectorSpec")
+    return value
 
 
 def specs() -> list[ConnectorSpec]:

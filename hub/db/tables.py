@@ -210,3 +210,157 @@ class EmailSend(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class OAuthState(Base):
+    """A pending link: single use, expiring, bound to organization, user and redirect URI."""
+
+    __tablename__ = "oauth_states"
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    flow_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # PKCE verifier etc., encrypted
+    actor_key_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "provider", "account_id", name="uq_connections_account"),
+        Index("ix_connections_org_user", "organization_id", "user_id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[str] = mapped_column(String(255))
+    account_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))  # active, reauth_required, error, revoked
+    credentials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    scopes: Mapped[list[Any]]
+    last_synced_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error_message: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Calendar(Base):
+    __tablename__ = "calendars"
+    __table_args__ = (UniqueConstraint("connection_id", "provider_calendar_id", name="uq_calendars_provider_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    provider_calendar_id: Mapped[str] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(String(500))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    primary: Mapped[bool]
+    busy_source: Mapped[bool]
+    booking_target: Mapped[bool]
+    sync_cursor: Mapped[str | None] = mapped_column(Text)  # Google syncToken / Graph deltaLink
+    last_full_sync_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+
+
+class ExternalEvent(Base):
+    """A busy block pulled from a linked calendar."""
+
+    __tablename__ = "external_events"
+    __table_args__ = (
+        UniqueConstraint("calendar_id", "provider_event_id", name="uq_external_events_calendar_event"),
+        Index("ix_external_events_user_start", "user_id", "start_at"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id"))
+    user_id: Mapped[str] = mapped_column(String(40))
+    provider_event_id: Mapped[str] = mapped_column(String(1024))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PushChannel(Base):
+    """A Google channel or a Graph subscription for one calendar."""
+
+    __tablename__ = "push_channels"
+    __table_args__ = (Index("ix_push_channels_expiry", "status", "expires_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"), index=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(255), unique=True)  # Google channel id / Graph subscription id
+    resource_id: Mapped[str | None] = mapped_column(String(1024))
+    secret_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the channel token / clientState
+    status: Mapped[str] = mapped_column(String(20))  # active, stopped
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+
+
+class InboundNotification(Base):
+    """The webhook inbox: one row per accepted provider notification, unique by dedup key."""
+
+    __tablename__ = "inbound_notifications"
+    __table_args__ = (Index("ix_inbound_notifications_connection", "connection_id", "received_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(512), unique=True)
+    connection_id: Mapped[str | None] = mapped_column(String(40))
+    calendar_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))  # change, sync, reauthorizationRequired, subscriptionRemoved, missed
+    status: Mapped[str] = mapped_column(String(20))  # received, processed, ignored
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class SyncRun(Base):
+    """The sync log: one row per sync of one calendar."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        Index("ix_sync_runs_connection", "connection_id", "started_at"),
+        Index("ix_sync_runs_started", "started_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
+    calendar_id: Mapped[str | None] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(20))  # initial, webhook, schedule, manual
+    full: Mapped[bool]
+    outcome: Mapped[str] = mapped_column(String(20))  # running, succeeded, failed, skipped
+    events_upserted: Mapped[int] = mapped_column(Integer, default=0)
+    events_deleted: Mapped[int] = mapped_column(Integer, default=0)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    duration_ms: Mapped[int | None]
+
+
+class BookingEvent(Base):
+    """A booking written into a linked calendar: the provider's event id, for cancel."""
+
+    __tablename__ = "booking_events"
+    __table_args__ = (UniqueConstraint("booking_id", "calendar_id", name="uq_booking_events_booking_calendar"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id"))
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id"))
+    connection_id: Mapped[str] = mapped_column(String(40))
+    provider_event_id: Mapped[str | None] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(20))  # written, deleted, failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
