@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio.to_thread
+
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -63,7 +65,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     redis_client = connect(settings.redis_url)
     prometheus = PrometheusConfig(app_name="hub", prefix="hub", group_path=True, exclude=["^/metrics$"])
 
+    relay = OutboxRelay(redis_client)
+
+    def on_startup(app: Litestar) -> None:
+        # Sync handlers run in worker threads; a few threads do the work of many without the
+        # GIL contention (and connection-pool queueing) of anyio's default 40.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
+
     def on_shutdown(app: Litestar) -> None:
+        relay.close()
         if database is None:
             db.dispose()
         redis_client.close()
@@ -87,6 +97,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             ),
             security=[{"bearerAuth": []}],
         ),
+        on_startup=[on_startup],
         on_shutdown=[on_shutdown],
         debug=False,
     )
@@ -94,7 +105,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.db = db
     app.state.redis = redis_client
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
-    db.set_commit_hook("outbox", OutboxRelay(redis_client))
+    db.set_commit_hook("outbox", relay)
     configure_jobs(settings)
     idempotency.configure(keyring_for(settings))
     return app

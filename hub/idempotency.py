@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 from litestar import Response
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,7 +124,7 @@ def run(
 
 def _claim(db: Database, api_key_id: str, key: str, request_fingerprint: str) -> tuple[int, bytes] | None:
     now = datetime.now(UTC)
-    row = IdempotencyKey(
+    claim = insert(IdempotencyKey).values(
         api_key_id=api_key_id,
         key=key,
         fingerprint=request_fingerprint,
@@ -135,7 +135,7 @@ def _claim(db: Database, api_key_id: str, key: str, request_fingerprint: str) ->
     )
     try:
         with db.write() as session:
-            session.add(row)
+            session.execute(claim)
         return None
     except IntegrityError:
         pass
@@ -147,7 +147,7 @@ def _claim(db: Database, api_key_id: str, key: str, request_fingerprint: str) ->
             if existing is not None:
                 session.delete(existing)
                 session.flush()
-            session.add(row)
+            session.execute(claim)
             return None
         if existing.fingerprint != request_fingerprint:
             raise ApiError(

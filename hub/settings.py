@@ -28,6 +28,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = "http://127.0.0.1:8000"
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
     max_body_bytes: int = 64 * 1024
+    handler_threads: int = 8  # threads per server process running request handlers
     log_format: str = "console"  # "console" (readable) or "json"
     log_level: str = "info"
     webhooks_allow_private: bool = False

@@ -169,6 +169,15 @@ def to_rfc3339_utc(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+def epoch_to_local_rfc3339(seconds: int, zone: ZoneInfo) -> str:
+    """Epoch seconds as wall-clock time in ``zone`` with its offset (the hot path of slot lists)."""
+    local = datetime.fromtimestamp(seconds, zone)
+    offset = local.utcoffset()
+    if offset is not None and offset % timedelta(minutes=1):
+        return to_local_rfc3339(local, zone)
+    return local.isoformat()
+
+
 def to_local_rfc3339(dt: datetime, zone: ZoneInfo) -> str:
     """``dt`` (aware) as wall-clock time in ``zone`` with its offset: ``2026-12-07T09:00:00+01:00``.
 

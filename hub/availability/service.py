@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -13,13 +13,11 @@ from hub.availability.engine import free_slots, parse_working_hours
 from hub.clock import utcnow
 from hub.db import Database
 from hub.errors import FieldError
-from hub.times import load_zone, parse_instant, to_local_rfc3339
+from hub.times import epoch_to_local_rfc3339, load_zone, parse_instant
 from hub.users.service import load_user
 
 MAX_WINDOW = timedelta(days=62)
 MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
-# The engine reads the local dates around the window; past this, datetime overflows (a 500).
-LATEST_END = datetime(9999, 12, 1, tzinfo=UTC)
 
 
 class Slot(msgspec.Struct):
@@ -65,8 +63,6 @@ def availability(
             raise FieldError("end", "must be after `start`")
         if window_end - window_start > MAX_WINDOW:
             raise FieldError("end", "the window may span at most 62 days")
-        if window_end > LATEST_END:
-            raise FieldError("end", "must be before 9999-12-01T00:00:00Z")
         buffer = timedelta(minutes=user.buffer_minutes)
         busy = busy_blocks(session, user.id, window_start - buffer, window_end + buffer)
     hours = parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in user.working_hours])
@@ -93,8 +89,8 @@ def availability(
             Slot(
                 start=from_epoch(s),
                 end=from_epoch(e),
-                local_start=to_local_rfc3339(from_epoch(s), view_zone),
-                local_end=to_local_rfc3339(from_epoch(e), view_zone),
+                local_start=epoch_to_local_rfc3339(s, view_zone),
+                local_end=epoch_to_local_rfc3339(e, view_zone),
             )
             for s, e in slots
         ],

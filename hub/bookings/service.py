@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -164,7 +164,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
     times = _resolve_times(data, host)
     _check_availability(data, principal, host, times)
     now = utcnow()
-    booking = Booking(
+    values = dict(
         id=new_id("booking"),
         organization_id=principal.organization_id,
         host_id=host.id,
@@ -184,6 +184,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         cancelled_at=None,
         cancellation_reason=None,
     )
+    booking = Booking(**values)
     out = to_out(booking)
     try:
         with db.write() as session:
@@ -192,8 +193,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
             found = _find_conflicts(session, host, times)
             if found:
                 raise _conflict_error(found)
-            session.add(booking)
-            session.flush()
+            session.execute(insert(Booking).values(**values))
             emit(session, organization_id=booking.organization_id, event_type="booking.created",
                  aggregate_type="booking", aggregate_id=booking.id, payload=out)
             finish(session, 201, out)

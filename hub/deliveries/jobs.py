@@ -3,11 +3,12 @@
 ``fan_out(outbox_id)`` creates one delivery per enabled endpoint of the event's organization
 that subscribed to its type (at most one per endpoint and event, so fanning out twice creates
 nothing new) and enqueues its first attempt. ``deliver(delivery_id)`` makes the next attempt
-and records it; a failed attempt schedules the following one on ``RETRY_DELAYS`` (its own
-schedule, so these jobs are enqueued without RQ retries), honouring a longer ``Retry-After``
-on throttling answers. After the last attempt the delivery is ``failed``. A ``410 Gone``
-disables the endpoint at once; so does a failing streak longer than ``FAILING_LIMIT``.
-``sweep_deliveries()`` re-enqueues attempts whose job was lost (Redis down, a worker died).
+and records it; a failed attempt schedules the following one on ``RETRY_DELAYS`` (the
+deliveries' own schedule, so these jobs are enqueued without RQ retries), honouring a longer
+``Retry-After`` on throttling answers. After the last attempt the delivery is ``failed``. A
+``410 Gone`` disables the endpoint at once; so does a failing streak longer than
+``FAILING_LIMIT``. ``sweep_deliveries()`` (periodic) enqueues attempts whose job was lost:
+Redis was down, or a worker died in the middle of an attempt.
 """
 
 from __future__ import annotations
@@ -16,22 +17,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+import redis
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from hub.clock import utcnow
-from hub.crypto import DecryptionError
+from hub.crypto import DecryptionError, Keyring
 from hub.db import Database
-from hub.db.tables import OutboxMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from hub.db.tables import OutboxMessage, WebhookDelivery, WebhookEndpoint
+from hub.deliveries import _ledger as ledger
 from hub.deliveries._send import Outcome, send
 from hub.errors import SkippableError
 from hub.ids import new_id
 from hub.jobs.context import context
 from hub.jobs.queues import NOTIFY
 from hub.jobs.runner import enqueue, hub_job, job_id
+from hub.settings import Settings
 
 log = structlog.get_logger("hub.webhooks")
 
@@ -45,11 +49,12 @@ RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(hours=10),
     timedelta(hours=10),
 )
-ATTEMPT_TIMEOUT = 15.0  # seconds, per connect / write / read
+ATTEMPT_TIMEOUT = 15.0  # seconds, for each of connect / write / read; never over a third of the job timeout
 FAILING_LIMIT = timedelta(days=5)  # an endpoint failing for longer than this is disabled
-THROTTLING = frozenset({429, 502, 503, 504})  # answers whose Retry-After is honoured
+THROTTLING = frozenset({429, 502, 503, 504})  # answers whose longer Retry-After is honoured
 MAX_RETRY_AFTER = timedelta(hours=24)
-LEASE = timedelta(minutes=2)  # a claimed attempt not recorded by then is re-run by the sweep
+LEASE_GRACE = timedelta(seconds=10)  # a claim lasts the job timeout plus this
+SWEEP_GRACE = timedelta(seconds=60)  # an attempt this overdue has lost its job
 SWEEP_BATCH = 500
 DELIVER = "hub.deliveries.jobs.deliver"
 
@@ -69,26 +74,26 @@ class _Event(msgspec.Struct):
     data: dict[str, Any]
 
 
-class _Claim(msgspec.Struct, frozen=True):
-    delivery_id: str
-    endpoint_id: str
-    number: int
-    url: str
-    secret_ciphertext: bytes
-    body: bytes
-    context: dict[str, Any]
+def policy() -> ledger.Policy:
+    """The retry rules as configured in this module."""
+    return ledger.Policy(
+        delays=RETRY_DELAYS, failing_limit=FAILING_LIMIT, throttling=THROTTLING, max_retry_after=MAX_RETRY_AFTER
+    )
 
 
 def max_attempts() -> int:
-    return len(RETRY_DELAYS) + 1
+    return policy().max_attempts
 
 
 def enqueue_attempt(
-    connection: Any, delivery_id: str, number: int, *, delay: timedelta | None = None,
-    meta: dict[str, Any] | None = None, manual: bool = False,
+    connection: redis.Redis, delivery_id: str, number: int, *, delay: timedelta | None = None,
+    meta: dict[str, Any] | None = None, reason: str | None = None,
 ) -> None:
-    """Enqueue attempt ``number`` of a delivery on the notify queue, after ``delay``."""
-    parts = ["deliver", delivery_id, str(number)] + (["retry"] if manual else [])
+    """Enqueue attempt ``number`` of a delivery on the notify queue, after ``delay``.
+
+    ``reason`` (``"retry"``, ``"sweep"``) keeps the job id apart from the scheduled job's.
+    """
+    parts = ["deliver", delivery_id, str(number)] + ([reason] if reason else [])
     enqueue(
         connection, DELIVER, delivery_id, number, queue_name=NOTIFY, id=job_id(*parts), retry=False,
         delay=delay if delay is not None and delay > timedelta(0) else None, meta=meta,
@@ -135,17 +140,18 @@ def fan_out(outbox_id: str) -> dict[str, object]:
 def _insert_deliveries(
     db: Database, message: OutboxMessage, endpoint_ids: list[str], body: bytes, meta: dict[str, Any]
 ) -> int:
-    """Insert the missing deliveries of ``message``; returns how many were new."""
+    """Insert the missing deliveries of ``message`` (due now); returns how many were new."""
     insert = postgresql_insert if db.dialect == "postgresql" else sqlite_insert
     created = 0
     with db.write() as session:
         for endpoint_id in endpoint_ids:
+            now = utcnow()
             statement = (
                 insert(WebhookDelivery)
                 .values(
                     id=new_id("webhook_delivery"), organization_id=message.organization_id,
                     endpoint_id=endpoint_id, outbox_id=message.id, event_type=message.event_type, body=body,
-                    status="pending", attempt_count=0, context=meta, created_at=utcnow(),
+                    status="pending", attempt_count=0, next_attempt_at=now, context=meta, created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
             )
@@ -159,20 +165,19 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
     makes a duplicate or outdated job do nothing."""
     ctx = context()
     structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
-    claim = _claim(ctx.db, delivery_id, attempt_number)
-    if not isinstance(claim, _Claim):
+    job_timeout = _job_timeout(ctx.settings)
+    claim = ledger.claim(ctx.db, delivery_id, attempt_number, lease=job_timeout + LEASE_GRACE)
+    if not isinstance(claim, ledger.Claim):
+        if claim.get("outcome") in ("endpoint_disabled", "endpoint_deleted"):
+            DELIVERIES.labels("failed").inc()
         return claim
     structlog.contextvars.bind_contextvars(endpoint_id=claim.endpoint_id, attempt=claim.number)
     try:
-        secret = ctx.keyring.decrypt(claim.secret_ciphertext, claim.endpoint_id).decode()
-    except DecryptionError as exc:
-        outcome = Outcome(error=f"secret_unreadable: {exc}")
-    else:
-        outcome = send(
-            claim.url, secret, claim.delivery_id, claim.body,
-            allow_private=ctx.settings.webhooks_allow_private, timeout=ATTEMPT_TIMEOUT,
-        )
-    result, next_at = _record(ctx.db, claim, outcome)
+        outcome = _attempt(ctx.keyring, claim, ctx.settings, job_timeout)
+        result, next_at = ledger.record(ctx.db, claim, outcome, policy())
+    except Exception:
+        _release_quietly(ctx.db, claim)
+        raise
     DELIVERIES.labels(result).inc()
     fields = {"attempt": claim.number, "status_code": outcome.status_code, "latency_ms": outcome.latency_ms}
     if outcome.succeeded:
@@ -184,112 +189,36 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
     return {"outcome": result, "attempt": claim.number, "status_code": outcome.status_code}
 
 
-def _claim(db: Database, delivery_id: str, attempt_number: int | None) -> _Claim | dict[str, object]:
-    """Take the next attempt number of a pending delivery (one writer at a time), or say why not."""
-    with db.write() as session:
-        delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-        if delivery is None:
-            raise SkippableError(f"webhook delivery {delivery_id} does not exist", code="delivery_missing")
-        if delivery.status != "pending":
-            return {"outcome": f"already_{delivery.status}"}
-        number = delivery.attempt_count + 1
-        if attempt_number is not None and attempt_number != number:
-            return {"outcome": "stale", "attempt": attempt_number, "next_attempt": number}
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-        assert endpoint is not None  # a foreign key
-        if endpoint.deleted_at is not None or endpoint.status != "enabled":
-            state = "deleted" if endpoint.deleted_at is not None else "disabled"
-            delivery.status, delivery.next_attempt_at = "failed", None
-            delivery.last_error = f"webhook_endpoint_{state}: the endpoint is {state}; nothing was sent"
-            DELIVERIES.labels("failed").inc()
-            log.info("webhook.skipped", reason=f"endpoint_{state}", endpoint_id=endpoint.id)
-            return {"outcome": f"endpoint_{state}"}
-        delivery.attempt_count = number
-        delivery.next_attempt_at = utcnow() + LEASE
-        return _Claim(
-            delivery_id=delivery.id, endpoint_id=endpoint.id, number=number, url=endpoint.url,
-            secret_ciphertext=endpoint.secret_ciphertext, body=delivery.body, context=dict(delivery.context or {}),
-        )
+def _attempt(keyring: Keyring, claim: ledger.Claim, settings: Settings, job_timeout: timedelta) -> Outcome:
+    """Decrypt the endpoint's secret and send; a secret that no key can read is a failed attempt."""
+    try:
+        secret = keyring.decrypt(claim.secret_ciphertext, claim.endpoint_id).decode()
+    except DecryptionError as exc:
+        return Outcome(error=f"secret_unreadable: {exc}")
+    timeout = min(ATTEMPT_TIMEOUT, max(1.0, job_timeout.total_seconds() / 3))
+    return send(
+        claim.url, secret, claim.delivery_id, claim.body, allow_private=settings.webhooks_allow_private, timeout=timeout
+    )
 
 
-def _record(db: Database, claim: _Claim, outcome: Outcome) -> tuple[str, datetime | None]:
-    """Store the attempt and its consequences; returns the result and when to try next."""
-    with db.write() as session:
-        now = utcnow()
-        delivery = session.get(WebhookDelivery, claim.delivery_id, with_for_update=True)
-        endpoint = session.get(WebhookEndpoint, claim.endpoint_id, with_for_update=True)
-        assert delivery is not None
-        assert endpoint is not None
-        next_at: datetime | None = None
-        if outcome.succeeded:
-            result = "succeeded"
-            delivery.status, delivery.delivered_at = "succeeded", now
-            endpoint.failing_since = None
-        else:
-            result = "failed"
-            reason = _disable_reason(endpoint, outcome, now)
-            if reason is not None and endpoint.status == "enabled":
-                endpoint.status, endpoint.disabled_reason, endpoint.disabled_at = "disabled", reason, now
-                result = "disabled"
-                log.warning("webhook.endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
-            endpoint.failing_since = endpoint.failing_since or now
-            if endpoint.status == "enabled" and endpoint.deleted_at is None and claim.number < max_attempts():
-                result, next_at = "retrying", now + _delay_after(claim.number, outcome)
-            delivery.status = "pending" if next_at is not None else "failed"
-        delivery.next_attempt_at = next_at
-        delivery.last_status_code = outcome.status_code
-        delivery.last_error = outcome.error
-        session.add(
-            WebhookAttempt(
-                delivery_id=claim.delivery_id, attempt_number=claim.number, attempted_at=now,
-                status_code=outcome.status_code, latency_ms=outcome.latency_ms, response_snippet=outcome.snippet,
-                error=outcome.error, next_attempt_at=next_at,
-            )
-        )
-        return result, next_at
+def _job_timeout(settings: Settings) -> timedelta:
+    return timedelta(seconds=max(1, settings.job_timeout_seconds))
 
 
-def _disable_reason(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime) -> str | None:
-    if outcome.status_code == 410:
-        return f"The endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC, which asks senders to stop."
-    if endpoint.failing_since is not None and now - endpoint.failing_since > FAILING_LIMIT:
-        return (
-            f"Every attempt has failed since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC, more than "
-            f"{FAILING_LIMIT.days} days."
-        )
-    return None
-
-
-def _delay_after(number: int, outcome: Outcome) -> timedelta:
-    """The wait after failed attempt ``number``: the schedule, or a longer ``Retry-After``."""
-    delay = RETRY_DELAYS[min(number, len(RETRY_DELAYS)) - 1]
-    if outcome.status_code in THROTTLING and outcome.retry_after is not None:
-        delay = max(delay, min(timedelta(seconds=outcome.retry_after), MAX_RETRY_AFTER))
-    return delay
+def _release_quietly(db: Database, claim: ledger.Claim) -> None:
+    try:
+        ledger.release(db, claim)
+    except Exception:  # noqa: BLE001 - the database may be what failed; the lease then runs out instead
+        log.warning("webhook.release_failed", attempt=claim.number)
 
 
 @hub_job("webhooks.sweep")
 def sweep_deliveries() -> dict[str, int]:
     """Enqueue attempts that are overdue: their job was lost, or a claimed attempt never finished."""
     ctx = context()
-    cutoff = utcnow() - LEASE
-    with ctx.db.read() as session:
-        rows = list(
-            session.execute(
-                select(WebhookDelivery.id, WebhookDelivery.attempt_count, WebhookDelivery.context)
-                .where(
-                    WebhookDelivery.status == "pending",
-                    or_(
-                        WebhookDelivery.next_attempt_at < cutoff,
-                        and_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.created_at < cutoff),
-                    ),
-                )
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(SWEEP_BATCH)
-            )
-        )
-    for delivery_id, attempt_count, meta in rows:
-        enqueue_attempt(ctx.redis, delivery_id, attempt_count + 1, meta=meta)
-    if rows:
-        log.info("webhook.sweep_requeued", count=len(rows))
-    return {"requeued": len(rows)}
+    found = ledger.overdue(ctx.db, utcnow() - SWEEP_GRACE, SWEEP_BATCH)
+    for delivery_id, number, meta in found:
+        enqueue_attempt(ctx.redis, delivery_id, number, meta=meta, reason="sweep")
+    if found:
+        log.info("webhook.sweep_requeued", count=len(found))
+    return {"requeued": len(found)}

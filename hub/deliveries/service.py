@@ -20,6 +20,7 @@ from hub.clock import utcnow
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from hub.deliveries import _ledger as ledger
 from hub.deliveries import signing, urls
 from hub.deliveries.jobs import enqueue_attempt
 from hub.deliveries.schemas import (
@@ -203,10 +204,9 @@ def retry_delivery(db: Database, connection: redis.Redis, principal: Principal, 
                 code="webhook_endpoint_disabled",
                 title="Webhook endpoint disabled",
             )
-        delivery.status, delivery.next_attempt_at = "pending", utcnow()
-        number = delivery.attempt_count + 1
+        number = ledger.reopen(session, delivery)
         out = delivery_out(delivery, _attempts_of(session, [delivery.id]).get(delivery.id, []))
-    enqueue_attempt(connection, delivery_id, number, manual=True)  # carries this request's id
+    enqueue_attempt(connection, delivery_id, number, reason="retry")  # carries this request's id
     return out
 
 

@@ -69,9 +69,10 @@ def enqueue(
     retry: bool = True,
     delay: timedelta | None = None,
     meta: dict[str, Any] | None = None,
+    pipeline: Any = None,
 ) -> Job:
     """Enqueue ``func(*args)`` with Hub's conventions; ``id`` makes the job unique while queued."""
-    job_meta = dict(_propagated_context())
+    job_meta = dict(propagated_context())
     job_meta.update(meta or {})
     options: dict[str, Any] = {
         "args": args,
@@ -83,13 +84,15 @@ def enqueue(
         "meta": job_meta,
         "retry": Retry(max=len(RETRY_SCHEDULE), interval=RETRY_SCHEDULE) if retry else None,
     }
+    if pipeline is not None:
+        options["pipeline"] = pipeline
     q = queue(queue_name, connection)
     if delay is not None:
         return q.enqueue_in(delay, func, **options)
     return q.enqueue(func, **options)
 
 
-def _propagated_context() -> dict[str, Any]:
+def propagated_context() -> dict[str, Any]:
     bound = structlog.contextvars.get_contextvars()
     return {k: bound[k] for k in ("request_id",) if bound.get(k)}
 

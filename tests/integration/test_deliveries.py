@@ -19,12 +19,13 @@ from prometheus_client import REGISTRY
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
 from hub.bookings.outbox import emit
 from hub.db import Database
 from hub.db.tables import OutboxMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from hub.deliveries import _ledger as ledger
 from hub.deliveries import jobs
 from hub.jobs import context as job_context
 from hub.jobs.context import JobContext, install
@@ -41,7 +42,7 @@ from tests.integration.helpers import MONDAY, assert_problem, booking, create_bo
 class Reply(NamedTuple):
     status: int = 200
     delay: float = 0.0
-    headers: dict[str, str] = {}  # noqa: RUF012 - never mutated
+    headers: dict[str, str] = {}
     body: bytes = b'{"ok": true}'
 
 
@@ -59,6 +60,7 @@ class Receiver:
         self.secret: str | None = None
         self.replies: list[Reply] = []
         self.received: list[Received] = []
+        self.endpoint_ids: list[str] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -68,7 +70,7 @@ class Receiver:
                 payload, error = None, None
                 try:
                     payload = Webhook(receiver.secret or "").verify(body, headers)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure to verify is recorded
                     error = f"{type(exc).__name__}: {exc}"
                 receiver.received.append(Received(headers, body, payload, error))
                 reply = receiver.replies.pop(0) if receiver.replies else Reply()
@@ -96,12 +98,18 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def receiver(db: Database) -> Iterator[Receiver]:
     r = Receiver()
     r.thread.start()
     yield r
     r.server.shutdown()
     r.server.server_close()
+    with db.write() as session:  # nothing may try this receiver again once it is gone
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id.in_(r.endpoint_ids), WebhookDelivery.status == "pending")
+            .values(status="failed", next_attempt_at=None)
+        )
 
 
 # --- jobs in-process -----------------------------------------------------------------------
@@ -135,12 +143,15 @@ def deliver_job_id(delivery_id: str, number: int, *extra: str) -> str:
     return job_id("deliver", delivery_id, str(number), *extra)
 
 
-def create_endpoint(tenant: Tenant, receiver: Receiver, events: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+def create_endpoint(
+    tenant: Tenant, receiver: Receiver, events: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
     body = {"url": receiver.url, "events": events or ["booking.created"], **extra}
     response = tenant.client.post("/v1/webhook-endpoints", json=body)
     assert response.status_code == 201, response.text
     endpoint = dict(response.json())
     receiver.secret = endpoint["secret"]
+    receiver.endpoint_ids.append(endpoint["id"])
     return endpoint
 
 
@@ -168,7 +179,9 @@ def delivery_of(db: Database, delivery_id: str) -> tuple[WebhookDelivery, list[W
         assert delivery is not None
         attempts = list(
             session.scalars(
-                select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.attempt_number)
+                select(WebhookAttempt)
+                .where(WebhookAttempt.delivery_id == delivery_id)
+                .order_by(WebhookAttempt.attempt_number)
             )
         )
     return delivery, attempts
@@ -196,7 +209,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_retry_schedule_is_immediately_then_5s_5m_30m_2h_5h_10h_10h() -> None:
     assert jobs.max_attempts() == 8
-    assert [jobs._delay_after(n, jobs.Outcome(status_code=500, error="http_500")) for n in range(1, 8)] == [
+    assert [jobs.policy().delay_after(n, jobs.Outcome(status_code=500, error="http_500")) for n in range(1, 8)] == [
         timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
         timedelta(hours=5), timedelta(hours=10), timedelta(hours=10),
     ]
@@ -272,7 +285,8 @@ def test_a_delivery_is_signed_and_the_receiver_verifies_it(
     assert delivery.status == "succeeded"
     assert delivery.delivered_at is not None
     assert [(a.attempt_number, a.status_code, a.error) for a in attempts] == [(1, 200, None)]
-    assert attempts[0].latency_ms is not None and attempts[0].latency_ms >= 0
+    assert attempts[0].latency_ms is not None
+    assert attempts[0].latency_ms >= 0
     assert attempts[0].response_snippet == '{"ok": true}'
     assert metric("succeeded") == succeeded_before + 1
 
@@ -405,8 +419,10 @@ def test_a_timeout_is_a_failed_attempt(
     assert result["outcome"] == "retrying"
     delivery, (attempt,) = delivery_of(db, delivery_id)
     assert attempt.status_code is None
-    assert attempt.error is not None and attempt.error.startswith("timeout:")
-    assert attempt.latency_ms is not None and attempt.latency_ms >= 400
+    assert attempt.error is not None
+    assert attempt.error.startswith("timeout:")
+    assert attempt.latency_ms is not None
+    assert attempt.latency_ms >= 400
     assert delivery.status == "pending"
     ScheduledJobRegistry(queue=queue(NOTIFY, connection)).remove(deliver_job_id(delivery_id, 2))
 
@@ -422,7 +438,8 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(
 
     _delivery, (attempt,) = delivery_of(db, delivery_id)
     assert attempt.status_code == 301
-    assert attempt.error is not None and attempt.error.startswith("redirect:")
+    assert attempt.error is not None
+    assert attempt.error.startswith("redirect:")
     assert len(receiver.received) == 1
     ScheduledJobRegistry(queue=queue(NOTIFY, connection)).remove(deliver_job_id(delivery_id, 2))
 
@@ -531,7 +548,8 @@ def test_an_endpoint_failing_for_more_than_5_days_is_disabled(
 
     row = endpoint_row(db, endpoint["id"])
     assert row.status == "disabled"
-    assert row.disabled_reason is not None and "more than 5 days" in row.disabled_reason
+    assert row.disabled_reason is not None
+    assert "more than 5 days" in row.disabled_reason
     assert delivery_of(db, delivery_id)[0].status == "failed"
 
 
@@ -549,7 +567,8 @@ def test_a_streak_shorter_than_5_days_keeps_the_endpoint_enabled(
 
     row = endpoint_row(db, endpoint["id"])
     assert row.status == "enabled"
-    assert row.failing_since is not None and abs(row.failing_since - since) < timedelta(seconds=1)
+    assert row.failing_since is not None
+    assert abs(row.failing_since - since) < timedelta(seconds=1)
     ScheduledJobRegistry(queue=queue(NOTIFY, connection)).remove(deliver_job_id(delivery_id, 2))
 
 
@@ -569,7 +588,8 @@ def test_the_url_is_checked_again_at_delivery_time(
     assert receiver.received == []
     delivery, (attempt,) = delivery_of(db, delivery_id)
     assert attempt.status_code is None
-    assert attempt.error is not None and attempt.error.startswith("webhook_url_not_allowed:")
+    assert attempt.error is not None
+    assert attempt.error.startswith("webhook_url_not_allowed:")
     assert "loopback" in attempt.error
     assert delivery.last_error == attempt.error
     ScheduledJobRegistry(queue=queue(NOTIFY, connection)).remove(deliver_job_id(delivery_id, 2))
@@ -596,16 +616,65 @@ def test_the_sweep_requeues_an_attempt_whose_job_was_lost(
 ) -> None:
     create_endpoint(tenant, receiver)
     delivery_id = fan_out_one(db, tenant.organization_id)
-    queue(NOTIFY, connection).remove(deliver_job_id(delivery_id, 1))  # the job is lost
-    Job.fetch(deliver_job_id(delivery_id, 1), connection=connection, serializer=JSONSerializer).delete()
-    with db.write() as session:
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id)
-            .values(created_at=datetime.now(UTC) - timedelta(minutes=10))
-        )
+    Job.fetch(deliver_job_id(delivery_id, 1), connection=connection, serializer=JSONSerializer).delete()  # lost
+    set_due(db, delivery_id, datetime.now(UTC) - timedelta(minutes=2))
 
     assert jobs.sweep_deliveries()["requeued"] >= 1
-    assert run_job(connection, deliver_job_id(delivery_id, 1))["outcome"] == "succeeded"
-    with db.read() as session:
-        assert session.scalar(select(func.count()).where(WebhookAttempt.delivery_id == delivery_id)) == 1
+
+    assert run_job(connection, deliver_job_id(delivery_id, 1, "sweep"))["outcome"] == "succeeded"
+    _delivery, attempts = delivery_of(db, delivery_id)
+    assert [a.attempt_number for a in attempts] == [1]
+    assert len(receiver.verified()) == 1
+
+
+def test_an_attempt_whose_worker_died_is_taken_over_once_its_lease_runs_out(
+    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis
+) -> None:
+    create_endpoint(tenant, receiver)
+    delivery_id = fan_out_one(db, tenant.organization_id)
+    lease = timedelta(seconds=job_ctx.settings.job_timeout_seconds) + jobs.LEASE_GRACE
+    claim = ledger.claim(db, delivery_id, 1, lease=lease)  # a worker took attempt 1 ... and died
+    assert isinstance(claim, ledger.Claim)
+
+    # while the lease runs, the same job (RQ re-running it, or a duplicate) sends nothing
+    assert run_job(connection, deliver_job_id(delivery_id, 1))["outcome"] == "in_flight"
+    assert receiver.received == []
+    shown = tenant.client.get(f"/v1/webhook-deliveries/{delivery_id}").json()
+    assert (shown["status"], shown["attempt_count"], shown["attempts"]) == ("pending", 1, [])
+
+    set_due(db, delivery_id, datetime.now(UTC) - timedelta(minutes=2))  # the lease ran out long ago
+    assert jobs.sweep_deliveries()["requeued"] >= 1
+    assert run_job(connection, deliver_job_id(delivery_id, 1, "sweep"))["outcome"] == "succeeded"
+
+    _delivery, attempts = delivery_of(db, delivery_id)
+    assert [(a.attempt_number, a.status_code) for a in attempts] == [(1, 200)]
+    assert len(receiver.verified()) == 1
+
+
+def test_a_crashed_attempt_releases_its_claim(
+    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_endpoint(tenant, receiver)
+    delivery_id = fan_out_one(db, tenant.organization_id)
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(ledger, "record", broken)
+    with pytest.raises(RuntimeError):
+        jobs.deliver(delivery_id, 1)
+    monkeypatch.undo()
+
+    delivery, attempts = delivery_of(db, delivery_id)
+    assert attempts == []
+    assert delivery.next_attempt_at is not None
+    assert delivery.next_attempt_at <= datetime.now(UTC)
+    assert jobs.deliver(delivery_id, 1)["outcome"] == "succeeded"  # the attempt is taken over at once
+    assert [a.attempt_number for a in delivery_of(db, delivery_id)[1]] == [1]
+    queue(NOTIFY, connection).remove(deliver_job_id(delivery_id, 1))
+
+
+def set_due(db: Database, delivery_id: str, when: datetime) -> None:
+    with db.write() as session:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(next_attempt_at=when))

@@ -32,7 +32,9 @@ HUB_PAYLOAD = (
         ),
     ],
 )
-def test_signature_matches_the_spec_vectors(secret: str, msg_id: str, timestamp: int, body: bytes, expected: str) -> None:
+def test_signature_matches_the_spec_vectors(
+    secret: str, msg_id: str, timestamp: int, body: bytes, expected: str
+) -> None:
     assert signing.sign(secret, msg_id, timestamp, body) == expected
     assert signing.headers(secret, msg_id, timestamp, body) == {
         "webhook-id": msg_id,
