@@ -21,6 +21,7 @@ from hub.auth.middleware import ApiAuthMiddleware, scope_guard
 from hub.auth.ratelimit import RateLimiter
 from hub.availability.controllers import AvailabilityController
 from hub.bookings.controllers import BookingController
+from hub.connections.controllers import AuthorizeController, ConnectionController, oauth_callback
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpointController
@@ -33,9 +34,19 @@ from hub.observability.logging import configure_logging
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 from hub.users.controllers import UserController
+from hub.webhooks.controllers import provider_webhook
 
-API_CONTROLLERS = [UserController, BookingController, AvailabilityController, ApiKeyController, AuditController,
-                   WebhookEndpointController, WebhookDeliveryController]
+API_CONTROLLERS = [
+    UserController,
+    BookingController,
+    AvailabilityController,
+    ApiKeyController,
+    AuditController,
+    AuthorizeController,
+    ConnectionController,
+    WebhookEndpointController,
+    WebhookDeliveryController,
+]
 
 
 class MetricsController(PrometheusController):
@@ -79,7 +90,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         redis_client.close()
 
     app = Litestar(
-        route_handlers=[health, ready, MetricsController, *API_CONTROLLERS],
+        route_handlers=[health, ready, MetricsController, oauth_callback, provider_webhook, *API_CONTROLLERS],
         dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
@@ -104,6 +115,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.settings = settings
     app.state.db = db
     app.state.redis = redis_client
+    app.state.connectors = {}
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     db.set_commit_hook("outbox", relay)
     configure_jobs(settings)

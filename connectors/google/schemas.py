@@ -17,7 +17,6 @@ class TokenResponse(msgspec.Struct):
 
     access_token: str
     expires_in: int = 3600
-    token_type: str = "Bearer"
     scope: str = ""
     refresh_token: str | None = None
     id_token: str | None = None

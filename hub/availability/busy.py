@@ -9,7 +9,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db.tables import Booking
+from hub.db.tables import Booking, Calendar, Connection, ExternalEvent
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
@@ -31,8 +31,10 @@ def from_epoch(value: int) -> datetime:
 
 
 def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) -> list[BusyBlock]:
-    """Every busy block of ``host_id`` that overlaps ``[start, end)``."""
-    rows = session.execute(
+    """Every busy block of ``host_id`` that overlaps ``[start, end)``: confirmed bookings, and
+    events of busy-source calendars of the host's connections that are not unlinked (a
+    connection needing reauthorization still contributes what it last synced)."""
+    bookings = session.execute(
         select(Booking.id, Booking.start_at, Booking.end_at).where(
             Booking.host_id == host_id,
             Booking.status == "confirmed",
@@ -40,4 +42,19 @@ def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) 
             Booking.end_at > start,
         )
     )
-    return [BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in rows]
+    blocks = [BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in bookings]
+    external = session.execute(
+        select(Connection.provider, ExternalEvent.start_at, ExternalEvent.end_at)
+        .join(Calendar, Calendar.id == ExternalEvent.calendar_id)
+        .join(Connection, Connection.id == Calendar.connection_id)
+        .where(
+            ExternalEvent.user_id == host_id,
+            ExternalEvent.start_at < end,
+            ExternalEvent.end_at > start,
+            Calendar.busy_source.is_(True),
+            Calendar.removed_at.is_(None),
+            Connection.status != "revoked",
+        )
+    )
+    blocks += [BusyBlock(epoch(s), epoch(e), provider) for provider, s, e in external]
+    return blocks

@@ -13,7 +13,7 @@ from hub.connectors import OutboxConsumer, specs
 from hub.db.tables import OutboxMessage
 from hub.errors import SkippableError
 from hub.jobs.context import context
-from hub.jobs.queues import NOTIFY
+from hub.jobs.queues import NOTIFY, SYNC
 from hub.jobs.runner import enqueue, hub_job, job_id
 
 log = structlog.get_logger("hub.outbox")
@@ -25,6 +25,14 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
             function="hub.deliveries.jobs.fan_out",
             events=frozenset({"booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"}),
             queue=NOTIFY,
+        ),
+    ),
+    (
+        "calendar",
+        OutboxConsumer(
+            function="hub.connections.jobs.write_booking",
+            events=frozenset({"booking.created", "booking.cancelled"}),
+            queue=SYNC,
         ),
     ),
 )

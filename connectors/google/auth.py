@@ -1,0 +1,342 @@
+"""Google account linking and the token source: the OAuth 2.0 web-server flow with PKCE (G-OAUTH),
+refresh through google-auth over httpx, and revocation.
+
+Scopes are the narrowest that do Hub's job (PROTOCOLS.md section C):
+
+* ``openid email``: the stable account id (``sub``) and the address, from the id_token;
+* ``calendar.events``: read events (list, incremental sync, watch) and write Hub's own bookings
+  (insert, delete) on calendars the user can edit, without access to calendar settings or ACLs;
+* ``calendar.calendarlist.readonly``: which calendars exist, their time zones and access roles.
+
+The broad ``calendar`` scope would also let Hub delete calendars and change sharing; it is not
+requested. Google may grant a subset (granular consent): ``finish`` refuses a grant without
+event access.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import google.auth.exceptions
+import google.auth.transport
+import httpx
+import msgspec
+import structlog
+from google.oauth2.credentials import Credentials
+
+from connectors.google.client import GoogleClient, path
+from connectors.google.schemas import CalendarListEntry, IdTokenClaims, OAuthError, TokenResponse
+from hub import clock, http
+from hub.connectors import CredentialStore, LinkedAccount
+from hub.errors import PermanentError, PipelineError, ReauthRequired, TransientError
+from hub.settings import Settings
+
+EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"  # broader; accepted if already granted
+SCOPES = ("openid", "email", EVENTS_SCOPE, "https://www.googleapis.com/auth/calendar.calendarlist.readonly")
+ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
+EXPIRY_SKEW = timedelta(minutes=5)  # an access token with less left than this is refreshed first
+
+# error of a failed refresh -> what the pipeline does
+REFRESH_ERRORS: Mapping[str, type[PipelineError]] = {
+    "invalid_grant": ReauthRequired,  # revoked, expired (7 days in Testing), password change...
+    "invalid_scope": ReauthRequired,
+    "invalid_client": PermanentError,  # the operator's client id/secret: relinking cannot help
+    "unauthorized_client": PermanentError,
+}
+
+log = structlog.get_logger("connectors.google")
+
+
+class HttpxRequest(google.auth.transport.Request):
+    """google-auth's transport interface over an httpx client, so token calls go where every
+    other call goes (Hub's timeouts and user agent; respx in tests)."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> google.auth.transport.Response:
+        try:
+            response = self._client.request(
+                method,
+                url,
+                content=body,
+                headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise google.auth.exceptions.TransportError(exc) from exc  # type: ignore[no-untyped-call]
+        return _Response(response)
+
+
+class _Response(google.auth.transport.Response):
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status_code
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    @property
+    def data(self) -> bytes:
+        return self._response.content
+
+
+class _Memory:
+    """A credential store for the moment between the code exchange and core storing the result."""
+
+    def __init__(self, credentials: dict[str, Any]) -> None:
+        self._credentials = credentials
+
+    def get(self) -> dict[str, Any]:
+        return self._credentials
+
+    def save(self, credentials: dict[str, Any]) -> None:
+        self._credentials = credentials
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh PKCE verifier (86 unreserved characters) and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(64)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+class GoogleOAuth:
+    """``OAuthLinker`` for Google, and the token source of ``GoogleClient``."""
+
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._settings = settings
+        self._sleep = sleep
+
+    # --- linking ------------------------------------------------------------------------------
+
+    def begin(self, *, redirect_uri: str, state: str) -> tuple[str, dict[str, Any]]:
+        verifier, challenge = pkce_pair()
+        query = {
+            "client_id": self._client_id(),
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(SCOPES),
+            "access_type": "offline",  # without it there is no refresh token
+            "prompt": "consent",  # Google returns a refresh token only when consent is shown
+            "include_granted_scopes": "true",
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        url = f"{self._settings.google_auth_url}?{urlencode(query, quote_via=quote)}"
+        return url, {"code_verifier": verifier, "state": state}
+
+    def finish(self, *, flow: dict[str, Any], params: Mapping[str, str], redirect_uri: str) -> LinkedAccount:
+        if params.get("error"):
+            error = params["error"]
+            code = "access_denied" if error == "access_denied" else "authorization_failed"
+            raise PermanentError(f"Google answered the authorization request with {error!r}", code=code)
+        expected = flow.get("state")
+        if expected is not None and not hmac.compare_digest(str(params.get("state", "")), str(expected)):
+            raise PermanentError("the callback's state does not match the flow", code="state_mismatch")
+        if not params.get("code"):
+            raise PermanentError("the callback carries neither code nor error", code="missing_code")
+        tokens = self._exchange(params["code"], flow["code_verifier"], redirect_uri)
+        scopes = tuple(tokens.scope.split())
+        if EVENTS_SCOPE not in scopes and CALENDAR_SCOPE not in scopes:
+            raise PermanentError(
+                "the user did not grant access to calendar events; link again and allow it",
+                code="insufficient_scope_granted",
+            )
+        if not tokens.refresh_token:
+            # access_type=offline with prompt=consent always yields one; without it the link
+            # would silently die within the hour.
+            raise PermanentError("Google returned no refresh token; link again", code="missing_refresh_token")
+        claims = self._claims(tokens.id_token)
+        store = _Memory(
+            {
+                "access_token": tokens.access_token,
+                "refresh_token": tokens.refresh_token,
+                "expiry": _iso(clock.utcnow() + timedelta(seconds=tokens.expires_in)),
+                "scopes": list(scopes),
+            }
+        )
+        email = claims.email or self._primary_calendar_id(store)
+        return LinkedAccount(account_id=claims.sub, account_email=email, credentials=store.get(), scopes=scopes)
+
+    def revoke(self, credentials: CredentialStore) -> None:
+        stored = credentials.get()
+        token = stored.get("refresh_token") or stored.get("access_token")
+        if not token:
+            return
+
+        def attempt() -> None:
+            with http.client() as client:
+                try:
+                    response = client.post(
+                        self._settings.google_revoke_url,
+                        params={"token": token},
+                        headers={"Content-Type": "application/x-www-form-urlencoded"},
+                    )
+                except httpx.HTTPError as exc:
+                    raise http.from_transport_error(exc) from exc
+            if response.is_success or _oauth_error(response) == "invalid_token":
+                return  # revoked now, or already revoked / expired
+            raise http.classify(response, code="revoke_failed")
+
+        http.call_with_retries(attempt, sleep=self._sleep)
+
+    # --- token source -------------------------------------------------------------------------
+
+    def access_token(self, credentials: CredentialStore) -> str:
+        """A usable access token, refreshed first when it expires within ``EXPIRY_SKEW``."""
+        stored = credentials.get()
+        token, expiry = stored.get("access_token"), stored.get("expiry")
+        if token and (expiry is None or datetime.fromisoformat(expiry) - EXPIRY_SKEW > clock.utcnow()):
+            return str(token)
+        return self.refresh(credentials)
+
+    def refresh(self, credentials: CredentialStore) -> str:
+        """Refresh through google-auth and save the new token with ``credentials.save``."""
+        stored = credentials.get()
+        if not stored.get("refresh_token"):
+            raise ReauthRequired("no refresh token is stored for this account", code="no_refresh_token")
+        grant = Credentials(  # type: ignore[no-untyped-call]
+            token=stored.get("access_token"),
+            refresh_token=stored["refresh_token"],
+            token_uri=self._settings.google_token_url,
+            client_id=self._client_id(),
+            client_secret=self._client_secret(),
+        )
+        with http.client() as client:
+            try:
+                grant.refresh(HttpxRequest(client))  # type: ignore[no-untyped-call]
+            except google.auth.exceptions.RefreshError as exc:
+                raise _refresh_error(exc) from exc
+            except google.auth.exceptions.TransportError as exc:
+                raise TransientError(f"token refresh failed: {exc}", code="network_error") from exc
+        expiry = None if grant.expiry is None else grant.expiry.replace(tzinfo=UTC)  # google-auth: naive UTC
+        credentials.save(
+            {**stored, "access_token": grant.token, "refresh_token": grant.refresh_token, "expiry": _iso(expiry)}
+        )
+        log.debug("google.token_refreshed")
+        return str(grant.token)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _client_id(self) -> str:
+        if not self._settings.google_client_id:
+            raise PermanentError("HUB_GOOGLE_CLIENT_ID is not set", code="not_configured")
+        return self._settings.google_client_id
+
+    def _client_secret(self) -> str:
+        if not self._settings.google_client_secret:
+            raise PermanentError("HUB_GOOGLE_CLIENT_SECRET is not set", code="not_configured")
+        return self._settings.google_client_secret
+
+    def _exchange(self, code: str, verifier: str, redirect_uri: str) -> TokenResponse:
+        form = {
+            "code": code,
+            "client_id": self._client_id(),
+            "client_secret": self._client_secret(),
+            "redirect_uri": redirect_uri,
+            "grant_type": "authorization_code",
+            "code_verifier": verifier,
+        }
+        # Not retried: an authorization code is single-use, and this runs on the request path.
+        with http.client() as client:
+            try:
+                response = client.post(self._settings.google_token_url, data=form)
+            except httpx.HTTPError as exc:
+                raise http.from_transport_error(exc) from exc
+        if response.status_code >= 500:
+            raise http.classify(response, code="token_endpoint_unavailable")
+        if not response.is_success:
+            error = _oauth_error(response) or f"http_{response.status_code}"
+            if error == "invalid_grant":
+                raise PermanentError(
+                    "the authorization code is invalid, expired or already used; start linking again",
+                    code="invalid_grant",
+                )
+            raise PermanentError(f"Google refused the code exchange ({error})", code=error)
+        try:
+            return msgspec.json.decode(response.content, type=TokenResponse)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise TransientError(f"unreadable token response: {exc}", code="bad_response") from exc
+
+    def _claims(self, id_token: str | None) -> IdTokenClaims:
+        """The id_token's claims, checked as OpenID Connect Core 1.0 §3.1.3.7 requires.
+
+        The signature is not checked: this token came straight from Google's token endpoint over
+        TLS, and §3.1.3.7 item 6 allows "the TLS server validation ... to validate the issuer in
+        place of checking the token signature" for an ID Token "received via direct
+        communication between the Client and the Token Endpoint". Issuer, audience, authorized
+        party and expiry are still checked. Never use this for an id_token from anywhere else.
+        """
+        if not id_token:
+            raise PermanentError("Google returned no id_token; was the openid scope dropped?", code="missing_id_token")
+        try:
+            payload = id_token.split(".")[1]
+            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+            claims = msgspec.json.decode(raw, type=IdTokenClaims)
+        except (IndexError, ValueError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise PermanentError(f"unreadable id_token: {exc}", code="invalid_id_token") from exc
+        audiences = [claims.aud] if isinstance(claims.aud, str) else claims.aud
+        client_id = self._client_id()
+        problems = [
+            "issuer" if claims.iss not in ISSUERS else "",
+            "audience" if client_id not in audiences else "",
+            "authorized party" if claims.azp not in (None, client_id) else "",
+            "expiry" if datetime.fromtimestamp(claims.exp, UTC) + EXPIRY_SKEW < clock.utcnow() else "",
+        ]
+        if any(problems):
+            raise PermanentError(f"id_token rejected: {', '.join(p for p in problems if p)}", code="invalid_id_token")
+        return claims
+
+    def _primary_calendar_id(self, credentials: CredentialStore) -> str | None:
+        """The account's address as its primary calendar id, when the id_token had no email."""
+        try:
+            with GoogleClient(self._settings, self, credentials, sleep=self._sleep) as api:
+                entry = api.get(path("users", "me", "calendarList", "primary"), CalendarListEntry)
+        except PipelineError:
+            return None
+        return entry.id
+
+
+def _oauth_error(response: httpx.Response) -> str | None:
+    try:
+        return msgspec.json.decode(response.content, type=OAuthError).error or None
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _refresh_error(exc: google.auth.exceptions.RefreshError) -> PipelineError:
+    data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
+    error = str(data.get("error") or "")
+    kind = REFRESH_ERRORS.get(error)
+    if kind is not None:
+        return kind(f"Google refused the token refresh ({error})", code=error)
+    if exc.retryable:
+        return TransientError("Google's token endpoint is unavailable", code="token_endpoint_unavailable")
+    return PermanentError(f"token refresh failed ({error or 'unknown error'})", code="refresh_failed")

@@ -1,0 +1,1 @@
+"""Linked calendar accounts: OAuth linking, connection health, calendars, sync and push."""

@@ -1,0 +1,69 @@
+"""Wire shapes of connections (linked calendar accounts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+
+class AuthorizeRequest(msgspec.Struct):
+    redirect_uri: Annotated[str, msgspec.Meta(max_length=2048, examples=["https://app.example.com/after-link"])]
+
+
+class AuthorizeResponse(msgspec.Struct):
+    authorization_url: str
+    expires_at: datetime
+    object: str = "authorization"
+
+
+class LastError(msgspec.Struct):
+    code: str
+    message: str
+    at: datetime
+
+
+class CalendarOut(msgspec.Struct):
+    id: str
+    provider_calendar_id: str
+    name: str
+    timezone: str | None
+    primary: bool
+    busy_source: bool
+    booking_target: bool
+    object: str = "calendar"
+
+
+class PushState(msgspec.Struct):
+    state: Literal["active", "expiring", "none"]
+    expires_at: datetime | None
+
+
+class ConnectionOut(msgspec.Struct):
+    id: str
+    user_id: str
+    provider: str
+    account_email: str | None
+    status: Literal["active", "reauth_required", "error", "revoked"]
+    last_synced_at: datetime | None
+    last_success_at: datetime | None
+    last_error: LastError | None
+    consecutive_failures: int
+    calendars: list[CalendarOut]
+    push: PushState
+    created_at: datetime
+    updated_at: datetime
+    revoked_at: datetime | None
+    object: str = "connection"
+
+
+class CalendarUpdate(msgspec.Struct):
+    busy_source: bool | msgspec.UnsetType = msgspec.UNSET
+    booking_target: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class SyncRequested(msgspec.Struct):
+    connection_id: str
+    calendars: list[str]
+    object: str = "sync_request"

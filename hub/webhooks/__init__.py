@@ -1,0 +1,1 @@
+"""Inbound provider notifications: verify, dedup, store in the inbox, enqueue, answer fast."""

@@ -1,0 +1,87 @@
+"""Webhook intake. No provider call happens here: the notification is verified against the
+channel Hub created (constant-time), stored in the inbox under a unique dedup key (so a
+repeated notification is counted, never acted on twice), and a coalesced sync is enqueued.
+The inbox is in the database, so if Redis is down the notification is still kept and the inbox
+sweep processes it later."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+import redis
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.clock import utcnow
+from hub.connectors import Notification
+from hub.db import Database
+from hub.db.tables import InboundNotification, PushChannel
+from hub.ids import new_id
+from hub.jobs.queues import SYNC
+from hub.jobs.runner import enqueue, job_id
+
+log = structlog.get_logger("hub.webhooks")
+
+INTAKE = Counter("hub_webhook_notifications_total", "Provider notifications received, by provider and result",
+                 ["provider", "result"])
+
+
+def _matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hashlib.sha256(secret.encode()).hexdigest(), stored_hash)
+
+
+def accept(db: Database, redis_client: redis.Redis, provider: str, notifications: list[Notification]) -> dict[str, int]:
+    """Store what verifies; returns counts by result (accepted, duplicate, unknown, rejected, sync)."""
+    counts = {"accepted": 0, "duplicate": 0, "unknown": 0, "rejected": 0, "sync": 0}
+    for item in notifications:
+        result, notification_id = _accept_one(db, provider, item)
+        counts[result] += 1
+        INTAKE.labels(provider, result).inc()
+        if result == "accepted" and notification_id is not None:
+            _enqueue(redis_client, notification_id)
+    return counts
+
+
+def _accept_one(db: Database, provider: str, item: Notification) -> tuple[str, str | None]:
+    with db.read() as session:
+        channel = session.scalar(select(PushChannel).where(PushChannel.channel_id == item.channel_id))
+    if channel is None or channel.provider != provider:
+        log.info("webhook.unknown_channel", provider=provider, channel_id=item.channel_id[:80])
+        return "unknown", None
+    if not _matches(item.secret, channel.secret_hash):
+        log.warning("webhook.bad_secret", provider=provider, channel_id=channel.id)
+        return "rejected", None
+    status = "ignored" if item.kind == "sync" or channel.status != "active" else "received"
+    row = InboundNotification(
+        id=new_id("notification"), provider=provider, dedup_key=item.dedup_key[:512], connection_id=channel.connection_id,
+        calendar_id=channel.calendar_id, kind=item.kind, status=status, duplicates=0,
+        detail={**item.detail, "channel_id": item.channel_id}, received_at=utcnow(), processed_at=None,
+    )
+    try:
+        with db.write() as session:
+            session.add(row)
+    except IntegrityError:
+        with db.write() as session:
+            session.execute(update(InboundNotification).where(InboundNotification.dedup_key == item.dedup_key[:512])
+                            .values(duplicates=InboundNotification.duplicates + 1))
+        log.info("webhook.duplicate", provider=provider, channel_id=channel.id)
+        return "duplicate", None
+    if status == "ignored":
+        return "sync", None
+    return "accepted", row.id
+
+
+def _enqueue(redis_client: redis.Redis, notification_id: str) -> None:
+    try:
+        enqueue(redis_client, "hub.connections.jobs.process_notification", notification_id, queue_name=SYNC,
+                id=job_id("notification", notification_id))
+    except redis.RedisError as exc:
+        log.warning("webhook.enqueue_deferred", error=type(exc).__name__)  # the inbox sweep picks it up
+
+
+def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
