@@ -30,6 +30,7 @@ from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
 from hub.observability.context import RequestContextMiddleware
+from hub.openapi import add_problem_responses
 from hub.observability.logging import configure_logging
 from hub.redis import connect, with_redis
 from hub.settings import Settings
@@ -82,6 +83,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         # Sync handlers run in worker threads; a few threads do the work of many without the
         # GIL contention (and connection-pool queueing) of anyio's default 40.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
+        add_problem_responses(app)
 
     def on_shutdown(app: Litestar) -> None:
         relay.close()
