@@ -26,14 +26,15 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import google.auth.exceptions
-import google.auth.transport
 import httpx
 import msgspec
 import structlog
 from google.oauth2.credentials import Credentials
 
+from connectors.google._id_token import id_token_claims
+from connectors.google._transport import HttpxRequest
 from connectors.google.client import GoogleClient, path
-from connectors.google.schemas import CalendarListEntry, IdTokenClaims, OAuthError, TokenResponse
+from connectors.google.schemas import CalendarListEntry, OAuthError, TokenResponse
 from hub import clock, http
 from hub.connectors import CredentialStore, LinkedAccount
 from hub.errors import PermanentError, PipelineError, ReauthRequired, TransientError
@@ -42,7 +43,6 @@ from hub.settings import Settings
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"  # broader; accepted if already granted
 SCOPES = ("openid", "email", EVENTS_SCOPE, "https://www.googleapis.com/auth/calendar.calendarlist.readonly")
-ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
 EXPIRY_SKEW = timedelta(minutes=5)  # an access token with less left than this is refreshed first
 
 # error of a failed refresh -> what the pipeline does
@@ -54,52 +54,6 @@ REFRESH_ERRORS: Mapping[str, type[PipelineError]] = {
 }
 
 log = structlog.get_logger("connectors.google")
-
-
-class HttpxRequest(google.auth.transport.Request):
-    """google-auth's transport interface over an httpx client, so token calls go where every
-    other call goes (Hub's timeouts and user agent; respx in tests)."""
-
-    def __init__(self, client: httpx.Client) -> None:
-        self._client = client
-
-    def __call__(
-        self,
-        url: str,
-        method: str = "GET",
-        body: bytes | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> google.auth.transport.Response:
-        try:
-            response = self._client.request(
-                method,
-                url,
-                content=body,
-                headers=headers,
-                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise google.auth.exceptions.TransportError(exc) from exc  # type: ignore[no-untyped-call]
-        return _Response(response)
-
-
-class _Response(google.auth.transport.Response):
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-
-    @property
-    def status(self) -> int:
-        return self._response.status_code
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self._response.headers
-
-    @property
-    def data(self) -> bytes:
-        return self._response.content
 
 
 class _Memory:
@@ -173,7 +127,7 @@ class GoogleOAuth:
             # access_type=offline with prompt=consent always yields one; without it the link
             # would silently die within the hour.
             raise PermanentError("Google returned no refresh token; link again", code="missing_refresh_token")
-        claims = self._claims(tokens.id_token)
+        claims = id_token_claims(tokens.id_token, client_id=self._client_id(), now=clock.utcnow())
         store = _Memory(
             {
                 "access_token": tokens.access_token,
@@ -284,35 +238,6 @@ class GoogleOAuth:
             return msgspec.json.decode(response.content, type=TokenResponse)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise TransientError(f"unreadable token response: {exc}", code="bad_response") from exc
-
-    def _claims(self, id_token: str | None) -> IdTokenClaims:
-        """The id_token's claims, checked as OpenID Connect Core 1.0 §3.1.3.7 requires.
-
-        The signature is not checked: this token came straight from Google's token endpoint over
-        TLS, and §3.1.3.7 item 6 allows "the TLS server validation ... to validate the issuer in
-        place of checking the token signature" for an ID Token "received via direct
-        communication between the Client and the Token Endpoint". Issuer, audience, authorized
-        party and expiry are still checked. Never use this for an id_token from anywhere else.
-        """
-        if not id_token:
-            raise PermanentError("Google returned no id_token; was the openid scope dropped?", code="missing_id_token")
-        try:
-            payload = id_token.split(".")[1]
-            raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            claims = msgspec.json.decode(raw, type=IdTokenClaims)
-        except (IndexError, ValueError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise PermanentError(f"unreadable id_token: {exc}", code="invalid_id_token") from exc
-        audiences = [claims.aud] if isinstance(claims.aud, str) else claims.aud
-        client_id = self._client_id()
-        problems = [
-            "issuer" if claims.iss not in ISSUERS else "",
-            "audience" if client_id not in audiences else "",
-            "authorized party" if claims.azp not in (None, client_id) else "",
-            "expiry" if datetime.fromtimestamp(claims.exp, UTC) + EXPIRY_SKEW < clock.utcnow() else "",
-        ]
-        if any(problems):
-            raise PermanentError(f"id_token rejected: {', '.join(p for p in problems if p)}", code="invalid_id_token")
-        return claims
 
     def _primary_calendar_id(self, credentials: CredentialStore) -> str | None:
         """The account's address as its primary calendar id, when the id_token had no email."""

@@ -21,6 +21,7 @@ from connectors.google.schemas import (
     InsertAttendee,
     InsertDateTime,
     PrivateProperties,
+    Reminders,
 )
 from hub.connectors import BusyChange, OutboundEvent, ProviderCalendar
 
@@ -86,6 +87,7 @@ def insert_body(event: OutboundEvent) -> EventInsert:
         end=InsertDateTime(date_time=event.end.astimezone(local).isoformat(), time_zone=event.timezone),
         attendees=[InsertAttendee(email=email, display_name=name) for email, name in event.attendees],
         extended_properties=PrivateProperties(private={BOOKING_PROPERTY: event.booking_id}),
+        reminders=Reminders(use_default=True),
     )
 
 

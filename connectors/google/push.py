@@ -57,6 +57,7 @@ class GooglePush:
             )
         request = WatchRequest(
             id=channel_id,
+            type="web_hook",
             address=address,
             token=secret or None,
             params={"ttl": str(self._ttl)} if self._ttl else None,

@@ -116,7 +116,7 @@ class InsertAttendee(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 class Reminders(msgspec.Struct, rename="camel"):
-    use_default: bool = True
+    use_default: bool
 
 
 class EventInsert(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -127,9 +127,9 @@ class EventInsert(msgspec.Struct, rename="camel", omit_defaults=True):
     start: InsertDateTime
     end: InsertDateTime
     extended_properties: PrivateProperties
+    reminders: Reminders  # the calendar's default reminders, as the documented request has
     description: str | None = None
     attendees: list[InsertAttendee] = []
-    reminders: Reminders = msgspec.field(default_factory=Reminders)
 
 
 # --- calendar list ----------------------------------------------------------------------------
@@ -155,8 +155,8 @@ class CalendarListPage(msgspec.Struct, rename="camel"):
 
 class WatchRequest(msgspec.Struct, omit_defaults=True):
     id: str
+    type: str  # "web_hook"; no default, so omit_defaults never drops it
     address: str
-    type: str = "web_hook"
     token: str | None = None
     params: dict[str, str] | None = None
 

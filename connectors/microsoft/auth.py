@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -40,6 +41,11 @@ SCOPES: Final = ["Calendars.ReadWrite", "User.Read"]
 REAUTH_ERRORS: Final = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
 TRANSIENT_ERRORS: Final = frozenset({"temporarily_unavailable", "server_error"})
 DISCOVERY_TTL: Final = 24 * 3600.0
+
+# MSAL warns on every auth URL that does not use response_mode=form_post. Hub's callback is a
+# GET (core's /oauth/{provider}/callback) and the code is bound to the flow by PKCE and the
+# client secret; switch to form_post if the callback ever accepts POST.
+warnings.filterwarnings("ignore", message="response_mode='form_post' is recommended", category=UserWarning)
 
 
 # --- MSAL's http_client over httpx -------------------------------------------------------------
@@ -188,7 +194,9 @@ class MicrosoftTokens:
         try:
             result = app.acquire_token_by_auth_code_flow(dict(flow), dict(params))
         except ValueError as exc:  # state missing or mismatched, or neither code nor error
-            raise PermanentError("The OAuth callback does not match the flow it should finish", code="oauth_state_mismatch") from exc
+            raise PermanentError(
+                "The OAuth callback does not match the flow it should finish", code="oauth_state_mismatch"
+            ) from exc
         except httpx.HTTPError as exc:
             raise from_transport_error(exc) from exc
         except MsalServiceError as exc:
@@ -230,7 +238,9 @@ class MicrosoftLinker:
     def finish(self, *, flow: dict[str, Any], params: Mapping[str, str], redirect_uri: str) -> LinkedAccount:
         # ``redirect_uri`` travels inside MSAL's flow; a different one here means a mixed-up flow.
         if flow.get("redirect_uri") not in (None, redirect_uri):
-            raise PermanentError("The callback address differs from the one the flow began with", code="oauth_state_mismatch")
+            raise PermanentError(
+                "The callback address differs from the one the flow began with", code="oauth_state_mismatch"
+            )
         result, credentials = self.tokens.redeem(flow, params)
         claims: Mapping[str, Any] = result.get("id_token_claims") or {}
         me: Mapping[str, Any] = self.profile(str(result["access_token"])) if self.profile else {}

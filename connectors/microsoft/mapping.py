@@ -197,8 +197,10 @@ def create_body(event: OutboundEvent) -> dict[str, Any]:
         "transactionId": transaction_id(event.booking_id),
         "singleValueExtendedProperties": [{"id": BOOKING_PROPERTY_ID, "value": event.booking_id}],
     }
-    people = [{"emailAddress": {"address": email, "name": name or email}, "type": "required"}
-              for email, name in event.attendees]
+    people = [
+        {"emailAddress": {"address": email, "name": name or email}, "type": "required"}
+        for email, name in event.attendees
+    ]
     if event.notify_attendees:
         body["attendees"] = people
     elif event.attendees:

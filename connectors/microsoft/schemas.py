@@ -44,6 +44,7 @@ class Event(_Wire):
     series_master_id: str | None = None
     response_status: ResponseStatus | None = None
     transaction_id: str | None = None
+    created_date_time: str | None = None
 
 
 class DeltaPage(_Wire):

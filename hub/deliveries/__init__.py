@@ -1,6 +1,7 @@
 """Client webhooks: endpoints that clients register, and the signed deliveries Hub sends them.
 
-``controllers`` is the API, ``service`` its logic, ``jobs`` the fan-out and delivery jobs on the
-notify queue, ``signing`` the Standard Webhooks signature, ``urls`` the check that keeps
-webhooks away from private addresses.
+``controllers`` is the API and ``service`` its logic; ``jobs`` holds the fan-out, delivery and
+sweep jobs on the notify queue, over ``_ledger`` (a delivery's state: claiming and recording
+attempts) and ``_send`` (one HTTP attempt); ``signing`` is the Standard Webhooks signature and
+``urls`` the check that keeps webhooks away from private addresses.
 """

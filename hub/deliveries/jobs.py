@@ -7,12 +7,14 @@ and records it; a failed attempt schedules the following one on ``RETRY_DELAYS``
 deliveries' own schedule, so these jobs are enqueued without RQ retries), honouring a longer
 ``Retry-After`` on throttling answers. After the last attempt the delivery is ``failed``. A
 ``410 Gone`` disables the endpoint at once; so does a failing streak longer than
-``FAILING_LIMIT``. ``sweep_deliveries()`` (periodic) enqueues attempts whose job was lost:
-Redis was down, or a worker died in the middle of an attempt.
+``FAILING_LIMIT``. A worker that dies in the middle of an attempt is covered by a watchdog job
+armed for the end of the attempt's lease; ``sweep_deliveries()`` (periodic) enqueues attempts
+whose job was lost altogether (Redis was down).
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ import msgspec
 import redis
 import structlog
 from prometheus_client import Counter
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -88,13 +91,14 @@ def max_attempts() -> int:
 def enqueue_attempt(
     connection: redis.Redis, delivery_id: str, number: int, *, delay: timedelta | None = None,
     meta: dict[str, Any] | None = None, reason: str | None = None,
-) -> None:
+) -> Job:
     """Enqueue attempt ``number`` of a delivery on the notify queue, after ``delay``.
 
-    ``reason`` (``"retry"``, ``"sweep"``) keeps the job id apart from the scheduled job's.
+    ``reason`` (``"retry"``, ``"sweep"``, ``"watchdog"``) keeps the job id apart from the
+    scheduled job's.
     """
     parts = ["deliver", delivery_id, str(number)] + ([reason] if reason else [])
-    enqueue(
+    return enqueue(
         connection, DELIVER, delivery_id, number, queue_name=NOTIFY, id=job_id(*parts), retry=False,
         delay=delay if delay is not None and delay > timedelta(0) else None, meta=meta,
     )
@@ -166,13 +170,20 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
     ctx = context()
     structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
     job_timeout = _job_timeout(ctx.settings)
-    claim = ledger.claim(ctx.db, delivery_id, attempt_number, lease=job_timeout + LEASE_GRACE)
+    lease = job_timeout + LEASE_GRACE
+    claim = ledger.claim(ctx.db, delivery_id, attempt_number, lease=lease)
     if not isinstance(claim, ledger.Claim):
         if claim.get("outcome") in ("endpoint_disabled", "endpoint_deleted"):
             DELIVERIES.labels("failed").inc()
         return claim
     structlog.contextvars.bind_contextvars(endpoint_id=claim.endpoint_id, attempt=claim.number)
     try:
+        # If this process dies mid-attempt (RQ does not retry these jobs), the watchdog takes the
+        # attempt over when the lease has run out; once the attempt is recorded it is disarmed.
+        watchdog = enqueue_attempt(
+            ctx.redis, claim.delivery_id, claim.number, delay=lease + LEASE_GRACE, meta=claim.context,
+            reason="watchdog",
+        )
         outcome = _attempt(ctx.keyring, claim, ctx.settings, job_timeout)
         result, next_at = ledger.record(ctx.db, claim, outcome, policy())
     except Exception:
@@ -186,6 +197,8 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
         log.warning("webhook.attempt_failed", **fields, error=outcome.error, result=result, next_attempt_at=next_at)
     if next_at is not None:
         enqueue_attempt(ctx.redis, claim.delivery_id, claim.number + 1, delay=next_at - utcnow(), meta=claim.context)
+    with contextlib.suppress(redis.RedisError):
+        watchdog.delete()  # left armed, it would find the attempt recorded and do nothing
     return {"outcome": result, "attempt": claim.number, "status_code": outcome.status_code}
 
 

@@ -16,7 +16,7 @@ import redis
 import structlog
 from rq.cron import CronJob
 
-from hub.jobs.queues import DEFAULT, PUSH, SYNC
+from hub.jobs.queues import DEFAULT, NOTIFY, PUSH, SYNC
 from hub.jobs.runner import enqueue, job_id
 
 log = structlog.get_logger("hub.cron")
@@ -29,6 +29,7 @@ TICK_SECONDS = 1.0
 SCHEDULE: list[tuple[str, int, str]] = [
     ("hub.jobs.sweep.sweep_outbox", 30, DEFAULT),
     ("hub.jobs.sweep.sweep_idempotency_keys", 3600, DEFAULT),
+    ("hub.deliveries.jobs.sweep_deliveries", 30, NOTIFY),
     ("hub.connections.jobs.sweep_inbox", 30, SYNC),
     ("hub.connections.jobs.renew_channels", 600, PUSH),
     ("hub.connections.jobs.sweep_quiet_calendars", 900, SYNC),

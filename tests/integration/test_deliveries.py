@@ -289,6 +289,7 @@ def test_a_delivery_is_signed_and_the_receiver_verifies_it(
     assert attempts[0].latency_ms >= 0
     assert attempts[0].response_snippet == '{"ok": true}'
     assert metric("succeeded") == succeeded_before + 1
+    assert not Job.exists(deliver_job_id(delivery_id, 1, "watchdog"), connection=connection)  # disarmed
 
     listed = tenant.client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries").json()["data"]
     assert [(d["id"], d["status"], len(d["attempts"])) for d in listed] == [(delivery_id, "succeeded", 1)]
@@ -645,6 +646,42 @@ def test_an_attempt_whose_worker_died_is_taken_over_once_its_lease_runs_out(
     set_due(db, delivery_id, datetime.now(UTC) - timedelta(minutes=2))  # the lease ran out long ago
     assert jobs.sweep_deliveries()["requeued"] >= 1
     assert run_job(connection, deliver_job_id(delivery_id, 1, "sweep"))["outcome"] == "succeeded"
+
+    _delivery, attempts = delivery_of(db, delivery_id)
+    assert [(a.attempt_number, a.status_code) for a in attempts] == [(1, 200)]
+    assert len(receiver.verified()) == 1
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the job gets to clean up."""
+
+
+def test_a_worker_killed_mid_attempt_is_replaced_by_the_watchdog(
+    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    create_endpoint(tenant, receiver)
+    delivery_id = fan_out_one(db, tenant.organization_id)
+
+    def killed(*_args: Any, **_kwargs: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(jobs, "_attempt", killed)
+    with pytest.raises(Killed):
+        run_job(connection, deliver_job_id(delivery_id, 1))
+    monkeypatch.undo()
+
+    registry = ScheduledJobRegistry(queue=queue(NOTIFY, connection))
+    watchdog = Job.fetch(deliver_job_id(delivery_id, 1, "watchdog"), connection=connection, serializer=JSONSerializer)
+    assert watchdog.id in registry.get_job_ids()
+    lease = timedelta(seconds=job_ctx.settings.job_timeout_seconds) + jobs.LEASE_GRACE
+    wakes_in = registry.get_scheduled_time(watchdog).replace(tzinfo=UTC) - datetime.now(UTC)
+    assert lease < wakes_in <= lease + jobs.LEASE_GRACE
+    assert receiver.received == []
+
+    set_due(db, delivery_id, datetime.now(UTC) - timedelta(seconds=1))  # the lease has run out
+    registry.remove(watchdog)
+    assert watchdog.perform()["outcome"] == "succeeded"  # what the scheduler would run at that time
 
     _delivery, attempts = delivery_of(db, delivery_id)
     assert [(a.attempt_number, a.status_code) for a in attempts] == [(1, 200)]

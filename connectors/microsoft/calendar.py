@@ -1,0 +1,88 @@
+"""``CalendarOperations`` over Graph: list calendars, write a booking's event, delete it.
+
+Writing is idempotent (DESIGN §7) by two means:
+
+1. Every create carries ``transactionId = "hub-<booking id>"``: Graph drops a repeated POST of
+   the same event ("to avoid redundant POST operations in case of client retries"). It
+   documents no retention window and no answer for a duplicate (no 409, PROTOCOLS E).
+2. Every event Hub creates also carries the booking id in a single-value extended property.
+   After the create, the booking's events in the calendar are looked up by that property: if
+   Graph ever created a second one (a retry after the undocumented dedup window), the oldest is
+   kept, the others are deleted, and the oldest's id is returned. So the same booking always
+   ends as one event with one id. Should Graph answer 409 after all, the look-up finds the
+   existing event. Cost: one GET per write.
+"""
+
+from __future__ import annotations
+
+from connectors.microsoft.client import PREFER_UTC, Conflict, GraphClient, decode
+from connectors.microsoft.mapping import booking_filter, create_body
+from connectors.microsoft.schemas import CalendarPage, Event, EventList
+from hub.connectors import CredentialStore, OutboundEvent, ProviderCalendar
+from hub.errors import PermanentError, SkippableError
+
+
+def _quote(calendar_id: str) -> str:
+    # Graph ids are base64 (may hold "/", "+", "="); "/" must not split the path.
+    return calendar_id.replace("/", "%2F")
+
+
+class MicrosoftCalendars:
+    def __init__(self, graph: GraphClient) -> None:
+        self.graph = graph
+
+    def list_calendars(self, credentials: CredentialStore) -> list[ProviderCalendar]:
+        """Every calendar of the mailbox; ``isDefaultCalendar`` is primary, ``canEdit`` writable."""
+        calendars: list[ProviderCalendar] = []
+        link: str | None = "/me/calendars"
+        while link:
+            page = decode(self.graph.request(credentials, "GET", link), CalendarPage)
+            calendars += [
+                ProviderCalendar(
+                    provider_calendar_id=item.id,
+                    name=item.name,
+                    primary=bool(item.is_default_calendar),
+                    writable=item.can_edit is not False,
+                )
+                for item in page.value
+            ]
+            link = page.next_link
+        return calendars
+
+    def booking_events(self, credentials: CredentialStore, calendar_id: str, booking_id: str) -> list[Event]:
+        """The events Hub wrote for ``booking_id`` in this calendar, oldest first."""
+        response = self.graph.request(
+            credentials,
+            "GET",
+            f"/me/calendars/{_quote(calendar_id)}/events",
+            params={"$filter": booking_filter(booking_id), "$select": "id,createdDateTime", "$top": "10"},
+            prefer=(PREFER_UTC,),
+        )
+        return sorted(decode(response, EventList).value, key=lambda e: (e.created_date_time or "", e.id))
+
+    def write_event(self, credentials: CredentialStore, calendar_id: str, event: OutboundEvent) -> str:
+        try:
+            response = self.graph.request(
+                credentials, "POST", f"/me/calendars/{_quote(calendar_id)}/events", json=create_body(event)
+            )
+            created: str | None = decode(response, Event).id
+        except Conflict:
+            created = None
+        found = self.booking_events(credentials, calendar_id, event.booking_id)
+        if not found:
+            if created is None:
+                raise PermanentError(
+                    "Graph refused the event as a conflict and holds none for this booking", code="graph_conflict"
+                )
+            return created  # not yet visible to the look-up: the create's own id
+        keep, *duplicates = found
+        for duplicate in duplicates:
+            self.delete_event(credentials, calendar_id, duplicate.id)
+        return keep.id
+
+    def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
+        """Delete the event; one that is already gone (404 / ``itemNotFound``) is fine."""
+        try:
+            self.graph.request(credentials, "DELETE", f"/me/events/{_quote(provider_event_id)}")
+        except SkippableError:
+            return

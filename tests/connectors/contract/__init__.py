@@ -1,0 +1,1 @@
+"""The shared connector contract suite: every registered calendar connector must pass it."""

@@ -1,0 +1,95 @@
+"""How a calendar connector plugs into the shared contract suite (``test_contract.py``).
+
+A provider writes one ``Harness`` (next to its own tests, e.g. ``tests/connectors/google/
+harness.py``) and appends an instance to ``harnesses.HARNESSES``. The suite then checks, with the
+provider's own documented payloads served by respx:
+
+* the capabilities the spec declares are implemented (``hub.connectors`` protocols);
+* writing one booking twice yields one event and the same provider id;
+* deleting an event twice is fine (already gone is not an error);
+* a rate-limit answer is classified transient, retried in-call, and the call recovers;
+* a revoked grant (refresh answers ``invalid_grant``) raises ``ReauthRequired``;
+* a full pull, then an incremental pull with its cursor, each return a cursor; busy blocks are
+  aware UTC times;
+* a push request that is not a provider notification is answered 4xx, not raised.
+
+What ``install`` must mock (named routes, returned in ``Mocks``):
+
+``calendars``
+    the calendar list; its FIRST answer is the provider's rate-limit answer (Google: 403
+    ``rateLimitExceeded``; Graph: 429), every later one the list, which contains
+    ``harness.calendar``.
+``create_event``
+    a stateful fake: it stores a created event in ``Mocks.events`` (by provider id) and answers
+    a repeated create of the same booking (same client-supplied id / ``transactionId``) the way
+    the provider does (Google: 409 ``duplicate``).
+``delete_event``
+    removes the event from ``Mocks.events``; deleting one that is not there gets the provider's
+    already-gone answer (Google: 410 ``deleted``; Graph: 404).
+``feed``
+    the change feed of ``harness.calendar``: without a cursor at least two pages, the last with
+    the cursor; with that cursor an incremental page holding at least one removal and a new cursor.
+``token``
+    the token endpoint, answering a refresh with ``invalid_grant`` (the grant was revoked).
+
+``credentials()`` must work without touching ``token``; ``revoked_credentials()`` must need a
+refresh (e.g. an expired access token), which ``token`` then refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import respx
+
+from hub.connectors import Connector, ProviderCalendar
+from hub.settings import Settings
+
+
+class MemoryStore:
+    """A ``CredentialStore`` in memory; ``saved`` records every ``save``."""
+
+    def __init__(self, credentials: dict[str, Any]) -> None:
+        self.credentials = dict(credentials)
+        self.saved: list[dict[str, Any]] = []
+
+    def get(self) -> dict[str, Any]:
+        return dict(self.credentials)
+
+    def save(self, credentials: dict[str, Any]) -> None:
+        self.credentials = dict(credentials)
+        self.saved.append(dict(credentials))
+
+
+@dataclass
+class Mocks:
+    """The named respx routes the suite inspects (see the module docstring for their behaviour)."""
+
+    calendars: respx.Route
+    create_event: respx.Route
+    delete_event: respx.Route
+    feed: respx.Route
+    token: respx.Route
+    events: dict[str, Any] = field(default_factory=dict)  # what the fake provider holds, by id
+
+
+class Harness(Protocol):
+    slug: str  # the registry slug
+    calendar: ProviderCalendar  # the calendar the mocks serve
+
+    def settings(self, base: Settings) -> Settings:
+        """``base`` with client ids/secrets and every endpoint pointing at the mocked hosts."""
+
+    def build(self, settings: Settings, *, sleep: Callable[[float], None]) -> Connector:
+        """The connector, with ``sleep`` used for in-call retry waits (the suite records them)."""
+
+    def install(self, router: respx.MockRouter, settings: Settings) -> Mocks:
+        """Add the documented-payload routes to ``router`` and return them."""
+
+    def credentials(self) -> dict[str, Any]:
+        """Credentials as ``finish`` would return them, valid without a refresh."""
+
+    def revoked_credentials(self) -> dict[str, Any]:
+        """Credentials whose use needs a refresh, which the mocked token endpoint refuses."""

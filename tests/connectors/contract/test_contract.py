@@ -1,0 +1,141 @@
+"""The connector contract, run against every harness in ``harnesses.HARNESSES``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import respx
+
+from hub.connectors import (
+    CALENDAR_PROVIDERS,
+    REGISTRY,
+    CalendarOperations,
+    ChangeFeed,
+    Connector,
+    OAuthLinker,
+    OutboundEvent,
+    PushChannels,
+    WebhookAnswer,
+    spec,
+)
+from hub.errors import ReauthRequired
+from hub.settings import Settings
+from tests.connectors.contract.harness import Harness, MemoryStore, Mocks
+from tests.connectors.contract.harnesses import HARNESSES
+
+PROTOCOLS = {"oauth": OAuthLinker, "calendars": CalendarOperations, "change_feed": ChangeFeed, "push": PushChannels}
+PARTS = {"oauth": "oauth", "calendars": "calendars", "change_feed": "feed", "push": "push"}
+
+
+@dataclass
+class World:
+    harness: Harness
+    settings: Settings
+    connector: Connector
+    mocks: Mocks
+    sleeps: list[float]
+
+    def store(self) -> MemoryStore:
+        return MemoryStore(self.harness.credentials())
+
+
+@pytest.fixture(params=HARNESSES, ids=lambda harness: harness.slug)
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    harness: Harness = request.param
+    settings = harness.settings(Settings())
+    sleeps: list[float] = []
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        mocks = harness.install(router, settings)
+        yield World(harness, settings, harness.build(settings, sleep=sleeps.append), mocks, sleeps)
+
+
+def booking() -> OutboundEvent:
+    start = datetime(2026, 3, 12, 14, 0, tzinfo=UTC)
+    return OutboundEvent(
+        booking_id="bkg_01J8ZQ4W3X5Y6Z7A8B9C0D1E2F",
+        title="Intro call",
+        start=start,
+        end=start + timedelta(minutes=30),
+        timezone="Europe/Berlin",
+        attendees=(("bob@example.org", "Bob Example"),),
+    )
+
+
+def test_every_registered_calendar_provider_has_a_harness() -> None:
+    covered = {harness.slug for harness in HARNESSES}
+    registered = {slug for slug in REGISTRY if slug in CALENDAR_PROVIDERS}
+    assert registered <= covered, f"add a contract harness for {sorted(registered - covered)}"
+
+
+def test_declared_capabilities_are_implemented(world: World) -> None:
+    declared = spec(world.harness.slug).capabilities
+    assert declared, "a calendar connector declares what it supports"
+    for capability in declared:
+        part = getattr(world.connector, PARTS[capability])
+        assert isinstance(part, PROTOCOLS[capability]), f"{capability} is declared but not implemented"
+
+
+def test_writing_one_booking_twice_makes_one_event_with_one_id(world: World) -> None:
+    store = world.store()
+    calendar = world.harness.calendar.provider_calendar_id
+    first = world.connector.calendars.write_event(store, calendar, booking())
+    again = world.connector.calendars.write_event(store, calendar, booking())
+    assert first == again
+    assert list(world.mocks.events) == [first]
+    assert world.mocks.create_event.call_count == 2  # the retry reached the provider and was deduplicated
+
+
+def test_deleting_an_event_twice_is_fine(world: World) -> None:
+    store = world.store()
+    calendar = world.harness.calendar.provider_calendar_id
+    event_id = world.connector.calendars.write_event(store, calendar, booking())
+    world.connector.calendars.delete_event(store, calendar, event_id)
+    world.connector.calendars.delete_event(store, calendar, event_id)
+    assert world.mocks.events == {}
+    assert world.mocks.delete_event.call_count == 2
+
+
+def test_a_rate_limit_is_transient_and_the_call_recovers(world: World) -> None:
+    calendars = world.connector.calendars.list_calendars(world.store())
+    assert world.harness.calendar.provider_calendar_id in {c.provider_calendar_id for c in calendars}
+    assert world.mocks.calendars.call_count == 2
+    assert len(world.sleeps) == 1, "only a transient error is retried after a wait"
+
+
+def test_a_revoked_grant_requires_reauth(world: World) -> None:
+    with pytest.raises(ReauthRequired):
+        world.connector.calendars.list_calendars(MemoryStore(world.harness.revoked_credentials()))
+    assert world.mocks.token.called
+    assert world.sleeps == [], "a revoked grant is not retried"
+
+
+def test_a_full_pull_then_an_incremental_pull_return_cursors(world: World) -> None:
+    store, calendar = world.store(), world.harness.calendar
+    full = world.connector.feed.pull(store, calendar, None)
+    assert full.full
+    assert full.cursor
+    assert world.mocks.feed.call_count >= 2, "every page is followed"
+    busy = [change for change in full.changes if change.busy]
+    assert busy
+    for change in busy:
+        assert change.start is not None
+        assert change.end is not None
+        assert change.start.utcoffset() == timedelta(0)
+        assert change.start < change.end
+
+    incremental = world.connector.feed.pull(store, calendar, full.cursor)
+    assert not incremental.full
+    assert incremental.cursor
+    assert incremental.cursor != full.cursor
+    assert any(not change.busy for change in incremental.changes), "removals arrive as busy=False"
+
+
+def test_a_request_that_is_not_a_notification_is_answered_4xx(world: World) -> None:
+    if "push" not in spec(world.harness.slug).capabilities:
+        pytest.skip("no push capability")
+    answer = world.connector.push.parse({}, {}, b"")
+    assert isinstance(answer, WebhookAnswer)
+    assert 400 <= answer.status < 500

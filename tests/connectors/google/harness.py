@@ -1,0 +1,99 @@
+"""The Google connector's contract harness (``tests/connectors/contract/harness.py``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import msgspec
+import respx
+
+from connectors.google.spec import build
+from hub.connectors import Connector, ProviderCalendar
+from hub.settings import Settings
+from tests.connectors.contract.harness import Mocks
+from tests.connectors.google.helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    expired_credentials,
+    fixture,
+    respond,
+    valid_credentials,
+)
+
+API = "https://calendar.google.test/calendar/v3"
+EVENTS = f"{API}/calendars/alice%40example.com/events"
+EVENT_URL = rf"{EVENTS}/(?P<event_id>[a-v0-9]+)(?=[?]|$)"
+
+
+class GoogleHarness:
+    slug = "google"
+    calendar = ProviderCalendar(
+        provider_calendar_id="alice@example.com", name="alice@example.com", primary=True, timezone="Europe/Berlin"
+    )
+
+    def settings(self, base: Settings) -> Settings:
+        return msgspec.structs.replace(
+            base,
+            google_client_id=CLIENT_ID,
+            google_client_secret=CLIENT_SECRET,
+            google_auth_url="https://accounts.google.test/o/oauth2/v2/auth",
+            google_token_url="https://oauth2.google.test/token",
+            google_revoke_url="https://oauth2.google.test/revoke",
+            google_api_url=API,
+        )
+
+    def build(self, settings: Settings, *, sleep: Callable[[float], None]) -> Connector:
+        return build(settings, sleep=sleep)
+
+    def credentials(self) -> dict[str, Any]:
+        return valid_credentials()
+
+    def revoked_credentials(self) -> dict[str, Any]:
+        return expired_credentials()
+
+    def install(self, router: respx.MockRouter, settings: Settings) -> Mocks:
+        events: dict[str, Any] = {}
+        list_answers = [respond("google_error_403_rate_limit_exceeded", 403)]
+
+        def calendar_list(request: httpx.Request) -> httpx.Response:
+            return list_answers.pop(0) if list_answers else respond("google_calendar_list")
+
+        def insert(request: httpx.Request) -> httpx.Response:
+            body = json.loads(request.content)
+            if body["id"] in events:
+                return respond("google_error_409_duplicate", 409)
+            events[body["id"]] = {"kind": "calendar#event", "status": "confirmed", **body}
+            return httpx.Response(200, json=events[body["id"]])
+
+        def delete(request: httpx.Request, event_id: str) -> httpx.Response:
+            if events.pop(event_id, None) is None:
+                return respond("google_error_410_deleted", 410)
+            return httpx.Response(204)
+
+        page1, page2 = fixture("google_events_list_full_sync_page1"), fixture("google_events_list_full_sync_page2_last")
+
+        def events_list(request: httpx.Request) -> httpx.Response:
+            params = request.url.params
+            if "syncToken" in params:
+                if params["syncToken"] != page2["nextSyncToken"]:
+                    return respond("google_error_410_full_sync_required", 410)
+                return respond("google_events_list_incremental")
+            if params.get("pageToken") == page1["nextPageToken"]:
+                return respond("google_events_list_full_sync_page2_last")
+            return respond("google_events_list_full_sync_page1")
+
+        return Mocks(
+            calendars=router.get(f"{API}/users/me/calendarList", name="calendars").mock(side_effect=calendar_list),
+            create_event=router.post(EVENTS, name="create_event").mock(side_effect=insert),
+            delete_event=router.delete(
+                url__regex=rf"{EVENTS}/(?P<event_id>[a-v0-9]+)(?=[?]|$)", name="delete_event"
+            ).mock(side_effect=delete),
+            feed=router.get(EVENTS, name="feed").mock(side_effect=events_list),
+            token=router.post(settings.google_token_url, name="token").mock(
+                return_value=respond("google_oauth_error_invalid_grant", 400)
+            ),
+            events=events,
+        )
