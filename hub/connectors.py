@@ -29,6 +29,7 @@ from hub.settings import Settings
 REGISTRY: Final[dict[str, str]] = {
     "email": "connectors.email.spec:SPEC",
     "google": "connectors.google.spec:SPEC",
+    "microsoft": "connectors.microsoft.spec:SPEC",
 }
 
 CALENDAR_PROVIDERS: Final = ("google", "microsoft")

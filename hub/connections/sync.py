@@ -229,9 +229,17 @@ def subscribe(ctx: JobContext, calendar_id: str) -> dict[str, Any]:
         info = connector.push.subscribe(_credentials(ctx, connection), _provider_calendar(calendar),
                                         channel_id=f"hub-{uuid.uuid4().hex}", secret=secret,
                                         address=_address(ctx, connection.provider))
-    except (ReauthRequired, PermanentError) as exc:
+    except ReauthRequired as exc:
         _fail(ctx, connection.id, exc)
         raise
+    except PermanentError as exc:
+        # No push for this calendar (e.g. HUB_PUBLIC_URL is not HTTPS): syncs still run on
+        # request and from the safety-net sweep. Shown on the connection, which stays active.
+        with ctx.db.write() as session:
+            live = session.get(Connection, connection.id)
+            if live is not None:
+                record_failure(session, live, utcnow(), code=exc.code, message=f"push notifications unavailable: {exc.message}")
+        raise SkippableError(exc.message, code=exc.code) from exc
     _save_channel(ctx, connection, calendar, info, secret)
     return {"channel_id": info.channel_id, "expires_at": info.expires_at.isoformat()}
 

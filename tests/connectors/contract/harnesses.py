@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from tests.connectors.contract.harness import Harness
 from tests.connectors.google.harness import GoogleHarness
+from tests.connectors.microsoft.harness import MicrosoftHarness
 
 HARNESSES: list[Harness] = [
     GoogleHarness(),
+    MicrosoftHarness(),
 ]

@@ -50,7 +50,9 @@ def query_of(url: str) -> dict[str, str]:
 
 def tokens() -> MicrosoftTokens:
     return MicrosoftTokens(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, authority="https://login.microsoftonline.com/common",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        authority="https://login.microsoftonline.com/common",
         http=httpx.Client(),
     )
 
@@ -92,8 +94,11 @@ def test_the_authorization_url_carries_pkce_the_state_and_the_graph_scopes(
 def test_hub_never_passes_the_reserved_scopes_which_msal_refuses(microsoft: respx.MockRouter) -> None:
     assert not RESERVED & set(SCOPES)
     greedy = MicrosoftTokens(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, authority="https://login.microsoftonline.com/common",
-        http=httpx.Client(), scopes=[*SCOPES, "offline_access"],
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        authority="https://login.microsoftonline.com/common",
+        http=httpx.Client(),
+        scopes=[*SCOPES, "offline_access"],
     )
     with pytest.raises(ValueError, match="reserved"):
         greedy.begin(redirect_uri=REDIRECT_URI, state=STATE)
@@ -151,12 +156,15 @@ def test_the_code_is_redeemed_with_the_pkce_verifier_and_the_account_is_read(
     assert account.account_email == "alice@contoso.com"
     assert set(account.scopes) == {"Calendars.ReadWrite", "User.Read", "profile", "openid", "email"}
     assert account.credentials["home_account_id"] == HOME_ACCOUNT_ID
-    assert flow["claims_challenge"] is None and "claims_challenge" in flow  # core's flow is not mutated
+    assert flow["claims_challenge"] is None
+    assert "claims_challenge" in flow
 
     # the stored credentials give the redeemed token without another call to the token endpoint
     store = MemoryStore(account.credentials)
     access = MicrosoftTokens(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, authority="https://login.microsoftonline.com/common",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        authority="https://login.microsoftonline.com/common",
         http=httpx.Client(),
     ).access_token(store)
     assert access == fixture("entra_token_response")["access_token"]
@@ -188,9 +196,7 @@ def test_a_callback_with_another_state_is_refused_before_any_call(
 ) -> None:
     token = microsoft.post(TOKEN_URL, name="token")
     with pytest.raises(PermanentError) as caught:
-        connector.oauth.finish(
-            flow=callback_flow(), params={"code": "c", "state": "forged"}, redirect_uri=REDIRECT_URI
-        )
+        connector.oauth.finish(flow=callback_flow(), params={"code": "c", "state": "forged"}, redirect_uri=REDIRECT_URI)
     assert caught.value.code == "oauth_state_mismatch"
     assert not token.called
 
@@ -200,7 +206,11 @@ def test_a_refused_consent_is_a_permanent_error_with_the_providers_code(
 ) -> None:
     flow = callback_flow()
     token = microsoft.post(TOKEN_URL, name="token")
-    params = {"error": "access_denied", "error_description": "AADSTS65004: User declined to consent.", "state": flow["state"]}
+    params = {
+        "error": "access_denied",
+        "error_description": "AADSTS65004: User declined to consent.",
+        "state": flow["state"],
+    }
     with pytest.raises(PermanentError) as caught:
         connector.oauth.finish(flow=flow, params=params, redirect_uri=REDIRECT_URI)
     assert caught.value.code == "access_denied"
@@ -270,8 +280,11 @@ def test_interaction_or_consent_required_on_refresh_requires_reauth(microsoft: r
 
 
 def test_a_wrong_client_secret_is_permanent_not_reauth(microsoft: respx.MockRouter) -> None:
-    body = {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided.",
-            "error_codes": [7000215]}
+    body = {
+        "error": "invalid_client",
+        "error_description": "AADSTS7000215: Invalid client secret provided.",
+        "error_codes": [7000215],
+    }
     microsoft.post(TOKEN_URL).respond(401, json=body)
     with pytest.raises(PermanentError) as caught:
         tokens().access_token(MemoryStore(credentials(expired=True)))

@@ -61,7 +61,8 @@ def test_writing_posts_the_event_with_its_transaction_id(
     assert body["start"] == {"dateTime": "2026-03-10T10:00:00", "timeZone": "Europe/Berlin"}
     query = lookup.calls.last.request.url.params
     assert query["$filter"] == (
-        f"singleValueExtendedProperties/Any(ep: ep/id eq '{BOOKING_PROPERTY_ID}' and ep/value eq '{BOOKING.booking_id}')"
+        "singleValueExtendedProperties/Any(ep: "
+        f"ep/id eq '{BOOKING_PROPERTY_ID}' and ep/value eq '{BOOKING.booking_id}')"
     )
 
 

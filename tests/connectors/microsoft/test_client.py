@@ -64,8 +64,9 @@ def store() -> MemoryStore:
 
 
 def test_429_with_a_fractional_retry_after_waits_that_long_and_recovers(microsoft: respx.MockRouter) -> None:
-    route = microsoft.get(ME_URL).mock(side_effect=[respond_http("graph_error_429_throttled_http"),
-                                                   httpx.Response(200, json={"value": []})])
+    route = microsoft.get(ME_URL).mock(
+        side_effect=[respond_http("graph_error_429_throttled_http"), httpx.Response(200, json={"value": []})]
+    )
     sleeps: list[float] = []
     response = graph(sleeps).request(store(), "GET", "/me/calendars")
     assert response.status_code == 200
@@ -94,8 +95,9 @@ def test_503_carries_its_retry_after(microsoft: respx.MockRouter) -> None:
 
 
 def test_504_is_transient(microsoft: respx.MockRouter) -> None:
-    microsoft.get(ME_URL).mock(side_effect=[httpx.Response(504, headers={"Retry-After": "0.5"}),
-                                           httpx.Response(200, json={"value": []})])
+    microsoft.get(ME_URL).mock(
+        side_effect=[httpx.Response(504, headers={"Retry-After": "0.5"}), httpx.Response(200, json={"value": []})]
+    )
     sleeps: list[float] = []
     graph(sleeps).request(store(), "GET", "/me/calendars")
     assert sleeps == [0.5]
@@ -157,8 +159,9 @@ def test_a_network_failure_is_transient(microsoft: respx.MockRouter) -> None:
 
 
 def test_a_401_refreshes_the_token_once_and_retries(microsoft: respx.MockRouter) -> None:
-    route = microsoft.get(ME_URL).mock(side_effect=[respond("graph_error_401_invalid_token", 401),
-                                                   httpx.Response(200, json={"value": []})])
+    route = microsoft.get(ME_URL).mock(
+        side_effect=[respond("graph_error_401_invalid_token", 401), httpx.Response(200, json={"value": []})]
+    )
     tokens = FixedTokens()
     graph([], tokens).request(store(), "GET", "/me/calendars")
     assert tokens.forced == 1
@@ -179,8 +182,9 @@ def test_a_second_401_requires_reauth(microsoft: respx.MockRouter) -> None:
 def test_a_401_forces_a_real_msal_refresh_whose_cache_is_saved(microsoft: respx.MockRouter) -> None:
     renewed = {**fixture("entra_token_response"), "access_token": "eyJ.after-401.sig"}
     token = microsoft.post(TOKEN_URL, name="token").respond(json=renewed)
-    route = microsoft.get(ME_URL).mock(side_effect=[respond("graph_error_401_invalid_token", 401),
-                                                   httpx.Response(200, json={"value": []})])
+    route = microsoft.get(ME_URL).mock(
+        side_effect=[respond("graph_error_401_invalid_token", 401), httpx.Response(200, json={"value": []})]
+    )
     tokens = MicrosoftTokens(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, authority=AUTHORITY, http=httpx.Client())
     credential_store = store()
     graph([], tokens).request(credential_store, "GET", "/me/calendars")

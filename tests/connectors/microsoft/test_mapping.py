@@ -32,7 +32,8 @@ def test_a_timed_event_in_a_windows_zone_is_busy_in_utc() -> None:
 
 def test_the_delta_pages_map_to_busy_blocks() -> None:
     page = msgspec.json.decode(fixture_bytes("graph_calendarview_delta_page1"), type=DeltaPage)
-    assert page.next_link and not page.delta_link
+    assert page.next_link
+    assert not page.delta_link
     assert [busy_change(item) for item in page.value] == [
         BusyChange("AAMkAGI1AAAt9AHjAAA=", utc(2026, 3, 10, 9), utc(2026, 3, 10, 10)),
         BusyChange("AAMkAGI1AAAt9AHkAAA=", utc(2026, 3, 20), utc(2026, 3, 21)),  # all-day, UTC
@@ -89,7 +90,9 @@ def test_a_series_master_is_skipped_and_its_occurrences_are_busy() -> None:
         start={"dateTime": "2026-04-06T09:00:00.0000000", "timeZone": "W. Europe Standard Time"},
         end={"dateTime": "2026-04-06T09:30:00.0000000", "timeZone": "W. Europe Standard Time"},
     )
-    assert busy_change(summer) == BusyChange("AAMkADQwMD_occurrence_20260406", utc(2026, 4, 6, 7), utc(2026, 4, 6, 7, 30))
+    assert busy_change(summer) == BusyChange(
+        "AAMkADQwMD_occurrence_20260406", utc(2026, 4, 6, 7), utc(2026, 4, 6, 7, 30)
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,7 +111,8 @@ def test_cancelled_free_and_declined_events_do_not_block(changes: dict[str, Any]
 @pytest.mark.parametrize("show_as", ["busy", "tentative", "oof", "unknown", None])
 def test_busy_tentative_and_away_block(show_as: str | None) -> None:
     change = busy_change(event("graph_event_timed", showAs=show_as))
-    assert change is not None and change.busy
+    assert change is not None
+    assert change.busy
 
 
 @pytest.mark.parametrize(
@@ -180,6 +184,7 @@ def test_the_transaction_id_is_derived_from_the_booking_only() -> None:
     long_id = "x" * 200
     assert transaction_id(long_id) == transaction_id(long_id)
     assert len(transaction_id(long_id)) <= 64
-    assert create_body(msgspec.structs.replace(BOOKING, start=BOOKING.start + timedelta(hours=1)))[
-        "transactionId"
-    ] == create_body(BOOKING)["transactionId"]
+    assert (
+        create_body(msgspec.structs.replace(BOOKING, start=BOOKING.start + timedelta(hours=1)))["transactionId"]
+        == create_body(BOOKING)["transactionId"]
+    )
