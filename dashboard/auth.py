@@ -35,7 +35,7 @@ SESSION_SECONDS = 8 * 3600
 ANONYMOUS_SECONDS = 3600  # how long a sign-in form stays usable
 DASHBOARD_ROLES = frozenset({"owner", "support"})
 SUPPORT_ACTIONS = frozenset({"resync", "relink", "retry_job", "retry_delivery"})
-OWNER_ACTIONS = SUPPORT_ACTIONS | {"create_key", "revoke_key", "read_keys", "read_audit"}
+OWNER_ACTIONS = SUPPORT_ACTIONS | {"create_key", "revoke_key", "read_keys", "read_audit", "enable_endpoint"}
 
 
 class Session(msgspec.Struct, frozen=True):

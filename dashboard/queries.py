@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from hub.db import Database
 from hub.errors import FieldError
-from hub.db.tables import Connection, InboundNotification, PushChannel, SyncRun, User
+from hub.db.tables import Connection, InboundNotification, PushChannel, SyncRun, User, WebhookDelivery
 from hub.pagination import decode_cursor, encode_cursor
 
 CONNECTIONS_PAGE = 50
@@ -223,3 +223,17 @@ def push_channels(db: Database, connection_id: str) -> list[PushChannel]:
 def user_of(db: Database, user_id: str) -> User | None:
     with db.read() as session:
         return session.get(User, user_id)
+
+
+def delivery_counts(db: Database, organization_id: str, since: datetime) -> dict[str, dict[str, int]]:
+    """Deliveries created since ``since``, by endpoint and state (pending, succeeded, failed)."""
+    with db.read() as session:
+        found = session.execute(
+            select(WebhookDelivery.endpoint_id, WebhookDelivery.status, func.count())
+            .where(WebhookDelivery.organization_id == organization_id, WebhookDelivery.created_at >= since)
+            .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status)
+        ).tuples().all()
+    counts: dict[str, dict[str, int]] = {}
+    for endpoint_id, status, count in found:
+        counts.setdefault(endpoint_id, {})[status] = int(count)
+    return counts

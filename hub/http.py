@@ -94,7 +94,7 @@ def from_transport_error(exc: httpx.HTTPError) -> TransientError:
 
 def _wait(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
-    backoff = wait_exponential_jitter(initial=0.5, max=8.0, jitter=0.5)(state)
+    backoff = wait_exponential_jitter(multiplier=0.5, max=8.0, jitter=0.5)(state)
     if isinstance(exc, TransientError) and exc.retry_after is not None:
         return min(exc.retry_after, MAX_IN_CALL_WAIT)
     return backoff

@@ -54,7 +54,7 @@ class MailboxLimiter:
         *,
         limit: int = DEFAULT_LIMIT,
         lease_seconds: float = 60.0,
-        wait_seconds: float = 20.0,
+        wait_seconds: float = 5.0,  # per attempt; call_with_retries tries 4 times, well inside a job
         poll_seconds: float = 0.02,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

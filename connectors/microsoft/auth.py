@@ -32,6 +32,7 @@ import httpx
 import msal
 from msal.exceptions import MsalServiceError
 
+from connectors.microsoft.schemas import Me
 from hub.connectors import CredentialStore, LinkedAccount
 from hub.errors import PermanentError, PipelineError, ReauthRequired, TransientError
 from hub.http import from_transport_error
@@ -181,7 +182,11 @@ class MicrosoftTokens:
         return str(result["access_token"])
 
     def begin(self, *, redirect_uri: str, state: str) -> dict[str, Any]:
-        """MSAL's auth-code flow (PKCE S256, nonce, ``state``); ``auth_uri`` is the consent URL."""
+        """MSAL's auth-code flow (PKCE S256, nonce, ``state``); ``auth_uri`` is the consent URL.
+
+        ``prompt=select_account`` lets a user who is signed in to several Microsoft accounts pick
+        the mailbox to link instead of silently getting the current one.
+        """
         flow: dict[str, Any] = self.app().initiate_auth_code_flow(
             self.scopes, redirect_uri=redirect_uri, state=state, prompt="select_account"
         )
@@ -215,7 +220,7 @@ class MicrosoftTokens:
 # --- the OAuthLinker ---------------------------------------------------------------------------
 
 
-Profile = Callable[[str], Mapping[str, Any]]  # access token -> {"id", "mail", "userPrincipalName"}
+Profile = Callable[[str], Me]  # access token -> GET /me
 
 
 class MicrosoftLinker:
@@ -243,11 +248,11 @@ class MicrosoftLinker:
             )
         result, credentials = self.tokens.redeem(flow, params)
         claims: Mapping[str, Any] = result.get("id_token_claims") or {}
-        me: Mapping[str, Any] = self.profile(str(result["access_token"])) if self.profile else {}
-        account_id = me.get("id") or claims.get("oid") or claims.get("sub")
+        me = self.profile(str(result["access_token"])) if self.profile else None
+        account_id = (me.id if me else None) or claims.get("oid") or claims.get("sub")
         if not account_id:
             raise PermanentError("Microsoft returned no account id", code="no_account")
-        email = me.get("mail") or me.get("userPrincipalName") or claims.get("preferred_username")
+        email = (me.mail or me.user_principal_name if me else None) or claims.get("preferred_username")
         scopes = tuple(str(result.get("scope") or "").split())
         return LinkedAccount(account_id=str(account_id), account_email=email, credentials=credentials, scopes=scopes)
 

@@ -15,16 +15,11 @@ Writing is idempotent (DESIGN §7) by two means:
 
 from __future__ import annotations
 
-from connectors.microsoft.client import PREFER_UTC, Conflict, GraphClient, decode
+from connectors.microsoft.client import PREFER_UTC, Conflict, GraphClient, decode, segment
 from connectors.microsoft.mapping import booking_filter, create_body
 from connectors.microsoft.schemas import CalendarPage, Event, EventList
 from hub.connectors import CredentialStore, OutboundEvent, ProviderCalendar
 from hub.errors import PermanentError, SkippableError
-
-
-def _quote(calendar_id: str) -> str:
-    # Graph ids are base64 (may hold "/", "+", "="); "/" must not split the path.
-    return calendar_id.replace("/", "%2F")
 
 
 class MicrosoftCalendars:
@@ -54,7 +49,7 @@ class MicrosoftCalendars:
         response = self.graph.request(
             credentials,
             "GET",
-            f"/me/calendars/{_quote(calendar_id)}/events",
+            f"/me/calendars/{segment(calendar_id)}/events",
             params={"$filter": booking_filter(booking_id), "$select": "id,createdDateTime", "$top": "10"},
             prefer=(PREFER_UTC,),
         )
@@ -63,7 +58,7 @@ class MicrosoftCalendars:
     def write_event(self, credentials: CredentialStore, calendar_id: str, event: OutboundEvent) -> str:
         try:
             response = self.graph.request(
-                credentials, "POST", f"/me/calendars/{_quote(calendar_id)}/events", json=create_body(event)
+                credentials, "POST", f"/me/calendars/{segment(calendar_id)}/events", json=create_body(event)
             )
             created: str | None = decode(response, Event).id
         except Conflict:
@@ -83,6 +78,6 @@ class MicrosoftCalendars:
     def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
         """Delete the event; one that is already gone (404 / ``itemNotFound``) is fine."""
         try:
-            self.graph.request(credentials, "DELETE", f"/me/events/{_quote(provider_event_id)}")
+            self.graph.request(credentials, "DELETE", f"/me/events/{segment(provider_event_id)}")
         except SkippableError:
             return

@@ -35,7 +35,7 @@ import httpx
 import msgspec
 
 from connectors.microsoft._limiter import MailboxLimiter
-from connectors.microsoft.schemas import GraphErrorBody
+from connectors.microsoft.schemas import GraphErrorBody, Me
 from hub.connectors import CredentialStore, ResyncRequired
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.http import DEFAULT_TABLE, call_with_retries, classify, from_transport_error
@@ -64,11 +64,19 @@ CODE_TABLE: Final[Mapping[str, type[PipelineError]]] = {
     "toomanyrequests": TransientError,
     "activitylimitreached": TransientError,
     "servicenotavailable": TransientError,
+    # no Exchange Online mailbox behind the account (personal account without Outlook, on-premises)
+    "mailboxnotenabledforrestapi": PermanentError,
+    "mailboxnotsupportedforrestapi": PermanentError,
 }
 
 
 class TokenSource(Protocol):
     def access_token(self, credentials: CredentialStore, *, force_refresh: bool = False) -> str: ...
+
+
+def segment(graph_id: str) -> str:
+    """A Graph id as one path segment: ids are base64-like and may hold "/"."""
+    return graph_id.replace("/", "%2F")
 
 
 def error_for(response: httpx.Response) -> PipelineError:
@@ -145,13 +153,15 @@ class GraphClient:
         except Unauthorized as exc:
             raise ReauthRequired(f"{exc.message} (after a token refresh)", code=exc.code) from exc
 
-    def profile(self, access_token: str) -> dict[str, Any]:
-        """``GET /me`` with a token just redeemed (linking): ``id``, ``mail``, ``userPrincipalName``."""
+    def profile(self, access_token: str) -> Me:
+        """``GET /me`` with a token just redeemed (linking): ``id``, ``mail``, ``userPrincipalName``.
+
+        No mailbox slot: the account is not known yet, and linking makes this one call.
+        """
         select = {"$select": "id,mail,userPrincipalName"}
         send = self._sender("GET", self.url("/me"), params=select, json=None, prefer=())
         response = call_with_retries(lambda: send(access_token, None), attempts=self._attempts, sleep=self._sleep)
-        body = decode(response, dict[str, Any])
-        return body
+        return decode(response, Me)
 
     def _sender(
         self, method: str, url: str, *, params: Mapping[str, str] | None, json: Any, prefer: tuple[str, ...]

@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import msgspec
 
-from connectors.microsoft.client import GraphClient, decode
+from connectors.microsoft.client import GraphClient, decode, segment
 from connectors.microsoft.schemas import NotificationCollection, NotificationItem, Subscription
 from hub.connectors import ChannelInfo, CredentialStore, Notification, ProviderCalendar, WebhookAnswer
 from hub.errors import PermanentError, SkippableError
@@ -107,15 +107,16 @@ class MicrosoftPush:
         address: str,
     ) -> ChannelInfo:
         body = {"expirationDateTime": _graph_time(self._clock() + self.expiry)}
+        path = f"/subscriptions/{segment(channel.channel_id)}"
         try:
-            response = self.graph.request(credentials, "PATCH", f"/subscriptions/{channel.channel_id}", json=body)
+            response = self.graph.request(credentials, "PATCH", path, json=body)
         except SkippableError:  # Graph removed it: a new subscription replaces it
             return self.subscribe(credentials, calendar, channel_id=channel.channel_id, secret=secret, address=address)
         return self._channel(decode(response, Subscription))
 
     def stop(self, credentials: CredentialStore, channel: ChannelInfo) -> None:
         try:
-            self.graph.request(credentials, "DELETE", f"/subscriptions/{channel.channel_id}")
+            self.graph.request(credentials, "DELETE", f"/subscriptions/{segment(channel.channel_id)}")
         except SkippableError:  # already gone
             return
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from connectors.microsoft.client import PREFER_UTC, GraphClient, decode
+from connectors.microsoft.client import PREFER_UTC, GraphClient, decode, segment
 from connectors.microsoft.mapping import busy_change
 from connectors.microsoft.schemas import DeltaPage
 from hub.connectors import BusyChange, ChangeBatch, CredentialStore, ProviderCalendar
@@ -47,7 +47,7 @@ class MicrosoftFeed:
         prefer = (f"odata.maxpagesize={self.page_size}", PREFER_UTC)
         if cursor is None:
             now = self._clock()
-            link = f"/me/calendars/{calendar.provider_calendar_id.replace('/', '%2F')}/calendarView/delta"
+            link = f"/me/calendars/{segment(calendar.provider_calendar_id)}/calendarView/delta"
             params: dict[str, str] | None = {
                 "startDateTime": _utc(now - WINDOW_BACK),
                 "endDateTime": _utc(now + WINDOW_AHEAD),

@@ -35,18 +35,38 @@ def _matches(secret: str, stored_hash: str) -> bool:
 
 
 def accept(db: Database, redis_client: redis.Redis, provider: str, notifications: list[Notification]) -> dict[str, int]:
-    """Store what verifies; returns counts by result (accepted, duplicate, unknown, rejected, sync)."""
+    """Store what verifies; returns counts by result (accepted, duplicate, unknown, rejected, sync).
+
+    A change asks for a coalesced sync of its calendar right here (one Redis flag check, so a
+    burst of a thousand notifications queues one sync); lifecycle events get a job of their
+    own. If Redis is down the row stays ``received`` and the inbox sweep finishes the work."""
     counts = {"accepted": 0, "duplicate": 0, "unknown": 0, "rejected": 0, "sync": 0}
     for item in notifications:
-        result, notification_id = _accept_one(db, provider, item)
+        result, row = _accept_one(db, provider, item)
         counts[result] += 1
         INTAKE.labels(provider, result).inc()
-        if result == "accepted" and notification_id is not None:
-            _enqueue(redis_client, notification_id)
+        if result == "accepted" and row is not None:
+            _follow_up(db, redis_client, row)
     return counts
 
 
-def _accept_one(db: Database, provider: str, item: Notification) -> tuple[str, str | None]:
+def _follow_up(db: Database, redis_client: redis.Redis, row: InboundNotification) -> None:
+    from hub.connections.jobs import request_sync
+
+    try:
+        if row.kind == "change" and row.calendar_id is not None:
+            request_sync(redis_client, row.calendar_id, "webhook")
+            with db.write() as session:
+                session.execute(update(InboundNotification).where(InboundNotification.id == row.id).values(
+                    status="processed", processed_at=utcnow()))
+        else:
+            enqueue(redis_client, "hub.connections.jobs.process_notification", row.id, queue_name=SYNC,
+                    id=job_id("notification", row.id))
+    except redis.RedisError as exc:
+        log.warning("webhook.enqueue_deferred", error=type(exc).__name__)  # the inbox sweep picks it up
+
+
+def _accept_one(db: Database, provider: str, item: Notification) -> tuple[str, InboundNotification | None]:
     with db.read() as session:
         channel = session.scalar(select(PushChannel).where(PushChannel.channel_id == item.channel_id))
     if channel is None or channel.provider != provider:
@@ -72,15 +92,7 @@ def _accept_one(db: Database, provider: str, item: Notification) -> tuple[str, s
         return "duplicate", None
     if status == "ignored":
         return "sync", None
-    return "accepted", row.id
-
-
-def _enqueue(redis_client: redis.Redis, notification_id: str) -> None:
-    try:
-        enqueue(redis_client, "hub.connections.jobs.process_notification", notification_id, queue_name=SYNC,
-                id=job_id("notification", notification_id))
-    except redis.RedisError as exc:
-        log.warning("webhook.enqueue_deferred", error=type(exc).__name__)  # the inbox sweep picks it up
+    return "accepted", row
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:

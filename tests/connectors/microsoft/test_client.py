@@ -129,6 +129,7 @@ def test_a_bare_410_is_a_resync(microsoft: respx.MockRouter) -> None:
         (403, "ErrorAccessDenied", PermanentError),
         (400, "resyncRequired", ResyncRequired),
         (403, "activityLimitReached", TransientError),
+        (404, "MailboxNotEnabledForRESTAPI", PermanentError),  # no Exchange Online mailbox: not "gone"
     ],
 )
 def test_graph_error_codes_decide(microsoft: respx.MockRouter, status: int, code: str, kind: type[Exception]) -> None:

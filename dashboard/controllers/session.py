@@ -1,0 +1,79 @@
+"""Signing in with an API key (typed into a form, never put in a URL) and signing out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.response import Redirect, Template
+
+from dashboard.auth import (
+    DASHBOARD_ROLES,
+    clear_cookie,
+    csrf_token,
+    new_session,
+    read_session,
+    session_cookie,
+)
+from dashboard.context import DashboardContext
+from dashboard.controllers._common import Form, field, safe_next
+from dashboard.render import SECURITY_HEADERS, flash_cookie, page
+from hub.auth.authenticate import authenticate
+from hub.db import Database
+from hub.errors import ApiKeyRevoked, Unauthenticated
+
+
+class SessionController(Controller):
+    path = "/"
+
+    @get("/sign-in", sync_to_thread=False)
+    def form(self, request: Request[Any, Any, Any], ctx: DashboardContext, next: str | None = None) -> Template:
+        """The sign-in form, with an anonymous session so the POST can carry a CSRF token."""
+        session = read_session(ctx.signer, request)
+        if session is None or session.key_id is not None:
+            session = new_session()
+        return page(
+            ctx.signer, request, "sign_in.html", None, "sign-in", csrf=csrf_token(ctx.signer, session),
+            next=safe_next(next), cookies=[session_cookie(ctx.signer, session, secure=ctx.secure_cookies)],
+        )
+
+    @post("/sign-in", sync_to_thread=True, status_code=303)
+    def sign_in(
+        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, data: Form
+    ) -> Redirect | Template:
+        """Check the key (valid, not revoked, role support or owner) and start an 8-hour session."""
+        session = read_session(ctx.signer, request)
+        assert session is not None  # the CSRF check refused the POST otherwise
+        target = safe_next(field(data, "next"))
+
+        def refuse(status: int, message: str) -> Template:
+            return page(ctx.signer, request, "sign_in.html", None, "sign-in", status_code=status, error=message,
+                        csrf=csrf_token(ctx.signer, session), next=target)
+
+        secret = field(data, "api_key")
+        if not secret:
+            return refuse(401, "Paste an API key to sign in.")
+        try:
+            principal = authenticate(db, f"Bearer {secret}")
+        except ApiKeyRevoked:
+            return refuse(401, "This API key was revoked. Sign in with another key.")
+        except Unauthenticated:
+            return refuse(401, "This is not a valid API key. Check that it was copied whole (it starts with hub_sk_).")
+        if principal.role not in DASHBOARD_ROLES:
+            return refuse(
+                403,
+                f"This is a {principal.role} key. The dashboard needs a key with the role support or owner; "
+                "ask an owner of your organization to create one.",
+            )
+        signed_in = new_session(principal.key_id, principal.organization_id)
+        return Redirect(
+            target, status_code=303, headers=SECURITY_HEADERS,
+            cookies=[session_cookie(ctx.signer, signed_in, secure=ctx.secure_cookies)],
+        )
+
+    @post("/sign-out", sync_to_thread=False, status_code=303)
+    def sign_out(self, ctx: DashboardContext) -> Redirect:
+        return Redirect(
+            "/dashboard/sign-in", status_code=303, headers=SECURITY_HEADERS,
+            cookies=[clear_cookie(), flash_cookie(ctx.signer, "ok", "You are signed out.")],
+        )
