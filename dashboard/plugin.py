@@ -8,13 +8,14 @@ Prometheus figures shown on the overview.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import redis
 import structlog
-from litestar import Litestar, Request, Response, Router
+from litestar import Request, Response, Router
 from litestar.config.app import AppConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
@@ -63,80 +64,78 @@ class DashboardPlugin(InitPlugin):
                 "ctx": Provide(lambda: context, use_cache=True, sync_to_thread=False),
                 "viewer": Provide(provide_viewer, sync_to_thread=True),
             },
-            before_request=self._check_csrf,
-            exception_handlers={
-                SignInRequired: self._sign_in_required,
-                NotAllowed: self._not_allowed,
-                ApiError: self._api_error,
-                HTTPException: self._http_error,
-                redis.RedisError: self._redis_down,
-                Exception: self._unexpected,
-            },
+            before_request=csrf_check(context),
+            exception_handlers=error_pages(context),
             include_in_schema=False,
         ))
         app_config.route_handlers.append(create_static_files_router(
             path="/dashboard/static", directories=[HERE / "static"], include_in_schema=False,
-            cache_control=None, send_as_attachment=False,
+            send_as_attachment=False,
         ))
-        app_config.on_startup.append(self._start)
-        app_config.on_shutdown.append(self._stop)
+        sampler = context.sampler
+        app_config.on_startup.append(lambda _app: sampler.start())
+        app_config.on_shutdown.append(lambda _app: sampler.stop())
         return app_config
 
-    def _start(self, _app: Litestar) -> None:
-        self.context.sampler.start()
 
-    def _stop(self, _app: Litestar) -> None:
-        self.context.sampler.stop()
+def _error_page(context: DashboardContext, request: Request[Any, Any, Any], status: int, title: str,
+                message: str) -> Response[Any]:
+    return page(context.signer, request, "error.html", None, "error", status_code=status, title=title, message=message)
 
-    # --- the CSRF check ---------------------------------------------------------------------
 
-    async def _check_csrf(self, request: Request[Any, Any, Any]) -> Response[Any] | None:
-        """Every POST carries the session's token in ``csrf_token`` and comes from this site."""
+def csrf_check(context: DashboardContext) -> Callable[[Request[Any, Any, Any]], Awaitable[Response[Any] | None]]:
+    """The hook run before every dashboard handler: a POST must come from this site with the
+    session's CSRF token in its ``csrf_token`` field, or it is refused (403) before anything runs."""
+    public_host = urlsplit(context.settings.public_url).netloc
+
+    async def check(request: Request[Any, Any, Any]) -> Response[Any] | None:
         if request.method != "POST":
             return None
         origin = request.headers.get("origin")
-        allowed = {request.headers.get("host", ""), urlsplit(self.context.settings.public_url).netloc}
-        if origin is not None and urlsplit(origin).netloc not in allowed:
-            return self._refuse(request, "This form was sent from another site, so it was refused.")
-        session = read_session(self.context.signer, request)
+        if origin is not None and urlsplit(origin).netloc not in (request.headers.get("host", ""), public_host):
+            return _error_page(context, request, 403, "Refused", "This form was sent from another site, so it was refused.")
+        session = read_session(context.signer, request)
         form = await request.form()
         token = form.get("csrf_token")
-        if not csrf_valid(self.context.signer, session, token if isinstance(token, str) else None):
-            return self._refuse(request, "This form has expired or did not come from the dashboard. "
-                                         "Go back, reload the page and try again.")
+        if not csrf_valid(context.signer, session, token if isinstance(token, str) else None):
+            return _error_page(context, request, 403, "Refused", "This form has expired or did not come from the "
+                               "dashboard. Go back, reload the page and try again.")
         return None
 
-    def _refuse(self, request: Request[Any, Any, Any], message: str) -> Response[Any]:
-        return self._error_page(request, 403, "Refused", message)
+    return check
 
-    # --- errors as pages --------------------------------------------------------------------
 
-    def _error_page(self, request: Request[Any, Any, Any], status: int, title: str, message: str) -> Response[Any]:
-        return page(self.context.signer, request, "error.html", None, "error", status_code=status,
-                    title=title, message=message)
+def error_pages(context: DashboardContext) -> dict[type[Exception], Callable[..., Response[Any]]]:
+    """Errors as HTML pages; a missing session as a redirect to the sign-in form."""
 
-    def _sign_in_required(self, request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
-        cookies = [flash_cookie(self.context.signer, "error", exc.reason)] if exc.reason else []
+    def sign_in_required(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+        cookies = [flash_cookie(context.signer, "error", exc.reason)] if exc.reason else []
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":
             target = "/dashboard"
-        return Redirect(f"/dashboard/sign-in?next={target}", status_code=303, cookies=cookies, headers=SECURITY_HEADERS)
+        return Redirect(f"/dashboard/sign-in?{urlencode({'next': target})}", status_code=303, cookies=cookies,
+                        headers=SECURITY_HEADERS)
 
-    def _not_allowed(self, request: Request[Any, Any, Any], exc: NotAllowed) -> Response[Any]:
-        return self._error_page(request, 403, "Owners only", exc.message)
+    def not_allowed(request: Request[Any, Any, Any], exc: NotAllowed) -> Response[Any]:
+        return _error_page(context, request, 403, "Owners only", exc.message)
 
-    def _api_error(self, request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-        return self._error_page(request, exc.status, exc.title, exc.detail)
+    def api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
+        return _error_page(context, request, exc.status, exc.title, exc.detail)
 
-    def _http_error(self, request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-        return self._error_page(request, exc.status_code, "Request not understood", str(exc.detail))
+    def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        return _error_page(context, request, exc.status_code, "Request not understood", str(exc.detail))
 
-    def _redis_down(self, request: Request[Any, Any, Any], exc: redis.RedisError) -> Response[Any]:
+    def redis_down(request: Request[Any, Any, Any], exc: redis.RedisError) -> Response[Any]:
         log.warning("dashboard.redis_unavailable", error=type(exc).__name__)
-        return self._error_page(request, 503, "Job queue unreachable",
-                                "Hub cannot reach Redis right now, so jobs cannot be shown or queued. Try again in a minute.")
+        return _error_page(context, request, 503, "Job queue unreachable", "Hub cannot reach Redis right now, so "
+                           "jobs cannot be shown or queued. Try again in a minute.")
 
-    def _unexpected(self, request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    def unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         log.exception("dashboard.failed", error=type(exc).__name__)
-        return self._error_page(request, 500, "Something went wrong",
-                                "The dashboard failed to show this page. Reload it; if it keeps failing, check Hub's logs.")
+        return _error_page(context, request, 500, "Something went wrong", "The dashboard failed to show this page. "
+                           "Reload it; if it keeps failing, check Hub's logs.")
+
+    return {
+        SignInRequired: sign_in_required, NotAllowed: not_allowed, ApiError: api_error, HTTPException: http_error,
+        redis.RedisError: redis_down, Exception: unexpected,
+    }

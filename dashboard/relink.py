@@ -86,11 +86,11 @@ def compose(settings: Settings, recipient: str, provider_name: str, account: str
     message = EmailMessage()
     message["From"] = settings.email_from
     message["To"] = recipient
-    message["Subject"] = f"Reconnect your {provider_name} calendar"
-    which = f" ({account})" if account else ""
+    message["Subject"] = f"Reconnect your {provider_name}"
+    which = f" account {account}" if account else " account"
     message.set_content(
-        f"Hello,\n\nyour {provider_name} calendar{which} is no longer connected, so your busy times may be "
-        f"missing and new bookings may not appear in it.\n\nReconnect it here (the link works for 7 days):\n{url}\n"
+        f"Hello,\n\nyour {provider_name}{which} is no longer connected, so your busy times may be missing and "
+        f"new bookings may not appear in your calendar.\n\nReconnect it here (the link works for 7 days):\n{url}\n"
     )
     return message
 

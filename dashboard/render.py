@@ -17,7 +17,7 @@ from jinja2 import Environment
 from litestar import Request
 from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from dashboard.auth import COOKIE_PATH, Viewer, clear_cookie
 from dashboard.signing import Signer
@@ -95,6 +95,26 @@ def badge(status: str | None) -> Markup:
     return Markup('<span class="badge badge-{}">{}</span>').format(value.replace("_", "-"), label)
 
 
+def span(seconds: float) -> str:
+    """A length of time in words: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d``."""
+    total = int(seconds)
+    if total < 60:
+        return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min"
+    if total < 86400:
+        hours, minutes = divmod(total // 60, 60)
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{total // 86400} d"
+
+
+def window(actual_seconds: float, wanted_seconds: float, name: str) -> str:
+    """``name`` for a window, or the shorter span actually covered (a process younger than the window)."""
+    if actual_seconds >= wanted_seconds * 0.97:
+        return name
+    return f"last {span(actual_seconds)} (since start)"
+
+
 def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
@@ -107,8 +127,8 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 
 def install_filters(environment: Environment) -> None:
-    environment.filters.update({"when": when, "duration": duration, "badge": badge, "percent": percent})
-    environment.globals.update({"query": query, "escape": escape})
+    environment.filters.update({"when": when, "duration": duration, "badge": badge, "percent": percent, "span": span})
+    environment.globals.update({"query": query, "window": window})
     environment.trim_blocks = True
     environment.lstrip_blocks = True
 

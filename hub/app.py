@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 import hub
+from dashboard.plugin import DashboardPlugin
 from hub import idempotency
 from hub.auth.controllers import ApiKeyController, AuditController
 from hub.auth.middleware import ApiAuthMiddleware, scope_guard
@@ -112,6 +113,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         ),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
+        plugins=[DashboardPlugin(settings)],
         debug=False,
     )
     app.state.settings = settings

@@ -14,6 +14,8 @@ import time
 import uuid
 from typing import Any
 
+from datetime import timedelta
+
 import structlog
 from rq import get_current_job
 from sqlalchemy import delete, select, update
@@ -32,12 +34,15 @@ from hub.db.tables import (
     OutboxMessage,
     PushChannel,
     SyncRun,
+    User,
 )
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.ids import new_id
 from hub.jobs.context import JobContext
 
 log = structlog.get_logger("hub.connections")
+
+FULL_SYNC_EVERY = timedelta(days=7)
 
 __all__ = ["utcnow"]
 
@@ -53,8 +58,11 @@ def _credentials(ctx: JobContext, connection: Connection) -> StoredCredentials:
     return StoredCredentials(ctx.db, ctx.keyring, connection)
 
 
-def _provider_calendar(calendar: Calendar) -> ProviderCalendar:
-    return ProviderCalendar(calendar.provider_calendar_id, calendar.name, calendar.primary, calendar.timezone)
+def _provider_calendar(calendar: Calendar, fallback_zone: str | None = None) -> ProviderCalendar:
+    """The calendar as connectors see it; a calendar without its own zone (Graph calendars have
+    none) reads all-day events in the owner's zone."""
+    return ProviderCalendar(calendar.provider_calendar_id, calendar.name, calendar.primary,
+                            calendar.timezone or fallback_zone)
 
 
 def _usable(connection: Connection | None) -> Connection:
@@ -120,6 +128,8 @@ def sync_calendar(ctx: JobContext, calendar_id: str, trigger: str) -> dict[str, 
         if calendar is None or calendar.removed_at is not None or not calendar.busy_source:
             raise SkippableError("the calendar is no longer a busy source", code="calendar_not_synced")
         connection = _usable(session.get(Connection, calendar.connection_id))
+        owner = session.get(User, connection.user_id)
+    zone = owner.timezone if owner is not None else None
     job = get_current_job()
     run = SyncRun(
         id=new_id("sync_run"), organization_id=connection.organization_id, connection_id=connection.id,
@@ -134,12 +144,16 @@ def sync_calendar(ctx: JobContext, calendar_id: str, trigger: str) -> dict[str, 
     connector = connector_for(ctx, connection.provider)
     credentials = _credentials(ctx, connection)
     cursor = calendar.sync_cursor
+    if trigger == "schedule" and (calendar.last_full_sync_at is None
+                                  or utcnow() - calendar.last_full_sync_at > FULL_SYNC_EVERY):
+        cursor = None  # move a provider's fixed sync window (Graph delta) forward now and then
+    provider_calendar = _provider_calendar(calendar, zone)
     try:
         try:
-            batch = connector.feed.pull(credentials, _provider_calendar(calendar), cursor)
+            batch = connector.feed.pull(credentials, provider_calendar, cursor)
         except ResyncRequired:
             log.info("sync.resync_required", calendar_id=calendar.id)
-            batch = connector.feed.pull(credentials, _provider_calendar(calendar), None)
+            batch = connector.feed.pull(credentials, provider_calendar, None)
         upserted, deleted = _store(ctx, calendar, connection, batch, run.id, started)
     except PipelineError as exc:
         _finish_failed(ctx, run.id, connection.id, exc, started)

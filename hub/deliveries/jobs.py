@@ -158,8 +158,9 @@ def _insert_deliveries(
                     status="pending", attempt_count=0, next_attempt_at=now, context=meta, created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
+                .returning(WebhookDelivery.id)
             )
-            created += int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+            created += len(session.execute(statement).all())  # rowcount is -1 here on psycopg
     return created
 
 
