@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rq import Queue  # noqa: E402
-from rq.serializers import JSONSerializer  # noqa: E402
+from rq import Queue
+from rq.serializers import JSONSerializer
 
-from hub.jobs.runner import enqueue  # noqa: E402
-from hub.jobs.worker import HubWorker  # noqa: E402
-from hub.observability.logging import configure_logging  # noqa: E402
-from hub.redis import connect, start_embedded  # noqa: E402
+from hub.jobs.runner import enqueue
+from hub.jobs.worker import HubWorker
+from hub.observability.logging import configure_logging
+from hub.redis import connect, start_embedded
 
 
 def drain(connection, queue: Queue) -> float:  # type: ignore[no-untyped-def]
@@ -57,8 +57,10 @@ def main() -> None:
         seconds = drain(connection, queue)
         results.setdefault(label, []).append(args.jobs / seconds)
     raw, hub = max(results["raw"]), max(results["hub"])
-    print(f"jobs: raw RQ {raw:,.0f} jobs/s, Hub runner {hub:,.0f} jobs/s -> {hub / raw:.0%} of raw "
-          f"(target >= 80%; {args.jobs} no-op jobs, HubWorker/SimpleWorker, JSON)")
+    print(
+        f"jobs: raw RQ {raw:,.0f} jobs/s, Hub runner {hub:,.0f} jobs/s -> {hub / raw:.0%} of raw "
+        f"(target >= 80%; {args.jobs} no-op jobs, HubWorker/SimpleWorker, JSON)"
+    )
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     else:
         print(f"Organization {marker.read_text()} exists; create another key with `hub keys create`.", flush=True)
     db.dispose()
-    worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=dict(os.environ))  # noqa: S603
+    worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=dict(os.environ))
 
     def stop(signum: int, _frame: object) -> None:
         # uvicorn re-raises SIGTERM/SIGINT after its own graceful shutdown; stop the worker too.

@@ -143,9 +143,7 @@ class CalendarOperations(Protocol):
 
 @runtime_checkable
 class ChangeFeed(Protocol):
-    def pull(
-        self, credentials: CredentialStore, calendar: ProviderCalendar, cursor: str | None
-    ) -> ChangeBatch:
+    def pull(self, credentials: CredentialStore, calendar: ProviderCalendar, cursor: str | None) -> ChangeBatch:
         """All changes since ``cursor`` (everything when None), following every page."""
 
 
@@ -155,8 +153,15 @@ class PushChannels(Protocol):
         self, credentials: CredentialStore, calendar: ProviderCalendar, *, channel_id: str, secret: str, address: str
     ) -> ChannelInfo: ...
 
-    def renew(self, credentials: CredentialStore, channel: ChannelInfo, calendar: ProviderCalendar, *,
-              secret: str, address: str) -> ChannelInfo:
+    def renew(
+        self,
+        credentials: CredentialStore,
+        channel: ChannelInfo,
+        calendar: ProviderCalendar,
+        *,
+        secret: str,
+        address: str,
+    ) -> ChannelInfo:
         """Extend (Graph PATCH) or replace (Google: a new channel) a channel before it expires."""
 
     def stop(self, credentials: CredentialStore, channel: ChannelInfo) -> None: ...

@@ -34,8 +34,12 @@ async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
         return Response(Readiness(status="ok", checks=checks))
     failing = ", ".join(k for k, v in checks.items() if v != "ok")
     body = problem_body(
-        status=503, code="not_ready", title="Not ready", detail=f"Unreachable: {failing}.",
-        request_id=request_id_of(request.scope), extra={"checks": checks},
+        status=503,
+        code="not_ready",
+        title="Not ready",
+        detail=f"Unreachable: {failing}.",
+        request_id=request_id_of(request.scope),
+        extra={"checks": checks},
     )
     return Response(body, status_code=503, media_type=PROBLEM_MEDIA_TYPE)
 

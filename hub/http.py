@@ -89,7 +89,9 @@ def classify(
 
 def from_transport_error(exc: httpx.HTTPError) -> TransientError:
     """Timeouts and connection failures are transient."""
-    return TransientError(f"{type(exc).__name__}: {exc}", code="timeout" if isinstance(exc, httpx.TimeoutException) else "network_error")
+    return TransientError(
+        f"{type(exc).__name__}: {exc}", code="timeout" if isinstance(exc, httpx.TimeoutException) else "network_error"
+    )
 
 
 def _wait(state: RetryCallState) -> float:

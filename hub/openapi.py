@@ -22,17 +22,23 @@ PROBLEM_SCHEMA = Schema(
         "errors": Schema(
             type=OpenAPIType.ARRAY,
             description="validation_failed: one entry per invalid field",
-            items=Schema(type=OpenAPIType.OBJECT, properties={
-                "field": Schema(type=OpenAPIType.STRING), "message": Schema(type=OpenAPIType.STRING)}),
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={"field": Schema(type=OpenAPIType.STRING), "message": Schema(type=OpenAPIType.STRING)},
+            ),
         ),
         "conflicts": Schema(
             type=OpenAPIType.ARRAY,
             description="booking_conflict: the busy intervals in the way",
-            items=Schema(type=OpenAPIType.OBJECT, properties={
-                "start": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
-                "end": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
-                "source": Schema(type=OpenAPIType.STRING),
-                "booking_id": Schema(type=OpenAPIType.STRING)}),
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                properties={
+                    "start": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+                    "end": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+                    "source": Schema(type=OpenAPIType.STRING),
+                    "booking_id": Schema(type=OpenAPIType.STRING),
+                },
+            ),
         ),
     },
 )

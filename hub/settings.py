@@ -43,7 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
-    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL, not a secret
     google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
     google_api_url: str = "https://www.googleapis.com/calendar/v3"
     microsoft_client_id: str | None = None

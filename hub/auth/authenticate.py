@@ -49,6 +49,4 @@ def authenticate(db: Database, authorization: str | None) -> Principal:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         with db.write() as session:
             session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    return Principal(
-        key_id=key.id, organization_id=key.organization_id, role=key.role, scopes=frozenset(key.scopes)
-    )
+    return Principal(key_id=key.id, organization_id=key.organization_id, role=key.role, scopes=frozenset(key.scopes))

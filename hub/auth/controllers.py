@@ -21,22 +21,43 @@ class ApiKeyController(Controller):
     path = "/v1/api-keys"
     tags = ["API keys"]
 
-    @post(sync_to_thread=True, opt={"scope": "keys:manage"}, status_code=201, summary="Create an API key (the secret is shown once)")
+    @post(
+        sync_to_thread=True,
+        opt={"scope": "keys:manage"},
+        status_code=201,
+        summary="Create an API key (the secret is shown once)",
+    )
     def create(
-        self, request: Request, db: Database, data: ApiKeyCreate, body: bytes,
+        self,
+        request: Request,
+        db: Database,
+        data: ApiKeyCreate,
+        body: bytes,
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[ApiKeyCreated]:
         principal = request.user
         return idempotency.run(  # type: ignore[return-value]
-            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request), lambda finish: service.create_key(db, principal, data, finish),
+            db,
+            principal,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, body),
+            request_id(request),
+            lambda finish: service.create_key(db, principal, data, finish),
         )
 
     @get(sync_to_thread=True, opt={"scope": "keys:manage"}, summary="List API keys (never the secrets)")
-    def list(self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None) -> Page[ApiKeyOut]:
+    def list(
+        self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[ApiKeyOut]:
         return service.list_keys(db, request.user, limit, cursor)
 
-    @post("/{key_id:str}/revoke", sync_to_thread=True, opt={"scope": "keys:manage"}, status_code=200, summary="Revoke an API key")
+    @post(
+        "/{key_id:str}/revoke",
+        sync_to_thread=True,
+        opt={"scope": "keys:manage"},
+        status_code=200,
+        summary="Revoke an API key",
+    )
     def revoke(self, request: Request, db: Database, key_id: str) -> ApiKeyOut:
         return service.revoke_key(db, request.user, key_id)
 
@@ -46,5 +67,7 @@ class AuditController(Controller):
     tags = ["Audit"]
 
     @get(sync_to_thread=True, opt={"scope": "audit:read"}, summary="List audit events, newest first")
-    def list(self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None) -> Page[AuditEventOut]:
+    def list(
+        self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[AuditEventOut]:
         return service.list_audit_events(db, request.user, limit, cursor)

@@ -83,7 +83,6 @@ def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
     principal: Principal = connection.scope["user"]
     if not principal.has(required):
         raise InsufficientScope(
-            f"This API key lacks the `{required}` scope. Use a key that has it, or ask an owner to "
-            "create one.",
+            f"This API key lacks the `{required}` scope. Use a key that has it, or ask an owner to create one.",
             extra={"required_scope": required},
         )

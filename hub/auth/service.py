@@ -21,8 +21,14 @@ from hub.pagination import Page, decode_cursor, encode_cursor
 
 def _out(key: ApiKey) -> ApiKeyOut:
     return ApiKeyOut(
-        id=key.id, name=key.name, role=key.role, scopes=sorted(key.scopes), prefix=key.prefix,
-        created_at=key.created_at, last_used_at=key.last_used_at, revoked_at=key.revoked_at,
+        id=key.id,
+        name=key.name,
+        role=key.role,
+        scopes=sorted(key.scopes),
+        prefix=key.prefix,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
     )
 
 
@@ -31,14 +37,27 @@ def _insert_key(
 ) -> tuple[ApiKey, str]:
     secret = generate_key()
     key = ApiKey(
-        id=new_id("api_key"), organization_id=organization_id, name=name, prefix=display_prefix(secret),
-        key_hash=hash_key(secret), role=role, scopes=sorted(scopes), created_at=utcnow(), created_by=created_by,
-        last_used_at=None, revoked_at=None,
+        id=new_id("api_key"),
+        organization_id=organization_id,
+        name=name,
+        prefix=display_prefix(secret),
+        key_hash=hash_key(secret),
+        role=role,
+        scopes=sorted(scopes),
+        created_at=utcnow(),
+        created_by=created_by,
+        last_used_at=None,
+        revoked_at=None,
     )
     session.add(key)
     audit.record(
-        session, organization_id=organization_id, action="api_key.created", actor_key_id=created_by,
-        target_type="api_key", target_id=key.id, data={"name": name, "role": role, "scopes": sorted(scopes)},
+        session,
+        organization_id=organization_id,
+        action="api_key.created",
+        actor_key_id=created_by,
+        target_type="api_key",
+        target_id=key.id,
+        data={"name": name, "role": role, "scopes": sorted(scopes)},
     )
     return key, secret
 
@@ -48,7 +67,7 @@ def create_key(db: Database, principal: Principal, data: ApiKeyCreate, finish: F
         raise InsufficientScope(f"A `{principal.role}` key cannot create a `{data.role}` key.")
     scopes = frozenset(data.scopes) if data.scopes is not None else default_scopes(data.role)
     if not scopes:
-        raise FieldError("scopes", "an `app` key needs at least one scope, e.g. [\"bookings:read\"]")
+        raise FieldError("scopes", 'an `app` key needs at least one scope, e.g. ["bookings:read"]')
     beyond_role = scopes - ROLE_SCOPES[data.role]
     if beyond_role:
         raise FieldError("scopes", f"role `{data.role}` cannot hold {', '.join(sorted(beyond_role))}")
@@ -60,7 +79,9 @@ def create_key(db: Database, principal: Principal, data: ApiKeyCreate, finish: F
         )
     with db.write() as session:
         key, secret = _insert_key(session, principal.organization_id, data.name, data.role, scopes, principal.key_id)
-        out = ApiKeyCreated(key=secret, **{f: getattr(_out(key), f) for f in ApiKeyOut.__struct_fields__ if f != "object"})
+        out = ApiKeyCreated(
+            key=secret, **{f: getattr(_out(key), f) for f in ApiKeyOut.__struct_fields__ if f != "object"}
+        )
         finish(session, 201, out)
     return out
 
@@ -85,8 +106,13 @@ def revoke_key(db: Database, principal: Principal, key_id: str) -> ApiKeyOut:
         if key.revoked_at is None:
             key.revoked_at = utcnow()
             audit.record(
-                session, organization_id=key.organization_id, action="api_key.revoked",
-                actor_key_id=principal.key_id, target_type="api_key", target_id=key.id, data={"name": key.name},
+                session,
+                organization_id=key.organization_id,
+                action="api_key.revoked",
+                actor_key_id=principal.key_id,
+                target_type="api_key",
+                target_id=key.id,
+                data={"name": key.name},
             )
         return _out(key)
 
@@ -103,8 +129,14 @@ def list_audit_events(db: Database, principal: Principal, limit: int, cursor: st
     return Page(
         data=[
             AuditEventOut(
-                id=e.id, action=e.action, actor_key_id=e.actor_key_id, target_type=e.target_type,
-                target_id=e.target_id, data=e.data, request_id=e.request_id, created_at=e.created_at,
+                id=e.id,
+                action=e.action,
+                actor_key_id=e.actor_key_id,
+                target_type=e.target_type,
+                target_id=e.target_id,
+                data=e.data,
+                request_id=e.request_id,
+                created_at=e.created_at,
             )
             for e in rows[:limit]
         ],
@@ -112,7 +144,9 @@ def list_audit_events(db: Database, principal: Principal, limit: int, cursor: st
     )
 
 
-def bootstrap_key(db: Database, organization_name: str, role: str = "owner", name: str = "bootstrap") -> tuple[str, str]:
+def bootstrap_key(
+    db: Database, organization_name: str, role: str = "owner", name: str = "bootstrap"
+) -> tuple[str, str]:
     """Create the organization if missing and a key for it: ``(organization_id, secret)``."""
     with db.write() as session:
         org = session.scalar(select(Organization).where(Organization.name == organization_name))

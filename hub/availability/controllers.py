@@ -30,6 +30,12 @@ class AvailabilityController(Controller):
         timezone: Annotated[str | None, Parameter(description="IANA zone for local renderings")] = None,
     ) -> Availability:
         return availability(
-            db, request.user, user_id=user_id, start=start, end=end, duration_minutes=duration_minutes,
-            interval_minutes=interval_minutes, timezone=timezone,
+            db,
+            request.user,
+            user_id=user_id,
+            start=start,
+            end=end,
+            duration_minutes=duration_minutes,
+            interval_minutes=interval_minutes,
+            timezone=timezone,
         )

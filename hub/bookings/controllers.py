@@ -28,13 +28,21 @@ class BookingController(Controller):
 
     @post(sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=201, summary="Create a booking")
     def create(
-        self, request: Request, db: Database, data: BookingCreate, body: bytes,
+        self,
+        request: Request,
+        db: Database,
+        data: BookingCreate,
+        body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[BookingOut]:
         principal = request.user
         return idempotency.run(  # type: ignore[return-value]
-            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request), lambda finish: service.create_booking(db, principal, data, finish),
+            db,
+            principal,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, body),
+            request_id(request),
+            lambda finish: service.create_booking(db, principal, data, finish),
         )
 
     @get("/{booking_id:str}", sync_to_thread=True, opt={"scope": "bookings:read"}, summary="Get a booking")
@@ -54,10 +62,22 @@ class BookingController(Controller):
         start_before: datetime | None = None,
     ) -> Page[BookingOut]:
         return service.list_bookings(
-            db, request.user, limit=limit, cursor=cursor, host_id=host_id, status=status,
-            start_after=start_after, start_before=start_before,
+            db,
+            request.user,
+            limit=limit,
+            cursor=cursor,
+            host_id=host_id,
+            status=status,
+            start_after=start_after,
+            start_before=start_before,
         )
 
-    @post("/{booking_id:str}/cancel", sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=200, summary="Cancel a booking")
+    @post(
+        "/{booking_id:str}/cancel",
+        sync_to_thread=True,
+        opt={"scope": "bookings:write"},
+        status_code=200,
+        summary="Cancel a booking",
+    )
     def cancel(self, request: Request, db: Database, booking_id: str, data: BookingCancel | None = None) -> BookingOut:
         return service.cancel_booking(db, request.user, booking_id, data or BookingCancel())

@@ -124,19 +124,30 @@ def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
         "GET /v1/availability.",
         code="booking_conflict",
         title="Booking conflict",
-        extra={"conflicts": [
-            {k: v for k, v in (("start", i.start.isoformat().replace("+00:00", "Z")),
-                               ("end", i.end.isoformat().replace("+00:00", "Z")),
-                               ("source", i.source), ("booking_id", i.booking_id)) if v is not None}
-            for i in intervals
-        ]},
+        extra={
+            "conflicts": [
+                {
+                    k: v
+                    for k, v in (
+                        ("start", i.start.isoformat().replace("+00:00", "Z")),
+                        ("end", i.end.isoformat().replace("+00:00", "Z")),
+                        ("source", i.source),
+                        ("booking_id", i.booking_id),
+                    )
+                    if v is not None
+                }
+                for i in intervals
+            ]
+        },
     )
 
 
 def _find_conflicts(session: Session, host: User, times: _Times) -> list[BusyBlock]:
     buffer = timedelta(minutes=host.buffer_minutes)
     blocks = busy_blocks(session, host.id, times.start - buffer, times.end + buffer)
-    hits = set(conflicts([b.as_interval() for b in blocks], epoch(times.start), epoch(times.end), int(buffer.total_seconds())))
+    hits = set(
+        conflicts([b.as_interval() for b in blocks], epoch(times.start), epoch(times.end), int(buffer.total_seconds()))
+    )
     return [b for b in blocks if b.as_interval() in hits]
 
 
@@ -164,7 +175,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
     times = _resolve_times(data, host)
     _check_availability(data, principal, host, times)
     now = utcnow()
-    values = dict(
+    values = dict(  # noqa: C408 - keyword form mirrors the columns
         id=new_id("booking"),
         organization_id=principal.organization_id,
         host_id=host.id,
@@ -172,7 +183,12 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         start_at=times.start,
         end_at=times.end,
         timezone=times.zone_name,
-        requested={"start": data.start, "end": data.end, "timezone": data.timezone, "duration_minutes": data.duration_minutes},
+        requested={
+            "start": data.start,
+            "end": data.end,
+            "timezone": data.timezone,
+            "duration_minutes": data.duration_minutes,
+        },
         client_timestamp=data.client_timestamp,
         title=data.title,
         attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
@@ -194,8 +210,14 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
             if found:
                 raise _conflict_error(found)
             session.execute(insert(Booking).values(**values))
-            emit(session, organization_id=booking.organization_id, event_type="booking.created",
-                 aggregate_type="booking", aggregate_id=booking.id, payload=out)
+            emit(
+                session,
+                organization_id=booking.organization_id,
+                event_type="booking.created",
+                aggregate_type="booking",
+                aggregate_id=booking.id,
+                payload=out,
+            )
             finish(session, 201, out)
     except IntegrityError:
         # The exclusion constraint caught an overlap the check could not see.
@@ -229,8 +251,14 @@ def cancel_booking(db: Database, principal: Principal, booking_id: str, data: Bo
         booking.updated_at = now
         booking.sequence += 1
         out = to_out(booking)
-        emit(session, organization_id=booking.organization_id, event_type="booking.cancelled",
-             aggregate_type="booking", aggregate_id=booking.id, payload=out)
+        emit(
+            session,
+            organization_id=booking.organization_id,
+            event_type="booking.cancelled",
+            aggregate_type="booking",
+            aggregate_id=booking.id,
+            payload=out,
+        )
         return out
 
 
@@ -265,9 +293,7 @@ def list_bookings(
             after = None
         if after is None or after.tzinfo is None:
             raise FieldError("cursor", "is not a cursor returned by this list; start again without `cursor`")
-        query = query.where(
-            (Booking.start_at > after) | ((Booking.start_at == after) & (Booking.id > last_id))
-        )
+        query = query.where((Booking.start_at > after) | ((Booking.start_at == after) & (Booking.id > last_id)))
     with db.read() as session:
         rows = list(session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1)))
     next_cursor = None
@@ -275,4 +301,3 @@ def list_bookings(
         last = rows[limit - 1]
         next_cursor = encode_cursor([last.start_at.isoformat(), last.id])
     return Page(data=[to_out(b) for b in rows[:limit]], next_cursor=next_cursor)
-

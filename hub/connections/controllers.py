@@ -22,13 +22,20 @@ class AuthorizeController(Controller):
     path = "/v1/users/{user_id:str}/connections"
     tags = ["Connections"]
 
-    @post("/{provider:str}/authorize", sync_to_thread=True, opt={"scope": "connections:write"}, status_code=200,
-          summary="Start linking a calendar account (Google or Microsoft)")
-    def authorize(self, request: Request, db: Database, user_id: str, provider: str,
-                  data: AuthorizeRequest) -> AuthorizeResponse:
+    @post(
+        "/{provider:str}/authorize",
+        sync_to_thread=True,
+        opt={"scope": "connections:write"},
+        status_code=200,
+        summary="Start linking a calendar account (Google or Microsoft)",
+    )
+    def authorize(
+        self, request: Request, db: Database, user_id: str, provider: str, data: AuthorizeRequest
+    ) -> AuthorizeResponse:
         state = request.app.state
-        return oauth.authorize(db, state.settings, keyring_for(state.settings), request.user, user_id, provider,
-                               data.redirect_uri)
+        return oauth.authorize(
+            db, state.settings, keyring_for(state.settings), request.user, user_id, provider, data.redirect_uri
+        )
 
 
 class ConnectionController(Controller):
@@ -36,40 +43,68 @@ class ConnectionController(Controller):
     tags = ["Connections"]
 
     @get(sync_to_thread=True, opt={"scope": "connections:read"}, summary="List connections")
-    def list(self, request: Request, db: Database, user_id: str | None = None, limit: Limit = DEFAULT_LIMIT,
-             cursor: str | None = None) -> Page[ConnectionOut]:
+    def list(
+        self,
+        request: Request,
+        db: Database,
+        user_id: str | None = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[ConnectionOut]:
         return service.list_connections(db, request.user, user_id=user_id, limit=limit, cursor=cursor)
 
     @get("/{connection_id:str}", sync_to_thread=True, opt={"scope": "connections:read"}, summary="Get a connection")
     def retrieve(self, request: Request, db: Database, connection_id: str) -> ConnectionOut:
         return service.get_connection(db, request.user, connection_id)
 
-    @patch("/{connection_id:str}/calendars/{calendar_id:str}", sync_to_thread=True,
-           opt={"scope": "connections:write"}, summary="Choose busy-source and booking-target calendars")
-    def update_calendar(self, request: Request, db: Database, connection_id: str, calendar_id: str,
-                        data: CalendarUpdate) -> ConnectionOut:
+    @patch(
+        "/{connection_id:str}/calendars/{calendar_id:str}",
+        sync_to_thread=True,
+        opt={"scope": "connections:write"},
+        summary="Choose busy-source and booking-target calendars",
+    )
+    def update_calendar(
+        self, request: Request, db: Database, connection_id: str, calendar_id: str, data: CalendarUpdate
+    ) -> ConnectionOut:
         return service.update_calendar(db, request.app.state.redis, request.user, connection_id, calendar_id, data)
 
-    @post("/{connection_id:str}/sync", sync_to_thread=True, opt={"scope": "connections:write"}, status_code=202,
-          summary="Queue a sync of the connection's busy-source calendars")
+    @post(
+        "/{connection_id:str}/sync",
+        sync_to_thread=True,
+        opt={"scope": "connections:write"},
+        status_code=202,
+        summary="Queue a sync of the connection's busy-source calendars",
+    )
     def sync(self, request: Request, db: Database, connection_id: str) -> SyncRequested:
         return service.request_connection_sync(db, request.app.state.redis, request.user, connection_id)
 
-    @delete("/{connection_id:str}", sync_to_thread=True, opt={"scope": "connections:write"}, status_code=200,
-            summary="Unlink: stop push, revoke at the provider, keep history")
+    @delete(
+        "/{connection_id:str}",
+        sync_to_thread=True,
+        opt={"scope": "connections:write"},
+        status_code=200,
+        summary="Unlink: stop push, revoke at the provider, keep history",
+    )
     def unlink(self, request: Request, db: Database, connection_id: str) -> ConnectionOut:
         return service.unlink(db, request.app.state.redis, request.user, connection_id)
 
 
-@get("/oauth/{provider:str}/callback", sync_to_thread=True, tags=["Connections"], include_in_schema=True,
-     summary="Where the provider sends the browser back after consent")
+@get(
+    "/oauth/{provider:str}/callback",
+    sync_to_thread=True,
+    tags=["Connections"],
+    include_in_schema=True,
+    summary="Where the provider sends the browser back after consent",
+)
 def oauth_callback(request: Request[Any, Any, Any], db: Database, provider: str) -> Response[Any]:
     state = request.app.state
-    params = {k: v for k, v in request.query_params.items()}
+    params = dict(request.query_params.items())
     try:
         target = oauth.complete(db, state.settings, keyring_for(state.settings), state.redis, provider, params)
     except oauth.CallbackRefused as refused:
-        page = (f"<!doctype html><title>Link not completed</title><h1>Link not completed</h1>"
-                f"<p>{escape(refused.message)}</p><p><code>{escape(refused.code)}</code></p>")
+        page = (
+            f"<!doctype html><title>Link not completed</title><h1>Link not completed</h1>"
+            f"<p>{escape(refused.message)}</p><p><code>{escape(refused.code)}</code></p>"
+        )
         return Response(page, status_code=400, media_type="text/html", headers={"Cache-Control": "no-store"})
     return Redirect(target, status_code=302, headers={"Cache-Control": "no-store"})

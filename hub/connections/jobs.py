@@ -31,8 +31,14 @@ def request_sync(connection: redis.Redis, calendar_id: str, trigger: str) -> boo
     """Enqueue a sync unless one is already queued; True when a job was enqueued."""
     if not connection.set(_pending_key(calendar_id), trigger, nx=True, ex=PENDING_TTL):
         return False
-    enqueue(connection, "hub.connections.jobs.sync_calendar", calendar_id, trigger, queue_name=SYNC,
-            id=job_id("sync", calendar_id, trigger))
+    enqueue(
+        connection,
+        "hub.connections.jobs.sync_calendar",
+        calendar_id,
+        trigger,
+        queue_name=SYNC,
+        id=job_id("sync", calendar_id, trigger),
+    )
     return True
 
 
@@ -41,18 +47,33 @@ def clear_pending(connection: redis.Redis, calendar_id: str) -> None:
 
 
 def request_setup(connection: redis.Redis, connection_id: str) -> None:
-    enqueue(connection, "hub.connections.jobs.setup_connection", connection_id, queue_name=SYNC,
-            id=job_id("setup", connection_id))
+    enqueue(
+        connection,
+        "hub.connections.jobs.setup_connection",
+        connection_id,
+        queue_name=SYNC,
+        id=job_id("setup", connection_id),
+    )
 
 
 def request_subscribe(connection: redis.Redis, calendar_id: str) -> None:
-    enqueue(connection, "hub.connections.jobs.subscribe_push", calendar_id, queue_name=PUSH,
-            id=job_id("subscribe", calendar_id))
+    enqueue(
+        connection,
+        "hub.connections.jobs.subscribe_push",
+        calendar_id,
+        queue_name=PUSH,
+        id=job_id("subscribe", calendar_id),
+    )
 
 
 def request_unlink(connection: redis.Redis, connection_id: str) -> None:
-    enqueue(connection, "hub.connections.jobs.unlink_connection", connection_id, queue_name=PUSH,
-            id=job_id("unlink", connection_id))
+    enqueue(
+        connection,
+        "hub.connections.jobs.unlink_connection",
+        connection_id,
+        queue_name=PUSH,
+        id=job_id("unlink", connection_id),
+    )
 
 
 # --- entry points (imported by the worker by path) -----------------------------------------
@@ -112,14 +133,42 @@ def sweep_quiet_calendars() -> dict[str, int]:
     ctx = context()
     cutoff = _sync.utcnow() - timedelta(hours=6)
     with ctx.db.read() as session:
-        rows = list(session.execute(
-            select(Calendar.id).join(Connection, Connection.id == Calendar.connection_id).where(
-                Calendar.busy_source.is_(True), Calendar.removed_at.is_(None), Connection.status == "active",
-                (Connection.last_synced_at.is_(None)) | (Connection.last_synced_at < cutoff),
+        rows = list(
+            session.execute(
+                select(Calendar.id)
+                .join(Connection, Connection.id == Calendar.connection_id)
+                .where(
+                    Calendar.busy_source.is_(True),
+                    Calendar.removed_at.is_(None),
+                    Connection.status == "active",
+                    (Connection.last_synced_at.is_(None)) | (Connection.last_synced_at < cutoff),
+                )
             )
-        ))
+        )
     count = sum(request_sync(ctx.redis, row[0], "schedule") for row in rows)
     return {"requested": count}
+
+
+@hub_job("sweep.unlinks")
+def sweep_unlinks() -> dict[str, int]:
+    """Unlinked connections whose unlink job never ran (Redis was down) still hold credentials."""
+    from hub.db.tables import Connection
+
+    ctx = context()
+    cutoff = _sync.utcnow() - timedelta(minutes=2)
+    with ctx.db.read() as session:
+        ids = list(
+            session.scalars(
+                select(Connection.id).where(
+                    Connection.status == "revoked",
+                    Connection.credentials_ciphertext.is_not(None),
+                    Connection.revoked_at < cutoff,
+                )
+            )
+        )
+    for connection_id in ids:
+        request_unlink(ctx.redis, connection_id)
+    return {"requeued": len(ids)}
 
 
 @hub_job("sweep.inbox")
@@ -130,9 +179,19 @@ def sweep_inbox() -> dict[str, int]:
     ctx = context()
     cutoff = _sync.utcnow() - timedelta(seconds=15)
     with ctx.db.read() as session:
-        ids = list(session.scalars(select(InboundNotification.id).where(
-            InboundNotification.status == "received", InboundNotification.received_at < cutoff).limit(500)))
+        ids = list(
+            session.scalars(
+                select(InboundNotification.id)
+                .where(InboundNotification.status == "received", InboundNotification.received_at < cutoff)
+                .limit(500)
+            )
+        )
     for notification_id in ids:
-        enqueue(ctx.redis, "hub.connections.jobs.process_notification", notification_id, queue_name=SYNC,
-                id=job_id("notification", notification_id))
+        enqueue(
+            ctx.redis,
+            "hub.connections.jobs.process_notification",
+            notification_id,
+            queue_name=SYNC,
+            id=job_id("notification", notification_id),
+        )
     return {"requeued": len(ids)}

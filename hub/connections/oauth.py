@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
 import redis
@@ -40,13 +40,17 @@ STATE_LIFETIME = timedelta(minutes=10)
 
 def provider_or_404(provider: str, settings: Settings) -> Any:
     if provider not in CALENDAR_PROVIDERS or provider not in REGISTRY:
-        raise NotFound(f"Unknown provider {provider!r}; use one of: {', '.join(p for p in CALENDAR_PROVIDERS if p in REGISTRY)}.")
+        raise NotFound(
+            f"Unknown provider {provider!r}; use one of: {', '.join(p for p in CALENDAR_PROVIDERS if p in REGISTRY)}."
+        )
     connector_spec = spec(provider)
     if not connector_spec.configured(settings):
         raise ApiError(
             f"{connector_spec.name} is not configured on this Hub: the operator must set "
             f"HUB_{provider.upper()}_CLIENT_ID and HUB_{provider.upper()}_CLIENT_SECRET.",
-            code="provider_not_configured", status=422, title="Provider not configured",
+            code="provider_not_configured",
+            status=422,
+            title="Provider not configured",
         )
     return connector_spec.build(settings)
 
@@ -67,7 +71,12 @@ def _check_redirect(uri: str) -> str:
 
 
 def authorize(
-    db: Database, settings: Settings, keyring: Keyring, principal: Principal, user_id: str, provider: str,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
+    principal: Principal,
+    user_id: str,
+    provider: str,
     redirect_uri: str,
 ) -> AuthorizeResponse:
     connector = provider_or_404(provider, settings)
@@ -79,11 +88,20 @@ def authorize(
     now = utcnow()
     state_hash = _state_hash(state)
     with db.write() as session:
-        session.add(OAuthState(
-            state_hash=state_hash, organization_id=principal.organization_id, user_id=user_id, provider=provider,
-            redirect_uri=redirect_uri, flow_ciphertext=keyring.encrypt(msgspec.json.encode(flow), f"oauth:{state_hash}"),
-            actor_key_id=principal.key_id, created_at=now, expires_at=now + STATE_LIFETIME, used_at=None,
-        ))
+        session.add(
+            OAuthState(
+                state_hash=state_hash,
+                organization_id=principal.organization_id,
+                user_id=user_id,
+                provider=provider,
+                redirect_uri=redirect_uri,
+                flow_ciphertext=keyring.encrypt(msgspec.json.encode(flow), f"oauth:{state_hash}"),
+                actor_key_id=principal.key_id,
+                created_at=now,
+                expires_at=now + STATE_LIFETIME,
+                used_at=None,
+            )
+        )
     return AuthorizeResponse(authorization_url=url, expires_at=now + STATE_LIFETIME)
 
 
@@ -103,7 +121,11 @@ def with_query(uri: str, **params: str) -> str:
 
 
 def complete(
-    db: Database, settings: Settings, keyring: Keyring, redis_client: redis.Redis, provider: str,
+    db: Database,
+    settings: Settings,
+    keyring: Keyring,
+    redis_client: redis.Redis,
+    provider: str,
     params: dict[str, str],
 ) -> str:
     """Finish a link; returns where to send the browser (the client's redirect_uri + result)."""
@@ -123,18 +145,26 @@ def complete(
         if pending.expires_at <= now:
             raise CallbackRefused("state_expired", "This link expired (links last 10 minutes); start linking again.")
         claimed = session.execute(
-            update(OAuthState).where(OAuthState.state_hash == state_hash, OAuthState.used_at.is_(None)).values(used_at=now)
+            update(OAuthState)
+            .where(OAuthState.state_hash == state_hash, OAuthState.used_at.is_(None))
+            .values(used_at=now)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             raise CallbackRefused("state_already_used", "This link was already used; start linking again.")
         flow = msgspec.json.decode(keyring.decrypt(pending.flow_ciphertext, f"oauth:{state_hash}"))
         target, organization_id, user_id, actor = (
-            pending.redirect_uri, pending.organization_id, pending.user_id, pending.actor_key_id)
+            pending.redirect_uri,
+            pending.organization_id,
+            pending.user_id,
+            pending.actor_key_id,
+        )
     if "error" in params:
         return with_query(target, error=params.get("error") or "access_denied")
     connector = provider_or_404(provider, settings)
     try:
-        account: LinkedAccount = connector.oauth.finish(flow=flow, params=params, redirect_uri=callback_url(settings, provider))
+        account: LinkedAccount = connector.oauth.finish(
+            flow=flow, params=params, redirect_uri=callback_url(settings, provider)
+        )
     except PipelineError as exc:
         log.warning("oauth.exchange_failed", provider=provider, code=exc.code)
         return with_query(target, error=exc.code)
@@ -147,18 +177,33 @@ def complete(
 
 
 def _store(
-    db: Database, keyring: Keyring, organization_id: str, user_id: str, provider: str, account: LinkedAccount,
+    db: Database,
+    keyring: Keyring,
+    organization_id: str,
+    user_id: str,
+    provider: str,
+    account: LinkedAccount,
     actor: str | None,
 ) -> str:
     now = utcnow()
     with db.write() as session:
-        connection = session.scalar(select(Connection).where(
-            Connection.organization_id == organization_id, Connection.provider == provider,
-            Connection.account_id == account.account_id))
+        connection = session.scalar(
+            select(Connection).where(
+                Connection.organization_id == organization_id,
+                Connection.provider == provider,
+                Connection.account_id == account.account_id,
+            )
+        )
         if connection is None:
             connection = Connection(
-                id=new_id("connection"), organization_id=organization_id, user_id=user_id, provider=provider,
-                account_id=account.account_id, created_at=now, consecutive_failures=0, scopes=[],
+                id=new_id("connection"),
+                organization_id=organization_id,
+                user_id=user_id,
+                provider=provider,
+                account_id=account.account_id,
+                created_at=now,
+                consecutive_failures=0,
+                scopes=[],
             )
             session.add(connection)
         connection.user_id = user_id
@@ -171,7 +216,13 @@ def _store(
         connection.last_error_at = None
         connection.revoked_at = None
         connection.updated_at = now
-        audit.record(session, organization_id=organization_id, action="connection.linked", actor_key_id=actor,
-                     target_type="connection", target_id=connection.id,
-                     data={"provider": provider, "account_email": account.account_email, "user_id": user_id})
+        audit.record(
+            session,
+            organization_id=organization_id,
+            action="connection.linked",
+            actor_key_id=actor,
+            target_type="connection",
+            target_id=connection.id,
+            data={"provider": provider, "account_email": account.account_email, "user_id": user_id},
+        )
         return connection.id

@@ -3,6 +3,7 @@ fields support staff read (status, last sync, last success, last error, failure 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +50,9 @@ def to_out(session: Session, connection: Connection) -> ConnectionOut:
     push_state = "none" if expiry is None else ("expiring" if expiry - utcnow() < EXPIRING_WITHIN else "active")
     last_error = None
     if connection.last_error_code and connection.last_error_at:
-        last_error = LastError(connection.last_error_code, connection.last_error_message or "", connection.last_error_at)
+        last_error = LastError(
+            connection.last_error_code, connection.last_error_message or "", connection.last_error_at
+        )
     return ConnectionOut(
         id=connection.id,
         user_id=connection.user_id,
@@ -99,10 +102,14 @@ def list_connections(
 
 
 def update_calendar(
-    db: Database, redis_client: redis.Redis, principal: Principal, connection_id: str, calendar_id: str,
+    db: Database,
+    redis_client: redis.Redis,
+    principal: Principal,
+    connection_id: str,
+    calendar_id: str,
     data: CalendarUpdate,
 ) -> ConnectionOut:
-    from hub.connections.jobs import request_sync, request_subscribe
+    from hub.connections.jobs import request_subscribe, request_sync
 
     with db.write() as session:
         connection = load(session, principal.organization_id, connection_id)
@@ -136,17 +143,28 @@ def request_connection_sync(
         if connection.status == "revoked":
             raise ApiError(
                 "This connection was unlinked; link the account again to sync it.",
-                code="connection_revoked", status=409, title="Connection revoked",
+                code="connection_revoked",
+                status=409,
+                title="Connection revoked",
             )
-        ids = list(session.scalars(select(Calendar.id).where(
-            Calendar.connection_id == connection.id, Calendar.busy_source.is_(True), Calendar.removed_at.is_(None))))
+        ids = list(
+            session.scalars(
+                select(Calendar.id).where(
+                    Calendar.connection_id == connection.id,
+                    Calendar.busy_source.is_(True),
+                    Calendar.removed_at.is_(None),
+                )
+            )
+        )
     try:
         for calendar_id in ids:
             request_sync(redis_client, calendar_id, "manual")
     except redis.RedisError:
         raise ApiError(
             "The job queue is unreachable right now; retry in a minute.",
-            code="service_unavailable", status=503, title="Service unavailable",
+            code="service_unavailable",
+            status=503,
+            title="Service unavailable",
         ) from None
     return SyncRequested(connection_id=connection_id, calendars=ids)
 
@@ -163,14 +181,18 @@ def unlink(db: Database, redis_client: redis.Redis, principal: Principal, connec
             connection.status = "revoked"
             connection.revoked_at = now
             connection.updated_at = now
-            audit.record(session, organization_id=connection.organization_id, action="connection.revoked",
-                         actor_key_id=principal.key_id, target_type="connection", target_id=connection.id,
-                         data={"provider": connection.provider, "account_email": connection.account_email})
+            audit.record(
+                session,
+                organization_id=connection.organization_id,
+                action="connection.revoked",
+                actor_key_id=principal.key_id,
+                target_type="connection",
+                target_id=connection.id,
+                data={"provider": connection.provider, "account_email": connection.account_email},
+            )
         out = to_out(session, connection)
-    try:
+    with contextlib.suppress(redis.RedisError):  # the unlink sweep retries it
         request_unlink(redis_client, connection_id)
-    except redis.RedisError:
-        pass  # the credentials stay encrypted; the revoke sweep finishes the unlink later
     return out
 
 
@@ -192,8 +214,9 @@ def record_success(session: Session, connection: Connection, when: datetime) -> 
         _emit(session, connection, "connection.synced")
 
 
-def record_failure(session: Session, connection: Connection, when: datetime, *, code: str, message: str,
-                   status: str | None = None) -> None:
+def record_failure(
+    session: Session, connection: Connection, when: datetime, *, code: str, message: str, status: str | None = None
+) -> None:
     connection.last_synced_at = when
     connection.last_error_code = code
     connection.last_error_message = message[:2000]
@@ -208,11 +231,25 @@ def record_failure(session: Session, connection: Connection, when: datetime, *, 
 
 def _emit(session: Session, connection: Connection, event_type: str) -> None:
     payload: dict[str, Any] = {
-        "id": connection.id, "object": "connection", "user_id": connection.user_id, "provider": connection.provider,
-        "account_email": connection.account_email, "status": connection.status,
-        "last_error": {"code": connection.last_error_code, "message": connection.last_error_message,
-                       "at": connection.last_error_at.isoformat() if connection.last_error_at else None}
-        if connection.last_error_code else None,
+        "id": connection.id,
+        "object": "connection",
+        "user_id": connection.user_id,
+        "provider": connection.provider,
+        "account_email": connection.account_email,
+        "status": connection.status,
+        "last_error": {
+            "code": connection.last_error_code,
+            "message": connection.last_error_message,
+            "at": connection.last_error_at.isoformat() if connection.last_error_at else None,
+        }
+        if connection.last_error_code
+        else None,
     }
-    emit(session, organization_id=connection.organization_id, event_type=event_type,
-         aggregate_type="connection", aggregate_id=connection.id, payload=payload)
+    emit(
+        session,
+        organization_id=connection.organization_id,
+        event_type=event_type,
+        aggregate_type="connection",
+        aggregate_id=connection.id,
+        payload=payload,
+    )

@@ -103,8 +103,13 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
         delivery.attempt_count = number
         delivery.next_attempt_at = utcnow() + lease
         return Claim(
-            delivery_id=delivery.id, endpoint_id=endpoint.id, number=number, url=endpoint.url,
-            secret_ciphertext=endpoint.secret_ciphertext, body=delivery.body, context=dict(delivery.context or {}),
+            delivery_id=delivery.id,
+            endpoint_id=endpoint.id,
+            number=number,
+            url=endpoint.url,
+            secret_ciphertext=endpoint.secret_ciphertext,
+            body=delivery.body,
+            context=dict(delivery.context or {}),
         )
 
 
@@ -152,9 +157,14 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
         delivery.last_error = outcome.error
         session.add(
             WebhookAttempt(
-                delivery_id=claim.delivery_id, attempt_number=claim.number, attempted_at=now,
-                status_code=outcome.status_code, latency_ms=outcome.latency_ms, response_snippet=outcome.snippet,
-                error=outcome.error, next_attempt_at=next_at,
+                delivery_id=claim.delivery_id,
+                attempt_number=claim.number,
+                attempted_at=now,
+                status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms,
+                response_snippet=outcome.snippet,
+                error=outcome.error,
+                next_attempt_at=next_at,
             )
         )
         return result, next_at

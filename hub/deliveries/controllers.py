@@ -30,18 +30,27 @@ class WebhookEndpointController(Controller):
     tags = ["Webhooks"]
 
     @post(
-        sync_to_thread=True, opt={"scope": "webhooks:write"}, status_code=201,
+        sync_to_thread=True,
+        opt={"scope": "webhooks:write"},
+        status_code=201,
         summary="Create a webhook endpoint (the signing secret is shown once)",
     )
     def create(
-        self, request: ApiRequest, db: Database, data: WebhookEndpointCreate, body: bytes,
+        self,
+        request: ApiRequest,
+        db: Database,
+        data: WebhookEndpointCreate,
+        body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[WebhookEndpointCreated]:
         principal = request.user
         settings: Settings = request.app.state.settings
         keyring = keyring_for(settings)
         return idempotency.run(  # type: ignore[return-value]
-            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
+            db,
+            principal,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, body),
             request_id(request),
             lambda finish: service.create_endpoint(
                 db, keyring, principal, data, allow_private=settings.webhooks_allow_private, finish=finish
@@ -59,26 +68,38 @@ class WebhookEndpointController(Controller):
         return service.get_endpoint(db, request.user, endpoint_id)
 
     @delete(
-        "/{endpoint_id:str}", sync_to_thread=True, opt={"scope": "webhooks:write"}, status_code=200,
+        "/{endpoint_id:str}",
+        sync_to_thread=True,
+        opt={"scope": "webhooks:write"},
+        status_code=200,
         summary="Delete a webhook endpoint (answers it with deleted_at)",
     )
     def remove(self, request: ApiRequest, db: Database, endpoint_id: str) -> WebhookEndpointOut:
         return service.delete_endpoint(db, request.user, endpoint_id)
 
     @post(
-        "/{endpoint_id:str}/enable", sync_to_thread=True, opt={"scope": "webhooks:write"}, status_code=200,
+        "/{endpoint_id:str}/enable",
+        sync_to_thread=True,
+        opt={"scope": "webhooks:write"},
+        status_code=200,
         summary="Enable a disabled webhook endpoint",
     )
     def enable(self, request: ApiRequest, db: Database, endpoint_id: str) -> WebhookEndpointOut:
         return service.enable_endpoint(db, request.user, endpoint_id)
 
     @get(
-        "/{endpoint_id:str}/deliveries", sync_to_thread=True, opt={"scope": "webhooks:read"},
+        "/{endpoint_id:str}/deliveries",
+        sync_to_thread=True,
+        opt={"scope": "webhooks:read"},
         summary="List an endpoint's deliveries with their attempts, newest first",
     )
     def deliveries(
-        self, request: ApiRequest, db: Database, endpoint_id: str,
-        limit: Limit = DEFAULT_LIMIT, cursor: str | None = None,
+        self,
+        request: ApiRequest,
+        db: Database,
+        endpoint_id: str,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: str | None = None,
     ) -> Page[WebhookDeliveryOut]:
         return service.list_deliveries(db, request.user, endpoint_id, limit, cursor)
 
@@ -92,7 +113,10 @@ class WebhookDeliveryController(Controller):
         return service.get_delivery(db, request.user, delivery_id)
 
     @post(
-        "/{delivery_id:str}/retry", sync_to_thread=True, opt={"scope": "webhooks:write"}, status_code=202,
+        "/{delivery_id:str}/retry",
+        sync_to_thread=True,
+        opt={"scope": "webhooks:write"},
+        status_code=202,
         summary="Send a delivery again now",
     )
     def retry(self, request: ApiRequest, db: Database, delivery_id: str) -> WebhookDeliveryOut:

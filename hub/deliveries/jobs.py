@@ -89,8 +89,13 @@ def max_attempts() -> int:
 
 
 def enqueue_attempt(
-    connection: redis.Redis, delivery_id: str, number: int, *, delay: timedelta | None = None,
-    meta: dict[str, Any] | None = None, reason: str | None = None,
+    connection: redis.Redis,
+    delivery_id: str,
+    number: int,
+    *,
+    delay: timedelta | None = None,
+    meta: dict[str, Any] | None = None,
+    reason: str | None = None,
 ) -> Job:
     """Enqueue attempt ``number`` of a delivery on the notify queue, after ``delay``.
 
@@ -99,8 +104,15 @@ def enqueue_attempt(
     """
     parts = ["deliver", delivery_id, str(number)] + ([reason] if reason else [])
     return enqueue(
-        connection, DELIVER, delivery_id, number, queue_name=NOTIFY, id=job_id(*parts), retry=False,
-        delay=delay if delay is not None and delay > timedelta(0) else None, meta=meta,
+        connection,
+        DELIVER,
+        delivery_id,
+        number,
+        queue_name=NOTIFY,
+        id=job_id(*parts),
+        retry=False,
+        delay=delay if delay is not None and delay > timedelta(0) else None,
+        meta=meta,
     )
 
 
@@ -153,9 +165,17 @@ def _insert_deliveries(
             statement = (
                 insert(WebhookDelivery)
                 .values(
-                    id=new_id("webhook_delivery"), organization_id=message.organization_id,
-                    endpoint_id=endpoint_id, outbox_id=message.id, event_type=message.event_type, body=body,
-                    status="pending", attempt_count=0, next_attempt_at=now, context=meta, created_at=now,
+                    id=new_id("webhook_delivery"),
+                    organization_id=message.organization_id,
+                    endpoint_id=endpoint_id,
+                    outbox_id=message.id,
+                    event_type=message.event_type,
+                    body=body,
+                    status="pending",
+                    attempt_count=0,
+                    next_attempt_at=now,
+                    context=meta,
+                    created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
                 .returning(WebhookDelivery.id)
@@ -182,7 +202,11 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
         # If this process dies mid-attempt (RQ does not retry these jobs), the watchdog takes the
         # attempt over when the lease has run out; once the attempt is recorded it is disarmed.
         watchdog = enqueue_attempt(
-            ctx.redis, claim.delivery_id, claim.number, delay=lease + LEASE_GRACE, meta=claim.context,
+            ctx.redis,
+            claim.delivery_id,
+            claim.number,
+            delay=lease + LEASE_GRACE,
+            meta=claim.context,
             reason="watchdog",
         )
         outcome = _attempt(ctx.keyring, claim, ctx.settings, job_timeout)

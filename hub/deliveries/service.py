@@ -38,22 +38,39 @@ from hub.pagination import Page, decode_cursor, encode_cursor
 
 def endpoint_out(endpoint: WebhookEndpoint) -> WebhookEndpointOut:
     return WebhookEndpointOut(
-        id=endpoint.id, url=endpoint.url, description=endpoint.description, events=list(endpoint.events),
-        status=endpoint.status, disabled_reason=endpoint.disabled_reason, disabled_at=endpoint.disabled_at,
-        failing_since=endpoint.failing_since, created_at=endpoint.created_at, deleted_at=endpoint.deleted_at,
+        id=endpoint.id,
+        url=endpoint.url,
+        description=endpoint.description,
+        events=list(endpoint.events),
+        status=endpoint.status,
+        disabled_reason=endpoint.disabled_reason,
+        disabled_at=endpoint.disabled_at,
+        failing_since=endpoint.failing_since,
+        created_at=endpoint.created_at,
+        deleted_at=endpoint.deleted_at,
     )
 
 
 def delivery_out(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> WebhookDeliveryOut:
     return WebhookDeliveryOut(
-        id=delivery.id, endpoint_id=delivery.endpoint_id, event_type=delivery.event_type, status=delivery.status,
-        attempt_count=delivery.attempt_count, next_attempt_at=delivery.next_attempt_at,
-        last_status_code=delivery.last_status_code, last_error=delivery.last_error, created_at=delivery.created_at,
+        id=delivery.id,
+        endpoint_id=delivery.endpoint_id,
+        event_type=delivery.event_type,
+        status=delivery.status,
+        attempt_count=delivery.attempt_count,
+        next_attempt_at=delivery.next_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
         delivered_at=delivery.delivered_at,
         attempts=[
             WebhookAttemptOut(
-                attempt_number=a.attempt_number, attempted_at=a.attempted_at, status_code=a.status_code,
-                latency_ms=a.latency_ms, response_snippet=a.response_snippet, error=a.error,
+                attempt_number=a.attempt_number,
+                attempted_at=a.attempted_at,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                response_snippet=a.response_snippet,
+                error=a.error,
                 next_attempt_at=a.next_attempt_at,
             )
             for a in attempts
@@ -62,8 +79,13 @@ def delivery_out(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> W
 
 
 def create_endpoint(
-    db: Database, keyring: Keyring, principal: Principal, data: WebhookEndpointCreate, *,
-    allow_private: bool, finish: Finish = no_finish,
+    db: Database,
+    keyring: Keyring,
+    principal: Principal,
+    data: WebhookEndpointCreate,
+    *,
+    allow_private: bool,
+    finish: Finish = no_finish,
 ) -> WebhookEndpointCreated:
     """Validate the URL (refusing private addresses unless allowed) and store a new endpoint."""
     try:
@@ -75,9 +97,17 @@ def create_endpoint(
     endpoint_id = new_id("webhook_endpoint")
     secret = signing.generate_secret()
     endpoint = WebhookEndpoint(
-        id=endpoint_id, organization_id=principal.organization_id, url=url, description=data.description,
-        events=sorted(set(data.events)), secret_ciphertext=keyring.encrypt(secret.encode(), endpoint_id),
-        status="enabled", disabled_reason=None, disabled_at=None, failing_since=None, created_at=utcnow(),
+        id=endpoint_id,
+        organization_id=principal.organization_id,
+        url=url,
+        description=data.description,
+        events=sorted(set(data.events)),
+        secret_ciphertext=keyring.encrypt(secret.encode(), endpoint_id),
+        status="enabled",
+        disabled_reason=None,
+        disabled_at=None,
+        failing_since=None,
+        created_at=utcnow(),
         deleted_at=None,
     )
     out = endpoint_out(endpoint)
@@ -214,6 +244,11 @@ def _audit(
     session: Session, principal: Principal, action: str, endpoint: WebhookEndpoint, data: dict[str, Any] | None = None
 ) -> None:
     audit.record(
-        session, organization_id=endpoint.organization_id, action=action, actor_key_id=principal.key_id,
-        target_type="webhook_endpoint", target_id=endpoint.id, data=data,
+        session,
+        organization_id=endpoint.organization_id,
+        action=action,
+        actor_key_id=principal.key_id,
+        target_type="webhook_endpoint",
+        target_id=endpoint.id,
+        data=data,
     )

@@ -33,6 +33,7 @@ SCHEDULE: list[tuple[str, int, str]] = [
     ("hub.connections.jobs.sweep_inbox", 30, SYNC),
     ("hub.connections.jobs.renew_channels", 600, PUSH),
     ("hub.connections.jobs.sweep_quiet_calendars", 900, SYNC),
+    ("hub.connections.jobs.sweep_unlinks", 300, PUSH),
 ]
 
 
@@ -72,8 +73,13 @@ class CronLeader:
             if entry.should_run():
                 when = datetime.now(UTC)
                 name = entry.func_name.rsplit(".", 1)[-1]
-                enqueue(self.connection, entry.func_name, queue_name=entry.queue_name, retry=False,
-                        id=job_id("cron", name, str(int(when.timestamp()))))
+                enqueue(
+                    self.connection,
+                    entry.func_name,
+                    queue_name=entry.queue_name,
+                    retry=False,
+                    id=job_id("cron", name, str(int(when.timestamp()))),
+                )
                 entry.set_enqueue_time(when)
                 due.append(entry.func_name)
         return due

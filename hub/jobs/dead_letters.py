@@ -52,7 +52,7 @@ def list_failed(connection: redis.Redis) -> list[DeadLetter]:
                     request_id=job.meta.get("request_id"),
                 )
             )
-    return sorted(found, key=lambda d: d.failed_at or datetime.min, reverse=True)
+    return sorted(found, key=lambda d: d.failed_at.timestamp() if d.failed_at else 0.0, reverse=True)
 
 
 def requeue(connection: redis.Redis, job_id: str) -> bool:

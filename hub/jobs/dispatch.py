@@ -23,7 +23,9 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
         "webhooks",
         OutboxConsumer(
             function="hub.deliveries.jobs.fan_out",
-            events=frozenset({"booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"}),
+            events=frozenset(
+                {"booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"}
+            ),
             queue=NOTIFY,
         ),
     ),
@@ -58,7 +60,9 @@ def dispatch(outbox_id: str) -> dict[str, object]:
     structlog.contextvars.bind_contextvars(**{k: v for k, v in meta.items() if k == "request_id"})
     consumers = consumers_for(event_type)
     for name, consumer in consumers:
-        enqueue(ctx.redis, consumer.function, outbox_id, queue_name=consumer.queue, id=job_id(name, outbox_id), meta=meta)
+        enqueue(
+            ctx.redis, consumer.function, outbox_id, queue_name=consumer.queue, id=job_id(name, outbox_id), meta=meta
+        )
     with ctx.db.write() as session:
         session.execute(
             update(OutboxMessage)

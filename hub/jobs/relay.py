@@ -18,7 +18,7 @@ import redis
 import structlog
 
 from hub.jobs.queues import DEFAULT
-from hub.jobs.runner import propagated_context, enqueue, job_id
+from hub.jobs.runner import enqueue, job_id, propagated_context
 
 log = structlog.get_logger("hub.outbox")
 
@@ -78,7 +78,9 @@ class OutboxRelay:
         if not count:
             return
         if time.monotonic() < self._skip_until:
-            log.info("outbox.relay_deferred", count=count, reason="redis recently unreachable; the sweeper will dispatch")
+            log.info(
+                "outbox.relay_deferred", count=count, reason="redis recently unreachable; the sweeper will dispatch"
+            )
             return
         try:
             with self.connection.pipeline() as pipe:
@@ -94,5 +96,12 @@ class OutboxRelay:
 def enqueue_dispatch(
     connection: redis.Redis, outbox_id: str, *, meta: dict[str, Any] | None = None, pipeline: Any = None
 ) -> None:
-    enqueue(connection, DISPATCH, outbox_id, queue_name=DEFAULT, id=job_id("dispatch", outbox_id), meta=meta,
-            pipeline=pipeline)
+    enqueue(
+        connection,
+        DISPATCH,
+        outbox_id,
+        queue_name=DEFAULT,
+        id=job_id("dispatch", outbox_id),
+        meta=meta,
+        pipeline=pipeline,
+    )

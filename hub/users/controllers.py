@@ -24,14 +24,22 @@ class UserController(Controller):
 
     @post(sync_to_thread=True, opt={"scope": "users:write"}, status_code=201, summary="Create a user")
     def create(
-        self, request: Request, db: Database, data: UserCreate, body: bytes,
+        self,
+        request: Request,
+        db: Database,
+        data: UserCreate,
+        body: bytes,
         idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
     ) -> Response[UserOut]:
         principal: Principal = request.user
 
         return idempotency.run(  # type: ignore[return-value]
-            db, principal, idempotency_key, idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request), lambda finish: service.create_user(db, principal, data, finish),
+            db,
+            principal,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, body),
+            request_id(request),
+            lambda finish: service.create_user(db, principal, data, finish),
         )
 
     @get("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:read"}, summary="Get a user")

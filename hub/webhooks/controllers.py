@@ -12,8 +12,13 @@ from hub.errors import NotFound
 from hub.webhooks.service import INTAKE, accept, lower_headers
 
 
-@post("/webhooks/{provider:str}", sync_to_thread=True, tags=["Webhooks"], status_code=200,
-      summary="Provider change notifications (no API key: verified per channel)")
+@post(
+    "/webhooks/{provider:str}",
+    sync_to_thread=True,
+    tags=["Webhooks"],
+    status_code=200,
+    summary="Provider change notifications (no API key: verified per channel)",
+)
 def provider_webhook(request: Request[Any, Any, Any], provider: str, body: bytes) -> Response[Any]:
     if provider not in CALENDAR_PROVIDERS or provider not in REGISTRY:
         raise NotFound(f"No webhook intake for provider {provider!r}.")

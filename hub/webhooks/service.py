@@ -26,8 +26,9 @@ from hub.jobs.runner import enqueue, job_id
 
 log = structlog.get_logger("hub.webhooks")
 
-INTAKE = Counter("hub_webhook_notifications_total", "Provider notifications received, by provider and result",
-                 ["provider", "result"])
+INTAKE = Counter(
+    "hub_webhook_notifications_total", "Provider notifications received, by provider and result", ["provider", "result"]
+)
 
 
 def _matches(secret: str, stored_hash: str) -> bool:
@@ -57,11 +58,19 @@ def _follow_up(db: Database, redis_client: redis.Redis, row: InboundNotification
         if row.kind == "change" and row.calendar_id is not None:
             request_sync(redis_client, row.calendar_id, "webhook")
             with db.write() as session:
-                session.execute(update(InboundNotification).where(InboundNotification.id == row.id).values(
-                    status="processed", processed_at=utcnow()))
+                session.execute(
+                    update(InboundNotification)
+                    .where(InboundNotification.id == row.id)
+                    .values(status="processed", processed_at=utcnow())
+                )
         else:
-            enqueue(redis_client, "hub.connections.jobs.process_notification", row.id, queue_name=SYNC,
-                    id=job_id("notification", row.id))
+            enqueue(
+                redis_client,
+                "hub.connections.jobs.process_notification",
+                row.id,
+                queue_name=SYNC,
+                id=job_id("notification", row.id),
+            )
     except redis.RedisError as exc:
         log.warning("webhook.enqueue_deferred", error=type(exc).__name__)  # the inbox sweep picks it up
 
@@ -77,17 +86,28 @@ def _accept_one(db: Database, provider: str, item: Notification) -> tuple[str, I
         return "rejected", None
     status = "ignored" if item.kind == "sync" or channel.status != "active" else "received"
     row = InboundNotification(
-        id=new_id("notification"), provider=provider, dedup_key=item.dedup_key[:512], connection_id=channel.connection_id,
-        calendar_id=channel.calendar_id, kind=item.kind, status=status, duplicates=0,
-        detail={**item.detail, "channel_id": item.channel_id}, received_at=utcnow(), processed_at=None,
+        id=new_id("notification"),
+        provider=provider,
+        dedup_key=item.dedup_key[:512],
+        connection_id=channel.connection_id,
+        calendar_id=channel.calendar_id,
+        kind=item.kind,
+        status=status,
+        duplicates=0,
+        detail={**item.detail, "channel_id": item.channel_id},
+        received_at=utcnow(),
+        processed_at=None,
     )
     try:
         with db.write() as session:
             session.add(row)
     except IntegrityError:
         with db.write() as session:
-            session.execute(update(InboundNotification).where(InboundNotification.dedup_key == item.dedup_key[:512])
-                            .values(duplicates=InboundNotification.duplicates + 1))
+            session.execute(
+                update(InboundNotification)
+                .where(InboundNotification.dedup_key == item.dedup_key[:512])
+                .values(duplicates=InboundNotification.duplicates + 1)
+            )
         log.info("webhook.duplicate", provider=provider, channel_id=channel.id)
         return "duplicate", None
     if status == "ignored":

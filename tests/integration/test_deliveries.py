@@ -158,8 +158,12 @@ def create_endpoint(
 def emit_event(db: Database, organization_id: str, event_type: str = "booking.created", **payload: Any) -> str:
     with db.write() as session:
         message = emit(
-            session, organization_id=organization_id, event_type=event_type, aggregate_type="booking",
-            aggregate_id="bkg_01jd3w9k6v0m3y0q6d2x9t7h1e", payload={"id": "bkg_01jd3w9k6v0m3y0q6d2x9t7h1e", **payload},
+            session,
+            organization_id=organization_id,
+            event_type=event_type,
+            aggregate_type="booking",
+            aggregate_id="bkg_01jd3w9k6v0m3y0q6d2x9t7h1e",
+            payload={"id": "bkg_01jd3w9k6v0m3y0q6d2x9t7h1e", **payload},
         )
         return message.id
 
@@ -210,8 +214,13 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_retry_schedule_is_immediately_then_5s_5m_30m_2h_5h_10h_10h() -> None:
     assert jobs.max_attempts() == 8
     assert [jobs.policy().delay_after(n, jobs.Outcome(status_code=500, error="http_500")) for n in range(1, 8)] == [
-        timedelta(seconds=5), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2),
-        timedelta(hours=5), timedelta(hours=10), timedelta(hours=10),
+        timedelta(seconds=5),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        timedelta(hours=10),
+        timedelta(hours=10),
     ]
     assert jobs.ATTEMPT_TIMEOUT == 15.0
 
@@ -220,7 +229,11 @@ def test_the_retry_schedule_is_immediately_then_5s_5m_30m_2h_5h_10h_10h() -> Non
 
 
 def test_fan_out_creates_one_delivery_per_subscribed_endpoint_and_only_once(
-    tenant: Tenant, other_tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    receiver: Receiver,
+    db: Database,
+    job_ctx: JobContext,
     connection: redis.Redis,
 ) -> None:
     subscribed = create_endpoint(tenant, receiver, ["booking.created", "booking.cancelled"])
@@ -388,8 +401,14 @@ def test_a_failed_first_attempt_is_retried_after_5_seconds(
 
 @pytest.mark.parametrize(("status", "retry_after", "expected"), [(429, "3600", 3600), (503, "1", 5)])
 def test_retry_after_is_honoured_when_longer_than_the_schedule(
-    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
-    status: int, retry_after: str, expected: int,
+    tenant: Tenant,
+    receiver: Receiver,
+    db: Database,
+    job_ctx: JobContext,
+    connection: redis.Redis,
+    status: int,
+    retry_after: str,
+    expected: int,
 ) -> None:
     create_endpoint(tenant, receiver)
     receiver.replies = [Reply(status, headers={"Retry-After": retry_after})]
@@ -405,7 +424,11 @@ def test_retry_after_is_honoured_when_longer_than_the_schedule(
 
 
 def test_a_timeout_is_a_failed_attempt(
-    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
+    tenant: Tenant,
+    receiver: Receiver,
+    db: Database,
+    job_ctx: JobContext,
+    connection: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs, "ATTEMPT_TIMEOUT", 0.5)
@@ -505,7 +528,11 @@ def test_410_gone_disables_the_endpoint_and_manual_retry_needs_it_enabled(
 
 
 def test_manual_retry_over_the_api_sends_a_failed_delivery_again(
-    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
+    tenant: Tenant,
+    receiver: Receiver,
+    db: Database,
+    job_ctx: JobContext,
+    connection: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(jobs, "RETRY_DELAYS", ())  # a single automatic attempt
@@ -657,7 +684,11 @@ class Killed(BaseException):
 
 
 def test_a_worker_killed_mid_attempt_is_replaced_by_the_watchdog(
-    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
+    tenant: Tenant,
+    receiver: Receiver,
+    db: Database,
+    job_ctx: JobContext,
+    connection: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     create_endpoint(tenant, receiver)
@@ -689,7 +720,11 @@ def test_a_worker_killed_mid_attempt_is_replaced_by_the_watchdog(
 
 
 def test_a_crashed_attempt_releases_its_claim(
-    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis,
+    tenant: Tenant,
+    receiver: Receiver,
+    db: Database,
+    job_ctx: JobContext,
+    connection: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     create_endpoint(tenant, receiver)

@@ -53,11 +53,13 @@ class World:
         """Drain Hub's queues in-process (jobs scheduled for later stay scheduled)."""
         install(JobContext(self.settings, self.db, self.redis))
         HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer).work(
-            burst=True, logging_level="ERROR", with_scheduler=False)
+            burst=True, logging_level="ERROR", with_scheduler=False
+        )
 
     def link(self, user_id: str) -> str:
-        started = self.tenant.client.post(f"/v1/users/{user_id}/connections/google/authorize",
-                                          json={"redirect_uri": REDIRECT})
+        started = self.tenant.client.post(
+            f"/v1/users/{user_id}/connections/google/authorize", json={"redirect_uri": REDIRECT}
+        )
         assert started.status_code == 200, started.text
         state = parse_qs(urlsplit(started.json()["authorization_url"]).query)["state"][0]
         back = httpx.get(f"{self.server.url}/oauth/google/callback", params={"state": state, "code": "good-code"})
@@ -73,10 +75,16 @@ def world(settings: Settings, db: Database, tmp_path: Path) -> Iterator[World]:
     with GoogleStandIn() as google:
         env = google.env()
         local = msgspec.structs.replace(
-            settings, redis_url=private.url, data_dir=tmp_path / "data", public_url="https://hub.example.test",
-            google_client_id=env["HUB_GOOGLE_CLIENT_ID"], google_client_secret=env["HUB_GOOGLE_CLIENT_SECRET"],
-            google_auth_url=env["HUB_GOOGLE_AUTH_URL"], google_token_url=env["HUB_GOOGLE_TOKEN_URL"],
-            google_revoke_url=env["HUB_GOOGLE_REVOKE_URL"], google_api_url=env["HUB_GOOGLE_API_URL"],
+            settings,
+            redis_url=private.url,
+            data_dir=tmp_path / "data",
+            public_url="https://hub.example.test",
+            google_client_id=env["HUB_GOOGLE_CLIENT_ID"],
+            google_client_secret=env["HUB_GOOGLE_CLIENT_SECRET"],
+            google_auth_url=env["HUB_GOOGLE_AUTH_URL"],
+            google_token_url=env["HUB_GOOGLE_TOKEN_URL"],
+            google_revoke_url=env["HUB_GOOGLE_REVOKE_URL"],
+            google_api_url=env["HUB_GOOGLE_API_URL"],
         )
         database = Database(local.resolved_database_url)
         client = connect(private.url, socket_timeout=None)
@@ -99,9 +107,16 @@ def connection(world: World, connection_id: str) -> dict[str, Any]:
 
 
 def slots(world: World, user_id: str) -> list[str]:
-    response = world.tenant.client.get("/v1/availability", params={
-        "user_id": user_id, "start": f"{MONDAY}T09:00:00", "end": f"{MONDAY}T13:00:00", "timezone": "Europe/Berlin",
-        "duration_minutes": 60})
+    response = world.tenant.client.get(
+        "/v1/availability",
+        params={
+            "user_id": user_id,
+            "start": f"{MONDAY}T09:00:00",
+            "end": f"{MONDAY}T13:00:00",
+            "timezone": "Europe/Berlin",
+            "duration_minutes": 60,
+        },
+    )
     assert response.status_code == 200, response.text
     return [s["local_start"][11:16] for s in response.json()["slots"]]
 
@@ -119,14 +134,22 @@ def test_linking_journey_and_busy_times_block_slots(world: World) -> None:
     assert linked["status"] == "active"
     assert linked["account_email"] == "ada.host@gmail.com"
     assert [(c["provider_calendar_id"], c["busy_source"], c["booking_target"]) for c in linked["calendars"]] == [
-        ("ada.host@gmail.com", True, True)]
+        ("ada.host@gmail.com", True, True)
+    ]
     assert linked["push"]["state"] == "active"
     assert linked["last_success_at"] is not None
     assert world.google.watches[0]["address"] == "https://hub.example.test/webhooks/google"
 
     assert slots(world, user["id"]) == ["09:00", "11:00", "12:00"]  # the transparent event does not block
-    clash = world.tenant.client.post("/v1/bookings", json={
-        "host_id": user["id"], "start": f"{MONDAY}T10:30:00", "duration_minutes": 30, "timezone": "Europe/Berlin"})
+    clash = world.tenant.client.post(
+        "/v1/bookings",
+        json={
+            "host_id": user["id"],
+            "start": f"{MONDAY}T10:30:00",
+            "duration_minutes": 30,
+            "timezone": "Europe/Berlin",
+        },
+    )
     assert clash.status_code == 409
     assert clash.json()["code"] == "booking_conflict"
     assert [c["source"] for c in clash.json()["conflicts"]] == ["google"]
@@ -143,24 +166,30 @@ def test_forged_reused_and_expired_states_are_refused(world: World) -> None:
     forged = httpx.get(callback, params={"state": "made-up", "code": "good-code"})
     assert (forged.status_code, "invalid_state" in forged.text) == (400, True)
 
-    started = world.tenant.client.post(f"/v1/users/{user['id']}/connections/google/authorize",
-                                       json={"redirect_uri": REDIRECT}).json()
+    started = world.tenant.client.post(
+        f"/v1/users/{user['id']}/connections/google/authorize", json={"redirect_uri": REDIRECT}
+    ).json()
     state = parse_qs(urlsplit(started["authorization_url"]).query)["state"][0]
     assert httpx.get(callback, params={"state": state, "code": "good-code"}).status_code == 302
     reused = httpx.get(callback, params={"state": state, "code": "good-code"})
     assert (reused.status_code, "state_already_used" in reused.text) == (400, True)
 
-    started = world.tenant.client.post(f"/v1/users/{user['id']}/connections/google/authorize",
-                                       json={"redirect_uri": REDIRECT}).json()
+    started = world.tenant.client.post(
+        f"/v1/users/{user['id']}/connections/google/authorize", json={"redirect_uri": REDIRECT}
+    ).json()
     state = parse_qs(urlsplit(started["authorization_url"]).query)["state"][0]
     with world.db.write() as session:
-        session.execute(update(OAuthState).where(OAuthState.used_at.is_(None), OAuthState.user_id == user["id"])
-                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(OAuthState)
+            .where(OAuthState.used_at.is_(None), OAuthState.user_id == user["id"])
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     expired = httpx.get(callback, params={"state": state, "code": "good-code"})
     assert (expired.status_code, "state_expired" in expired.text) == (400, True)
 
-    denied_start = world.tenant.client.post(f"/v1/users/{user['id']}/connections/google/authorize",
-                                            json={"redirect_uri": REDIRECT}).json()
+    denied_start = world.tenant.client.post(
+        f"/v1/users/{user['id']}/connections/google/authorize", json={"redirect_uri": REDIRECT}
+    ).json()
     state = parse_qs(urlsplit(denied_start["authorization_url"]).query)["state"][0]
     denied = httpx.get(callback, params={"state": state, "error": "access_denied"})
     assert denied.status_code == 302
@@ -169,12 +198,14 @@ def test_forged_reused_and_expired_states_are_refused(world: World) -> None:
 
 def test_unconfigured_provider_and_unknown_provider(world: World, settings: Settings) -> None:
     user = host(world)
-    missing = world.tenant.client.post(f"/v1/users/{user['id']}/connections/microsoft/authorize",
-                                       json={"redirect_uri": REDIRECT})
+    missing = world.tenant.client.post(
+        f"/v1/users/{user['id']}/connections/microsoft/authorize", json={"redirect_uri": REDIRECT}
+    )
     assert missing.status_code == 422
     assert missing.json()["code"] == "provider_not_configured"
-    unknown = world.tenant.client.post(f"/v1/users/{user['id']}/connections/yahoo/authorize",
-                                       json={"redirect_uri": REDIRECT})
+    unknown = world.tenant.client.post(
+        f"/v1/users/{user['id']}/connections/yahoo/authorize", json={"redirect_uri": REDIRECT}
+    )
     assert unknown.status_code == 404
 
 
@@ -194,10 +225,14 @@ def test_push_storm_is_deduplicated_and_coalesced_and_survives_redis_outage(worl
             assert answer.status_code == 200
     assert len(sync_queue) == 1  # one queued sync for the calendar, however many notifications
     with world.db.read() as session:
-        stored = session.scalar(select(func.count()).select_from(InboundNotification).where(
-            InboundNotification.connection_id == connection_id))
-        duplicates = session.scalar(select(func.sum(InboundNotification.duplicates)).where(
-            InboundNotification.connection_id == connection_id))
+        stored = session.scalar(
+            select(func.count())
+            .select_from(InboundNotification)
+            .where(InboundNotification.connection_id == connection_id)
+        )
+        duplicates = session.scalar(
+            select(func.sum(InboundNotification.duplicates)).where(InboundNotification.connection_id == connection_id)
+        )
     assert (stored, duplicates) == (200, 800)
 
     forged = httpx.post(url, headers=push_headers(channel["id"], "not-the-token", 999))
@@ -222,10 +257,16 @@ def test_expired_sync_token_means_full_resync(world: World) -> None:
     assert world.tenant.client.post(f"/v1/connections/{connection_id}/sync").status_code == 202
     world.run_jobs()
     with world.db.read() as session:
-        run = session.scalars(select(SyncRun).where(SyncRun.connection_id == connection_id)
-                              .order_by(SyncRun.started_at.desc())).first()
-        events = list(session.scalars(select(ExternalEvent.provider_event_id).join(
-            Connection, Connection.user_id == ExternalEvent.user_id).where(Connection.id == connection_id)))
+        run = session.scalars(
+            select(SyncRun).where(SyncRun.connection_id == connection_id).order_by(SyncRun.started_at.desc())
+        ).first()
+        events = list(
+            session.scalars(
+                select(ExternalEvent.provider_event_id)
+                .join(Connection, Connection.user_id == ExternalEvent.user_id)
+                .where(Connection.id == connection_id)
+            )
+        )
     assert run is not None and (run.trigger, run.outcome, run.full) == ("manual", "succeeded", True)
     assert events == ["b"]
 
@@ -243,8 +284,9 @@ def test_rate_limit_waits_and_recovers(world: World) -> None:
 def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) -> None:
     user = host(world)
     with WebhookReceiver() as receiver:
-        endpoint = world.tenant.client.post("/v1/webhook-endpoints", json={
-            "url": receiver.url, "events": ["connection.reauth_required"]})
+        endpoint = world.tenant.client.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url, "events": ["connection.reauth_required"]}
+        )
         assert endpoint.status_code == 201, endpoint.text
         connection_id = world.link(user["id"])
         world.run_jobs()
@@ -259,7 +301,10 @@ def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) 
         wait_for(lambda: len(receiver.requests) >= 1, 10, "the connection.reauth_required webhook")
         body = msgspec.json.decode(receiver.requests[0]["body"])
         assert (body["type"], body["data"]["id"], body["data"]["status"]) == (
-            "connection.reauth_required", connection_id, "reauth_required")
+            "connection.reauth_required",
+            connection_id,
+            "reauth_required",
+        )
         # no more retries: another sync request is skipped, not retried
         world.tenant.client.post(f"/v1/connections/{connection_id}/sync")
         world.run_jobs()
@@ -281,9 +326,16 @@ def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
     user = host(world)
     world.link(user["id"])
     world.run_jobs()
-    created = world.tenant.client.post("/v1/bookings", json={
-        "host_id": user["id"], "start": f"{MONDAY}T09:00:00", "duration_minutes": 30, "timezone": "Europe/Berlin",
-        "title": "Intro call"})
+    created = world.tenant.client.post(
+        "/v1/bookings",
+        json={
+            "host_id": user["id"],
+            "start": f"{MONDAY}T09:00:00",
+            "duration_minutes": 30,
+            "timezone": "Europe/Berlin",
+            "title": "Intro call",
+        },
+    )
     assert created.status_code == 201
     world.run_jobs()
     assert len(world.google.inserts) == 1
@@ -294,8 +346,11 @@ def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
     from hub.jobs.runner import enqueue
 
     with world.db.read() as session:
-        outbox_id = session.scalar(select(OutboxMessage.id).where(
-            OutboxMessage.aggregate_id == created.json()["id"], OutboxMessage.event_type == "booking.created"))
+        outbox_id = session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.aggregate_id == created.json()["id"], OutboxMessage.event_type == "booking.created"
+            )
+        )
     enqueue(world.redis, "hub.connections.jobs.write_booking", str(outbox_id))  # the insert job runs twice
     world.run_jobs()
     assert len(world.google.inserts) == 1
@@ -318,26 +373,43 @@ def test_unlink_stops_push_revokes_and_keeps_history(world: World) -> None:
     assert [s["id"] for s in world.google.stopped] == [world.google.watches[0]["id"]]
     assert connection(world, connection_id)["status"] == "revoked"
     with world.db.read() as session:
-        assert session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.connection_id == connection_id)) >= 1
-    actions = [e["action"] for e in world.tenant.client.get("/v1/audit-events").json()["data"]
-               if e["target_id"] == connection_id]
+        assert (
+            session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.connection_id == connection_id)) >= 1
+        )
+    actions = [
+        e["action"]
+        for e in world.tenant.client.get("/v1/audit-events").json()["data"]
+        if e["target_id"] == connection_id
+    ]
     assert "connection.revoked" in actions
 
 
 def test_end_to_end_with_a_real_worker_process(world: World, tmp_path: Path) -> None:
     world.google.add_event("busy1", f"{MONDAY}T10:00:00+01:00", f"{MONDAY}T11:00:00+01:00")
-    env = {**world.google.env(), "HUB_DATABASE_URL": world.settings.resolved_database_url,
-           "HUB_REDIS_URL": world.settings.redis_url or "", "HUB_DATA_DIR": str(world.settings.data_dir),
-           "HUB_PUBLIC_URL": world.settings.public_url, "HUB_SECRET_KEYS": ",".join(world.settings.secret_keys),
-           "HUB_EMAIL_BACKEND": "file"}
+    env = {
+        **world.google.env(),
+        "HUB_DATABASE_URL": world.settings.resolved_database_url,
+        "HUB_REDIS_URL": world.settings.redis_url or "",
+        "HUB_DATA_DIR": str(world.settings.data_dir),
+        "HUB_PUBLIC_URL": world.settings.public_url,
+        "HUB_SECRET_KEYS": ",".join(world.settings.secret_keys),
+        "HUB_EMAIL_BACKEND": "file",
+    }
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
         user = host(world)
         connection_id = world.link(user["id"])
         wait_for(lambda: connection(world, connection_id)["last_success_at"] is not None, 60, "the first sync")
         assert slots(world, user["id"]) == ["09:00", "11:00", "12:00"]
-        created = world.tenant.client.post("/v1/bookings", json={
-            "host_id": user["id"], "start": f"{MONDAY}T11:00:00", "duration_minutes": 60, "timezone": "Europe/Berlin"})
+        created = world.tenant.client.post(
+            "/v1/bookings",
+            json={
+                "host_id": user["id"],
+                "start": f"{MONDAY}T11:00:00",
+                "duration_minutes": 60,
+                "timezone": "Europe/Berlin",
+            },
+        )
         assert created.status_code == 201
         wait_for(lambda: len(world.google.inserts) == 1, 60, "the booking in Google Calendar")
         channel = world.google.watches[0]

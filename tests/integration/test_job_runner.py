@@ -80,12 +80,14 @@ def test_skippable_error_ends_the_job_normally(connection: redis.Redis) -> None:
 
 def _hub(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    env.update({
-        "HUB_DATABASE_URL": settings.resolved_database_url,
-        "HUB_REDIS_URL": settings.redis_url or "",
-        "HUB_DATA_DIR": str(settings.data_dir),
-        "HUB_LOG_LEVEL": "warning",
-    })
+    env.update(
+        {
+            "HUB_DATABASE_URL": settings.resolved_database_url,
+            "HUB_REDIS_URL": settings.redis_url or "",
+            "HUB_DATA_DIR": str(settings.data_dir),
+            "HUB_LOG_LEVEL": "warning",
+        }
+    )
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -65,8 +65,13 @@ def worker_env(settings: Settings) -> dict[str, str]:
 def book(tenant: Tenant, host_id: str, hour: int) -> str:
     response = tenant.client.post(
         "/v1/bookings",
-        json={"host_id": host_id, "start": f"{MONDAY}T{hour:02d}:00:00", "duration_minutes": 30,
-              "timezone": "Europe/Berlin", "attendees": [{"email": "guest@example.com", "name": "Guest"}]},
+        json={
+            "host_id": host_id,
+            "start": f"{MONDAY}T{hour:02d}:00:00",
+            "duration_minutes": 30,
+            "timezone": "Europe/Berlin",
+            "attendees": [{"email": "guest@example.com", "name": "Guest"}],
+        },
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -75,11 +80,14 @@ def book(tenant: Tenant, host_id: str, hour: int) -> str:
 def counts(db: Database, booking_ids: list[str]) -> tuple[int, int]:
     with db.read() as session:
         emails = session.scalar(
-            select(func.count()).select_from(EmailSend).where(EmailSend.booking_id.in_(booking_ids), EmailSend.status == "sent")
+            select(func.count())
+            .select_from(EmailSend)
+            .where(EmailSend.booking_id.in_(booking_ids), EmailSend.status == "sent")
         )
         deliveries = session.scalar(
-            select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "succeeded",
-                                                                     WebhookDelivery.body.is_not(None))
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == "succeeded", WebhookDelivery.body.is_not(None))
         )
     return int(emails or 0), int(deliveries or 0)
 
@@ -90,7 +98,9 @@ def test_bookings_succeed_while_redis_is_down_and_notify_once_it_is_back(
     with LiveServer(create_app(pipeline_settings, database=pipeline_db)) as server, WebhookReceiver() as receiver:
         tenant = Tenant(server.url, pipeline_db)
         host = tenant.create_user(email=f"host-{uuid.uuid4().hex[:6]}@example.com")
-        endpoint = tenant.client.post("/v1/webhook-endpoints", json={"url": receiver.url, "events": ["booking.created"]})
+        endpoint = tenant.client.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url, "events": ["booking.created"]}
+        )
         assert endpoint.status_code == 201, endpoint.text
 
         private_redis.stop()
@@ -100,8 +110,11 @@ def test_bookings_succeed_while_redis_is_down_and_notify_once_it_is_back(
         worker = WorkerProcess(worker_env(pipeline_settings), tmp_path / "worker.log").start()
         try:
             # the cron sweep finds the undispatched outbox rows; each booking mails guest + host
-            wait_for(lambda: len(set(receiver.ids())) >= 3 and counts(pipeline_db, booking_ids)[0] >= 6, 90,
-                     "notifications after Redis came back")
+            wait_for(
+                lambda: len(set(receiver.ids())) >= 3 and counts(pipeline_db, booking_ids)[0] >= 6,
+                90,
+                "notifications after Redis came back",
+            )
         finally:
             worker.kill(signal.SIGTERM)
         assert sorted(receiver.ids()) == sorted(set(receiver.ids()))  # each webhook exactly once
@@ -110,7 +123,11 @@ def test_bookings_succeed_while_redis_is_down_and_notify_once_it_is_back(
         for request in receiver.requests:
             Webhook(secret).verify(request["body"], request["headers"])
         assert counts(pipeline_db, booking_ids)[0] == 6
-        mails = [p for p in (pipeline_settings.data_dir / "mail").glob("*.eml") if any(b in p.read_text() for b in booking_ids)]
+        mails = [
+            p
+            for p in (pipeline_settings.data_dir / "mail").glob("*.eml")
+            if any(b in p.read_text() for b in booking_ids)
+        ]
         assert len(mails) == 6  # the file backend wrote exactly one .eml per recipient and booking
         tenant.client.close()
 
@@ -126,7 +143,10 @@ def test_a_worker_killed_mid_job_is_replaced_and_nothing_is_sent_twice(
         tenant = Tenant(server.url, pipeline_db)
         host = tenant.create_user(email=f"host-{uuid.uuid4().hex[:6]}@example.com")
         url = f"http://127.0.0.1:{gate.port}/hook"
-        assert tenant.client.post("/v1/webhook-endpoints", json={"url": url, "events": ["booking.created"]}).status_code == 201
+        assert (
+            tenant.client.post("/v1/webhook-endpoints", json={"url": url, "events": ["booking.created"]}).status_code
+            == 201
+        )
 
         first = WorkerProcess(worker_env(pipeline_settings), tmp_path / "worker1.log").start()
         booking_id = book(tenant, host["id"], 9)
@@ -135,8 +155,11 @@ def test_a_worker_killed_mid_job_is_replaced_and_nothing_is_sent_twice(
 
         second = WorkerProcess(worker_env(pipeline_settings), tmp_path / "worker2.log").start()
         try:
-            wait_for(lambda: len(receiver.ids()) >= 1 and counts(pipeline_db, [booking_id])[0] >= 2, 180,
-                     "the abandoned job to run again")
+            wait_for(
+                lambda: len(receiver.ids()) >= 1 and counts(pipeline_db, [booking_id])[0] >= 2,
+                180,
+                "the abandoned job to run again",
+            )
         finally:
             second.kill(signal.SIGTERM)
         assert len(receiver.ids()) == 1

@@ -7,8 +7,12 @@ def test_booking_round_trip(tenant: Tenant) -> None:
     user = tenant.create_user()
     created = tenant.client.post(
         "/v1/bookings",
-        json={"host_id": user["id"], "start": "2030-12-02T09:00:00", "end": "2030-12-02T09:30:00",
-              "timezone": "Europe/Berlin"},
+        json={
+            "host_id": user["id"],
+            "start": "2030-12-02T09:00:00",
+            "end": "2030-12-02T09:30:00",
+            "timezone": "Europe/Berlin",
+        },
     )
     assert created.status_code == 201, created.text
     booking = created.json()

@@ -41,10 +41,20 @@ def add_delivery(
     with db.write() as session:
         session.add(
             WebhookDelivery(
-                id=delivery_id, organization_id=organization_id, endpoint_id=endpoint_id, outbox_id=None,
-                event_type="booking.created", body=b"{}", status="pending",
-                attempt_count=len(attempts), next_attempt_at=None, last_status_code=None, last_error=None,
-                context={}, created_at=created_at, delivered_at=None,
+                id=delivery_id,
+                organization_id=organization_id,
+                endpoint_id=endpoint_id,
+                outbox_id=None,
+                event_type="booking.created",
+                body=b"{}",
+                status="pending",
+                attempt_count=len(attempts),
+                next_attempt_at=None,
+                last_status_code=None,
+                last_error=None,
+                context={},
+                created_at=created_at,
+                delivered_at=None,
             )
         )
         session.flush()
@@ -191,7 +201,10 @@ def test_enable_turns_a_disabled_endpoint_back_on(tenant: Tenant, db: Database) 
     assert response.status_code == 200, response.text
     shown = response.json()
     assert (shown["status"], shown["disabled_reason"], shown["disabled_at"], shown["failing_since"]) == (
-        "enabled", None, None, None,
+        "enabled",
+        None,
+        None,
+        None,
     )
 
 
@@ -203,12 +216,25 @@ def test_deliveries_are_listed_newest_first_with_their_attempts(tenant: Tenant, 
     base = datetime.now(UTC) - timedelta(hours=1)
     retry_at = base + timedelta(seconds=5)
     older = add_delivery(
-        db, endpoint["id"], tenant.organization_id, base,
+        db,
+        endpoint["id"],
+        tenant.organization_id,
+        base,
         [
-            {"status_code": 500, "latency_ms": 31, "response_snippet": "oops", "error": "http_500: boom",
-             "next_attempt_at": retry_at},
-            {"status_code": None, "latency_ms": 15000, "response_snippet": None, "error": "timeout: no answer",
-             "next_attempt_at": None},
+            {
+                "status_code": 500,
+                "latency_ms": 31,
+                "response_snippet": "oops",
+                "error": "http_500: boom",
+                "next_attempt_at": retry_at,
+            },
+            {
+                "status_code": None,
+                "latency_ms": 15000,
+                "response_snippet": None,
+                "error": "timeout: no answer",
+                "next_attempt_at": None,
+            },
         ],
     )
     middle = add_delivery(db, endpoint["id"], tenant.organization_id, base, [])
@@ -227,9 +253,14 @@ def test_deliveries_are_listed_newest_first_with_their_attempts(tenant: Tenant, 
     assert delivery["event_type"] == "booking.created"
     first, second = delivery["attempts"]
     assert first == {
-        "attempt_number": 1, "attempted_at": first["attempted_at"], "status_code": 500, "latency_ms": 31,
-        "response_snippet": "oops", "error": "http_500: boom",
-        "next_attempt_at": msgspec.json.decode(msgspec.json.encode(retry_at)), "object": "webhook_attempt",
+        "attempt_number": 1,
+        "attempted_at": first["attempted_at"],
+        "status_code": 500,
+        "latency_ms": 31,
+        "response_snippet": "oops",
+        "error": "http_500: boom",
+        "next_attempt_at": msgspec.json.decode(msgspec.json.encode(retry_at)),
+        "object": "webhook_attempt",
     }
     assert (second["attempt_number"], second["status_code"], second["error"]) == (2, None, "timeout: no answer")
     assert tenant.client.get(f"/v1/webhook-deliveries/{older}").json() == delivery

@@ -20,8 +20,10 @@ CLIENT_ID = "hub-test-client.apps.googleusercontent.com"
 CLIENT_SECRET = "hub-test-secret"
 ACCOUNT_SUB = "110248495921238986420"
 ACCOUNT_EMAIL = "ada.host@gmail.com"
-SCOPE = ("openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.events "
-         "https://www.googleapis.com/auth/calendar.calendarlist.readonly")
+SCOPE = (
+    "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.events "
+    "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
+)
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -30,14 +32,27 @@ def _b64(data: dict[str, Any]) -> str:
 
 def id_token() -> str:
     now = int(time.time())
-    claims = {"iss": "https://accounts.google.com", "azp": CLIENT_ID, "aud": CLIENT_ID, "sub": ACCOUNT_SUB,
-              "email": ACCOUNT_EMAIL, "email_verified": True, "iat": now, "exp": now + 3600}
+    claims = {
+        "iss": "https://accounts.google.com",
+        "azp": CLIENT_ID,
+        "aud": CLIENT_ID,
+        "sub": ACCOUNT_SUB,
+        "email": ACCOUNT_EMAIL,
+        "email_verified": True,
+        "iat": now,
+        "exp": now + 3600,
+    }
     return f"{_b64({'alg': 'RS256', 'kid': 'test', 'typ': 'JWT'})}.{_b64(claims)}.c2lnbmF0dXJl"
 
 
 def _error(status: int, reason: str, message: str, domain: str = "global") -> tuple[int, dict[str, Any]]:
-    return status, {"error": {"errors": [{"domain": domain, "reason": reason, "message": message}],
-                              "code": status, "message": message}}
+    return status, {
+        "error": {
+            "errors": [{"domain": domain, "reason": reason, "message": message}],
+            "code": status,
+            "message": message,
+        }
+    }
 
 
 class GoogleStandIn:
@@ -96,15 +111,26 @@ class GoogleStandIn:
     def add_event(self, event_id: str, start: str, end: str, **extra: Any) -> None:
         with self.lock:
             self.version += 1
-            self.events[event_id] = {"kind": "calendar#event", "id": event_id, "status": "confirmed",
-                                     "start": {"dateTime": start}, "end": {"dateTime": end},
-                                     "updated": "2030-11-01T10:00:00.000Z", **extra, "_version": self.version}
+            self.events[event_id] = {
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "confirmed",
+                "start": {"dateTime": start},
+                "end": {"dateTime": end},
+                "updated": "2030-11-01T10:00:00.000Z",
+                **extra,
+                "_version": self.version,
+            }
 
     def cancel_event(self, event_id: str) -> None:
         with self.lock:
             self.version += 1
-            self.events[event_id] = {"kind": "calendar#event", "id": event_id, "status": "cancelled",
-                                     "_version": self.version}
+            self.events[event_id] = {
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "cancelled",
+                "_version": self.version,
+            }
 
     # --- the HTTP side ------------------------------------------------------------------------
 
@@ -137,9 +163,25 @@ class GoogleStandIn:
             return (*_error(429, "rateLimitExceeded", "Rate Limit Exceeded", "usageLimits"), {"Retry-After": "1"})
         api = path.removeprefix("/calendar/v3")
         if api == "/users/me/calendarList" and method == "GET":
-            return 200, {"kind": "calendar#calendarList", "etag": '"p33k"', "nextSyncToken": "cl1", "items": [
-                {"kind": "calendar#calendarListEntry", "id": self.calendar_id, "summary": "Ada Host",
-                 "timeZone": "Europe/Berlin", "accessRole": "owner", "primary": True}]}, {}
+            return (
+                200,
+                {
+                    "kind": "calendar#calendarList",
+                    "etag": '"p33k"',
+                    "nextSyncToken": "cl1",
+                    "items": [
+                        {
+                            "kind": "calendar#calendarListEntry",
+                            "id": self.calendar_id,
+                            "summary": "Ada Host",
+                            "timeZone": "Europe/Berlin",
+                            "accessRole": "owner",
+                            "primary": True,
+                        }
+                    ],
+                },
+                {},
+            )
         if api == "/channels/stop" and method == "POST":
             self.stopped.append(json.loads(raw))
             return 204, None, {}
@@ -148,9 +190,18 @@ class GoogleStandIn:
             body = json.loads(raw)
             self.watches.append(body)
             expiration = str(int((time.time() + 7 * 86400) * 1000))
-            return 200, {"kind": "api#channel", "id": body["id"], "resourceId": "o3hgv1538sdjfh",
-                         "resourceUri": f"{self.url}/calendar/v3/calendars/{self.calendar_id}/events?alt=json",
-                         "token": body.get("token"), "expiration": expiration}, {}
+            return (
+                200,
+                {
+                    "kind": "api#channel",
+                    "id": body["id"],
+                    "resourceId": "o3hgv1538sdjfh",
+                    "resourceUri": f"{self.url}/calendar/v3/calendars/{self.calendar_id}/events?alt=json",
+                    "token": body.get("token"),
+                    "expiration": expiration,
+                },
+                {},
+            )
         if api == prefix and method == "GET":
             return (*self._list(query), {})
         if api == prefix and method == "POST":
@@ -159,7 +210,12 @@ class GoogleStandIn:
                 return (*_error(409, "duplicate", "The requested identifier already exists."), {})
             self.inserts.append(body)
             self.version += 1
-            self.events[body["id"]] = {**body, "kind": "calendar#event", "status": "confirmed", "_version": self.version}
+            self.events[body["id"]] = {
+                **body,
+                "kind": "calendar#event",
+                "status": "confirmed",
+                "_version": self.version,
+            }
             return 200, {k: v for k, v in self.events[body["id"]].items() if k != "_version"}, {}
         if api.startswith(prefix + "/") and method == "DELETE":
             event_id = api.removeprefix(prefix + "/")
@@ -167,7 +223,12 @@ class GoogleStandIn:
                 return (*_error(410, "deleted", "Resource has been deleted"), {})
             self.deletes.append(event_id)
             self.version += 1
-            self.events[event_id] = {"kind": "calendar#event", "id": event_id, "status": "cancelled", "_version": self.version}
+            self.events[event_id] = {
+                "kind": "calendar#event",
+                "id": event_id,
+                "status": "cancelled",
+                "_version": self.version,
+            }
             return 204, None, {}
         return 404, {"error": {"code": 404, "message": f"stand-in has no route {method} {path}"}}, {}
 
@@ -178,13 +239,23 @@ class GoogleStandIn:
             if form.get("code") != "good-code" or not form.get("code_verifier"):
                 return 400, {"error": "invalid_grant", "error_description": "Bad Request"}
             self.revoked = False
-            return 200, {"access_token": f"ya29.access-{time.time_ns()}", "expires_in": 3599, "token_type": "Bearer",
-                         "scope": SCOPE, "refresh_token": "1//refresh-token", "id_token": id_token()}
+            return 200, {
+                "access_token": f"ya29.access-{time.time_ns()}",
+                "expires_in": 3599,
+                "token_type": "Bearer",
+                "scope": SCOPE,
+                "refresh_token": "1//refresh-token",
+                "id_token": id_token(),
+            }
         if form.get("grant_type") == "refresh_token":
             if self.revoked:
                 return 400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
-            return 200, {"access_token": f"ya29.access-{time.time_ns()}", "expires_in": 3599, "scope": SCOPE,
-                         "token_type": "Bearer"}
+            return 200, {
+                "access_token": f"ya29.access-{time.time_ns()}",
+                "expires_in": 3599,
+                "scope": SCOPE,
+                "token_type": "Bearer",
+            }
         return 400, {"error": "unsupported_grant_type"}
 
     def _list(self, query: dict[str, str]) -> tuple[int, Any]:
@@ -192,15 +263,20 @@ class GoogleStandIn:
         if token is not None:
             if self.fail_next_sync_token:
                 self.fail_next_sync_token = False
-                return _error(410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.",
-                              "calendar")
+                return _error(
+                    410, "fullSyncRequired", "Sync token is no longer valid, a full sync is required.", "calendar"
+                )
             since = int(token.removeprefix("sync-"))
             items = [e for e in self.events.values() if e["_version"] > since]
         else:
             items = [e for e in self.events.values() if e["status"] != "cancelled"]
-        return 200, {"kind": "calendar#events", "summary": self.calendar_id, "timeZone": "Europe/Berlin",
-                     "items": [{k: v for k, v in e.items() if k != "_version"} for e in items],
-                     "nextSyncToken": f"sync-{self.version}"}
+        return 200, {
+            "kind": "calendar#events",
+            "summary": self.calendar_id,
+            "timeZone": "Europe/Berlin",
+            "items": [{k: v for k, v in e.items() if k != "_version"} for e in items],
+            "nextSyncToken": f"sync-{self.version}",
+        }
 
 
 def push_headers(channel_id: str, token: str, number: int, state: str = "exists") -> dict[str, str]:

@@ -23,11 +23,19 @@ HUB_PAYLOAD = (
     ("secret", "msg_id", "timestamp", "body", "expected"),
     [
         pytest.param(
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-            b'{"test": 2432232314}', "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", id="official",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            b'{"test": 2432232314}',
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+            id="official",
         ),
         pytest.param(
-            HUB_SECRET, HUB_MSG_ID, 1772446531, HUB_PAYLOAD, "v1,wMqiuJVQKeNX07Wr3AbzcLXaOKN3UBMWg+VBojADmL0=",
+            HUB_SECRET,
+            HUB_MSG_ID,
+            1772446531,
+            HUB_PAYLOAD,
+            "v1,wMqiuJVQKeNX07Wr3AbzcLXaOKN3UBMWg+VBojADmL0=",
             id="hub-example",
         ),
     ],
