@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
-
 from litestar import Litestar, Request
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -31,8 +30,8 @@ from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
 from hub.observability.context import RequestContextMiddleware
-from hub.openapi import add_problem_responses
 from hub.observability.logging import configure_logging
+from hub.openapi import add_problem_responses
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 from hub.users.controllers import UserController

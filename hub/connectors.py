@@ -175,10 +175,10 @@ class PushChannels(Protocol):
 class Connector(msgspec.Struct, frozen=True):
     """What ``ConnectorSpec.build(settings)`` returns: the parts a provider supports."""
 
-    oauth: Any | None = None  # OAuthLinker
-    calendars: Any | None = None  # CalendarOperations
-    feed: Any | None = None  # ChangeFeed
-    push: Any | None = None  # PushChannels
+    oauth: Any = None  # OAuthLinker, or None when unsupported
+    calendars: Any = None  # CalendarOperations
+    feed: Any = None  # ChangeFeed
+    push: Any = None  # PushChannels
     ack_status: int = 200  # what /webhooks/<slug> answers once notifications are stored
 
 

@@ -284,7 +284,7 @@ def _from_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respons
     return _problem(request, error)
 
 
-exception_handlers: dict[type[Exception], Any] = {
+exception_handlers: dict[int | type[Exception], Any] = {
     ApiError: _problem,
     HTTPException: _from_http_exception,
     Exception: _from_unexpected,

@@ -12,7 +12,7 @@ import email.utils
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from tenacity import (
@@ -20,9 +20,11 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
+    stop_any,
     wait_exponential_jitter,
 )
 from tenacity import Retrying as _Retrying
+from tenacity.stop import stop_base
 
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 
@@ -49,11 +51,11 @@ DEFAULT_TABLE: Mapping[int, type[PipelineError]] = {
 }
 
 
-def client(*, timeout: httpx.Timeout = DEFAULT_TIMEOUT, **options: object) -> httpx.Client:
+def client(
+    *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, headers: Mapping[str, str] | None = None, **options: Any
+) -> httpx.Client:
     """An httpx client with Hub's timeouts and user agent. Close it (``with``) when done."""
-    headers = {"User-Agent": USER_AGENT}
-    headers.update(options.pop("headers", {}) or {})  # type: ignore[arg-type]
-    return httpx.Client(timeout=timeout, headers=headers, **options)  # type: ignore[arg-type]
+    return httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT, **(headers or {})}, **options)
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -102,6 +104,14 @@ def _wait(state: RetryCallState) -> float:
     return backoff
 
 
+class _GiveUpOnLongWaits(stop_base):
+    """Stop when the other side asks for a wait longer than a job should sleep."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return isinstance(exc, TransientError) and (exc.retry_after or 0) > MAX_IN_CALL_WAIT
+
+
 def call_with_retries(
     operation: Callable[[], T], *, attempts: int = 4, sleep: Callable[[float], None] = time.sleep
 ) -> T:
@@ -111,13 +121,9 @@ def call_with_retries(
     raised so the job is retried later by the queue.
     """
 
-    def give_up_on_long_waits(state: RetryCallState) -> bool:
-        exc = state.outcome.exception() if state.outcome else None
-        return isinstance(exc, TransientError) and (exc.retry_after or 0) > MAX_IN_CALL_WAIT
-
     retrying = _Retrying(
         retry=retry_if_exception_type(TransientError),
-        stop=stop_after_attempt(attempts) | stop_after_delay(60) | give_up_on_long_waits,
+        stop=stop_any(stop_after_attempt(attempts), stop_after_delay(60), _GiveUpOnLongWaits()),
         wait=_wait,
         sleep=sleep,
         reraise=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from hub import idempotency
@@ -12,7 +12,7 @@ from hub.auth import service
 from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from hub.web import request_id
+from hub.web import ApiRequest, request_id
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
 
@@ -29,7 +29,7 @@ class ApiKeyController(Controller):
     )
     def create(
         self,
-        request: Request,
+        request: ApiRequest,
         db: Database,
         data: ApiKeyCreate,
         body: bytes,
@@ -47,7 +47,7 @@ class ApiKeyController(Controller):
 
     @get(sync_to_thread=True, opt={"scope": "keys:manage"}, summary="List API keys (never the secrets)")
     def list(
-        self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+        self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[ApiKeyOut]:
         return service.list_keys(db, request.user, limit, cursor)
 
@@ -58,7 +58,7 @@ class ApiKeyController(Controller):
         status_code=200,
         summary="Revoke an API key",
     )
-    def revoke(self, request: Request, db: Database, key_id: str) -> ApiKeyOut:
+    def revoke(self, request: ApiRequest, db: Database, key_id: str) -> ApiKeyOut:
         return service.revoke_key(db, request.user, key_id)
 
 
@@ -68,6 +68,6 @@ class AuditController(Controller):
 
     @get(sync_to_thread=True, opt={"scope": "audit:read"}, summary="List audit events, newest first")
     def list(
-        self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+        self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[AuditEventOut]:
         return service.list_audit_events(db, request.user, limit, cursor)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.params import Parameter
 
 from hub.availability.service import Availability, availability
 from hub.db import Database
+from hub.web import ApiRequest
 
 Minutes = Annotated[int, Parameter(ge=5, le=1440)]
 
@@ -20,7 +21,7 @@ class AvailabilityController(Controller):
     @get(sync_to_thread=True, opt={"scope": "availability:read"}, summary="Free slots of a user")
     def get_availability(
         self,
-        request: Request,
+        request: ApiRequest,
         db: Database,
         user_id: str,
         start: Annotated[str, Parameter(description="RFC 3339 instant, or local time read in `timezone`")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from hub import idempotency
@@ -13,7 +13,7 @@ from hub.bookings import service
 from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from hub.web import request_id
+from hub.web import ApiRequest, request_id
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
 IdempotencyKeyHeader = Annotated[
@@ -29,7 +29,7 @@ class BookingController(Controller):
     @post(sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=201, summary="Create a booking")
     def create(
         self,
-        request: Request,
+        request: ApiRequest,
         db: Database,
         data: BookingCreate,
         body: bytes,
@@ -46,13 +46,13 @@ class BookingController(Controller):
         )
 
     @get("/{booking_id:str}", sync_to_thread=True, opt={"scope": "bookings:read"}, summary="Get a booking")
-    def retrieve(self, request: Request, db: Database, booking_id: str) -> BookingOut:
+    def retrieve(self, request: ApiRequest, db: Database, booking_id: str) -> BookingOut:
         return service.get_booking(db, request.user, booking_id)
 
     @get(sync_to_thread=True, opt={"scope": "bookings:read"}, summary="List bookings")
     def list(
         self,
-        request: Request,
+        request: ApiRequest,
         db: Database,
         limit: Limit = DEFAULT_LIMIT,
         cursor: str | None = None,
@@ -79,5 +79,7 @@ class BookingController(Controller):
         status_code=200,
         summary="Cancel a booking",
     )
-    def cancel(self, request: Request, db: Database, booking_id: str, data: BookingCancel | None = None) -> BookingOut:
+    def cancel(
+        self, request: ApiRequest, db: Database, booking_id: str, data: BookingCancel | None = None
+    ) -> BookingOut:
         return service.cancel_booking(db, request.user, booking_id, data or BookingCancel())

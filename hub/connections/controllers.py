@@ -14,6 +14,7 @@ from hub.connections.schemas import AuthorizeRequest, AuthorizeResponse, Calenda
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from hub.web import ApiRequest
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
 
@@ -30,7 +31,7 @@ class AuthorizeController(Controller):
         summary="Start linking a calendar account (Google or Microsoft)",
     )
     def authorize(
-        self, request: Request, db: Database, user_id: str, provider: str, data: AuthorizeRequest
+        self, request: ApiRequest, db: Database, user_id: str, provider: str, data: AuthorizeRequest
     ) -> AuthorizeResponse:
         state = request.app.state
         return oauth.authorize(
@@ -45,7 +46,7 @@ class ConnectionController(Controller):
     @get(sync_to_thread=True, opt={"scope": "connections:read"}, summary="List connections")
     def list(
         self,
-        request: Request,
+        request: ApiRequest,
         db: Database,
         user_id: str | None = None,
         limit: Limit = DEFAULT_LIMIT,
@@ -54,7 +55,7 @@ class ConnectionController(Controller):
         return service.list_connections(db, request.user, user_id=user_id, limit=limit, cursor=cursor)
 
     @get("/{connection_id:str}", sync_to_thread=True, opt={"scope": "connections:read"}, summary="Get a connection")
-    def retrieve(self, request: Request, db: Database, connection_id: str) -> ConnectionOut:
+    def retrieve(self, request: ApiRequest, db: Database, connection_id: str) -> ConnectionOut:
         return service.get_connection(db, request.user, connection_id)
 
     @patch(
@@ -64,7 +65,7 @@ class ConnectionController(Controller):
         summary="Choose busy-source and booking-target calendars",
     )
     def update_calendar(
-        self, request: Request, db: Database, connection_id: str, calendar_id: str, data: CalendarUpdate
+        self, request: ApiRequest, db: Database, connection_id: str, calendar_id: str, data: CalendarUpdate
     ) -> ConnectionOut:
         return service.update_calendar(db, request.app.state.redis, request.user, connection_id, calendar_id, data)
 
@@ -75,7 +76,7 @@ class ConnectionController(Controller):
         status_code=202,
         summary="Queue a sync of the connection's busy-source calendars",
     )
-    def sync(self, request: Request, db: Database, connection_id: str) -> SyncRequested:
+    def sync(self, request: ApiRequest, db: Database, connection_id: str) -> SyncRequested:
         return service.request_connection_sync(db, request.app.state.redis, request.user, connection_id)
 
     @delete(
@@ -85,7 +86,7 @@ class ConnectionController(Controller):
         status_code=200,
         summary="Unlink: stop push, revoke at the provider, keep history",
     )
-    def unlink(self, request: Request, db: Database, connection_id: str) -> ConnectionOut:
+    def unlink(self, request: ApiRequest, db: Database, connection_id: str) -> ConnectionOut:
         return service.unlink(db, request.app.state.redis, request.user, connection_id)
 
 

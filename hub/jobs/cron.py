@@ -59,7 +59,7 @@ class CronLeader:
     def is_leader(self) -> bool:
         """Take or renew the lock; True while this process holds it."""
         holder = self.connection.get(LOCK_KEY)
-        if holder is not None and holder.decode() == self.identity:
+        if holder is not None and (holder.decode() if isinstance(holder, bytes) else holder) == self.identity:
             self.connection.expire(LOCK_KEY, LOCK_TTL)
             return True
         return bool(self.connection.set(LOCK_KEY, self.identity, nx=True, ex=LOCK_TTL))
@@ -94,7 +94,7 @@ class CronLeader:
     def _release(self) -> None:
         try:
             holder = self.connection.get(LOCK_KEY)
-            if holder is not None and holder.decode() == self.identity:
+            if holder is not None and (holder.decode() if isinstance(holder, bytes) else holder) == self.identity:
                 self.connection.delete(LOCK_KEY)
         except redis.RedisError:
             pass

@@ -39,12 +39,13 @@ def list_failed(connection: redis.Redis) -> list[DeadLetter]:
                 job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
             except NoSuchJobError:
                 continue
-            exc_info = job.latest_result().exc_string if job.latest_result() else job.exc_info
+            result = job.latest_result()
+            exc_info = result.exc_string if result is not None else job.exc_info
             found.append(
                 DeadLetter(
                     job_id=job.id,
                     queue=name,
-                    function=job.func_name,
+                    function=job.func_name or "",
                     args=list(job.args),
                     failed_at=job.ended_at,
                     error=_summary(exc_info),

@@ -88,8 +88,8 @@ def enqueue(
         options["pipeline"] = pipeline
     q = queue(queue_name, connection)
     if delay is not None:
-        return q.enqueue_in(delay, func, **options)
-    return q.enqueue(func, **options)
+        return q.enqueue_in(delay, func, **options)  # type: ignore[type-var]  # RQ accepts import paths
+    return q.enqueue(func, **options)  # type: ignore[type-var]
 
 
 def propagated_context() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Response, get, patch, post
 from litestar.params import Parameter
 
 from hub import idempotency
@@ -13,7 +13,7 @@ from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from hub.users import service
 from hub.users.schemas import UserCreate, UserOut, UserUpdate
-from hub.web import request_id
+from hub.web import ApiRequest, request_id
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
 
@@ -25,7 +25,7 @@ class UserController(Controller):
     @post(sync_to_thread=True, opt={"scope": "users:write"}, status_code=201, summary="Create a user")
     def create(
         self,
-        request: Request,
+        request: ApiRequest,
         db: Database,
         data: UserCreate,
         body: bytes,
@@ -43,15 +43,15 @@ class UserController(Controller):
         )
 
     @get("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:read"}, summary="Get a user")
-    def retrieve(self, request: Request, db: Database, user_id: str) -> UserOut:
+    def retrieve(self, request: ApiRequest, db: Database, user_id: str) -> UserOut:
         return service.get_user(db, request.user, user_id)
 
     @patch("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:write"}, summary="Update a user")
-    def update(self, request: Request, db: Database, user_id: str, data: UserUpdate) -> UserOut:
+    def update(self, request: ApiRequest, db: Database, user_id: str, data: UserUpdate) -> UserOut:
         return service.update_user(db, request.user, user_id, data)
 
     @get(sync_to_thread=True, opt={"scope": "users:read"}, summary="List users")
     def list(
-        self, request: Request, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+        self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[UserOut]:
         return service.list_users(db, request.user, limit, cursor)

@@ -64,7 +64,7 @@ def create_user(db: Database, principal: Principal, data: UserCreate, finish: Fi
 
 def load_user(session: Any, organization_id: str, user_id: str, *, field: str = "user") -> User:
     """The user with ``user_id`` in the organization, or 404 (another organization's id included)."""
-    user = session.get(User, user_id) if is_valid(user_id, "user") else None
+    user: User | None = session.get(User, user_id) if is_valid(user_id, "user") else None
     if user is None or user.organization_id != organization_id:
         raise NotFound(f"No {field} with id {user_id!r} exists in this organization.")
     return user
