@@ -77,7 +77,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     redis_client = connect(settings.redis_url)
     prometheus = PrometheusConfig(app_name="hub", prefix="hub", group_path=True, exclude=["^/metrics$"])
 
-    relay = OutboxRelay(redis_client)
+    relay = OutboxRelay(redis_client, db)
 
     def on_startup(app: Litestar) -> None:
         # Sync handlers run in worker threads; a few threads do the work of many without the

@@ -9,11 +9,14 @@ jitter). Retries across minutes and hours are the job queue's business, not this
 from __future__ import annotations
 
 import email.utils
+import functools
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import certifi
 import httpx
 from tenacity import (
     RetryCallState,
@@ -51,10 +54,17 @@ DEFAULT_TABLE: Mapping[int, type[PipelineError]] = {
 }
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building it costs ~15 ms, a client costs ~0.1 ms."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def client(
     *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, headers: Mapping[str, str] | None = None, **options: Any
 ) -> httpx.Client:
     """An httpx client with Hub's timeouts and user agent. Close it (``with``) when done."""
+    options.setdefault("verify", _tls_context())
     return httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT, **(headers or {})}, **options)
 
 

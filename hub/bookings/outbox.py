@@ -37,5 +37,5 @@ def emit(
         dispatched_at=None,
     )
     session.add(message)
-    session.info.setdefault("outbox_ids", []).append(message.id)
+    session.info.setdefault("outbox", []).append((message.id, event_type))
     return message

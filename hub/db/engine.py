@@ -49,23 +49,24 @@ class Database:
             self.write_engine = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
-        self._commit_hooks: dict[str, Callable[[list[str]], None]] = {}
+        self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}
         event.listen(self._write_sessions, "after_commit", self._after_commit)
         event.listen(self._write_sessions, "after_rollback", self._after_rollback)
 
-    def set_commit_hook(self, name: str, hook: Callable[[list[str]], None]) -> None:
-        """Call ``hook(outbox_ids)`` after each commit that wrote outbox rows (one hook per name)."""
+    def set_commit_hook(self, name: str, hook: Callable[[list[tuple[str, str]]], None]) -> None:
+        """Call ``hook([(outbox_id, event_type), ...])`` after each commit that wrote outbox rows
+        (one hook per name)."""
         self._commit_hooks[name] = hook
 
     def _after_commit(self, session: Session) -> None:
-        ids = session.info.pop("outbox_ids", None)
-        if ids:
+        rows = session.info.pop("outbox", None)
+        if rows:
             for hook in list(self._commit_hooks.values()):
-                hook(list(ids))
+                hook(list(rows))
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
-        session.info.pop("outbox_ids", None)
+        session.info.pop("outbox", None)
 
     @property
     def is_sqlite(self) -> bool:

@@ -5,7 +5,9 @@ the same row twice sends nothing twice."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import redis
 import structlog
 from sqlalchemy import update
 
@@ -47,6 +49,25 @@ def consumers_for(event_type: str) -> list[tuple[str, OutboxConsumer]]:
     return found
 
 
+def enqueue_consumers(
+    connection: redis.Redis, outbox_id: str, event_type: str, meta: dict[str, Any], *, pipeline: Any = None
+) -> list[str]:
+    """Enqueue every consumer job of one outbox event (job ids make a repeat harmless)."""
+    names = []
+    for name, consumer in consumers_for(event_type):
+        enqueue(
+            connection,
+            consumer.function,
+            outbox_id,
+            queue_name=consumer.queue,
+            id=job_id(name, outbox_id),
+            meta=meta,
+            pipeline=pipeline,
+        )
+        names.append(name)
+    return names
+
+
 @hub_job("outbox.dispatch")
 def dispatch(outbox_id: str) -> dict[str, object]:
     ctx = context()
@@ -58,16 +79,12 @@ def dispatch(outbox_id: str) -> dict[str, object]:
             return {"outcome": "already_dispatched"}
         event_type, meta = message.event_type, dict(message.context or {})
     structlog.contextvars.bind_contextvars(**{k: v for k, v in meta.items() if k == "request_id"})
-    consumers = consumers_for(event_type)
-    for name, consumer in consumers:
-        enqueue(
-            ctx.redis, consumer.function, outbox_id, queue_name=consumer.queue, id=job_id(name, outbox_id), meta=meta
-        )
+    consumers = enqueue_consumers(ctx.redis, outbox_id, event_type, meta)
     with ctx.db.write() as session:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id, OutboxMessage.dispatched_at.is_(None))
             .values(dispatched_at=datetime.now(UTC))
         )
-    log.info("outbox.dispatched", outbox_id=outbox_id, event_type=event_type, consumers=[n for n, _ in consumers])
-    return {"outcome": "dispatched", "consumers": [n for n, _ in consumers]}
+    log.info("outbox.dispatched", outbox_id=outbox_id, event_type=event_type, consumers=consumers)
+    return {"outcome": "dispatched", "consumers": consumers}

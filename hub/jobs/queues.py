@@ -12,7 +12,7 @@ SYNC: Final = "sync"
 PUSH: Final = "push"
 NOTIFY: Final = "notify"
 DEFAULT: Final = "default"
-ALL: Final = (SYNC, PUSH, NOTIFY, DEFAULT)
+ALL: Final = (NOTIFY, SYNC, PUSH, DEFAULT)  # a worker takes from the first non-empty queue
 
 
 def queue(name: str, connection: redis.Redis) -> Queue:

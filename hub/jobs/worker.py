@@ -43,7 +43,7 @@ def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobCont
     configure(settings)
     from hub.jobs.relay import OutboxRelay
 
-    ctx.db.set_commit_hook("outbox", OutboxRelay(connection))
+    ctx.db.set_commit_hook("outbox", OutboxRelay(connection, ctx.db))
     worker = HubWorker(
         queues(connection),
         connection=connection,
