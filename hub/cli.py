@@ -163,6 +163,18 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
+    from hub.crypto import keyring_for
+    from hub.secrets_rotation import rotate
+
+    settings = _settings()
+    db = _migrate(settings)
+    counts = rotate(db, keyring_for(settings))
+    db.dispose()
+    print("Re-encrypted under the newest key: " + ", ".join(f"{table} {n}" for table, n in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Hub: the integration gateway of a scheduling platform.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="cli", help="a label for the key")
     create.add_argument("--json", action="store_true", help="print one JSON line")
     create.set_defaults(func=cmd_keys_create)
+
+    secrets_parser = sub.add_parser("secrets", help="secrets at rest")
+    secrets_sub = secrets_parser.add_subparsers(dest="secrets_command", required=True)
+    rotate = secrets_sub.add_parser("rotate", help="re-encrypt every stored secret under the newest HUB_SECRET_KEYS key")
+    rotate.set_defaults(func=cmd_secrets_rotate)
 
     jobs = sub.add_parser("jobs", help="the job pipeline's dead letters")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
