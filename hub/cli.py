@@ -208,7 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     secrets_parser = sub.add_parser("secrets", help="secrets at rest")
     secrets_sub = secrets_parser.add_subparsers(dest="secrets_command", required=True)
-    rotate = secrets_sub.add_parser("rotate", help="re-encrypt every stored secret under the newest HUB_SECRET_KEYS key")
+    rotate = secrets_sub.add_parser(
+        "rotate", help="re-encrypt every stored secret under the newest HUB_SECRET_KEYS key"
+    )
     rotate.set_defaults(func=cmd_secrets_rotate)
 
     jobs = sub.add_parser("jobs", help="the job pipeline's dead letters")

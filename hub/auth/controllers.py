@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
 
 from hub import idempotency
 from hub.auth import service
 from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
 from hub.db import Database
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from hub.web import ApiRequest, request_id
-
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+from hub.pagination import DEFAULT_LIMIT, Page
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, request_id
 
 
 class ApiKeyController(Controller):
@@ -33,7 +28,7 @@ class ApiKeyController(Controller):
         db: Database,
         data: ApiKeyCreate,
         body: bytes,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[ApiKeyCreated]:
         principal = request.user
         return idempotency.run(  # type: ignore[return-value]

@@ -16,7 +16,7 @@ from hub.db.tables import ApiKey, AuditEvent, Organization
 from hub.errors import FieldError, InsufficientScope, NotFound
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
-from hub.pagination import Page, decode_cursor, encode_cursor
+from hub.pagination import Page, page_by_id
 
 
 def _out(key: ApiKey) -> ApiKeyOut:
@@ -88,13 +88,9 @@ def create_key(db: Database, principal: Principal, data: ApiKeyCreate, finish: F
 
 def list_keys(db: Database, principal: Principal, limit: int, cursor: str | None) -> Page[ApiKeyOut]:
     query = select(ApiKey).where(ApiKey.organization_id == principal.organization_id)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(ApiKey.id > after)
     with db.read() as session:
-        rows = list(session.scalars(query.order_by(ApiKey.id).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(data=[_out(k) for k in rows[:limit]], next_cursor=next_cursor)
+        rows, next_cursor = page_by_id(session, query, ApiKey.id, limit, cursor)
+    return Page(data=[_out(k) for k in rows], next_cursor=next_cursor)
 
 
 def revoke_key(db: Database, principal: Principal, key_id: str) -> ApiKeyOut:
@@ -120,12 +116,8 @@ def revoke_key(db: Database, principal: Principal, key_id: str) -> ApiKeyOut:
 def list_audit_events(db: Database, principal: Principal, limit: int, cursor: str | None) -> Page[AuditEventOut]:
     """Newest first."""
     query = select(AuditEvent).where(AuditEvent.organization_id == principal.organization_id)
-    if cursor:
-        (before,) = decode_cursor(cursor, 1)
-        query = query.where(AuditEvent.id < before)
     with db.read() as session:
-        rows = list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+        rows, next_cursor = page_by_id(session, query, AuditEvent.id, limit, cursor, newest_first=True)
     return Page(
         data=[
             AuditEventOut(
@@ -138,7 +130,7 @@ def list_audit_events(db: Database, principal: Principal, limit: int, cursor: st
                 request_id=e.request_id,
                 created_at=e.created_at,
             )
-            for e in rows[:limit]
+            for e in rows
         ],
         next_cursor=next_cursor,
     )

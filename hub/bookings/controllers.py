@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
 
 from hub import idempotency
 from hub.bookings import service
 from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
 from hub.db import Database
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from hub.web import ApiRequest, request_id
-
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Parameter(header="Idempotency-Key", description="1-255 printable ASCII characters; see Idempotency."),
-]
+from hub.pagination import DEFAULT_LIMIT, Page
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, request_id
 
 
 class BookingController(Controller):

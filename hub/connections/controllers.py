@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.params import Parameter
 from litestar.response import Redirect
 
 from hub.connections import oauth, service
 from hub.connections.schemas import AuthorizeRequest, AuthorizeResponse, CalendarUpdate, ConnectionOut, SyncRequested
 from hub.crypto import keyring_for
 from hub.db import Database
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from hub.web import ApiRequest
-
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+from hub.pagination import DEFAULT_LIMIT, Page
+from hub.web import ApiRequest, Limit
 
 
 class AuthorizeController(Controller):

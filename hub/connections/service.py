@@ -28,7 +28,7 @@ from hub.db import Database
 from hub.db.tables import Calendar, Connection, PushChannel
 from hub.errors import ApiError, NotFound
 from hub.ids import is_valid
-from hub.pagination import Page, decode_cursor, encode_cursor
+from hub.pagination import Page, page_by_id
 
 EXPIRING_WITHIN = timedelta(hours=6)
 
@@ -92,13 +92,10 @@ def list_connections(
     query = select(Connection).where(Connection.organization_id == principal.organization_id)
     if user_id is not None:
         query = query.where(Connection.user_id == user_id)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(Connection.id > after)
     with db.read() as session:
-        rows = list(session.scalars(query.order_by(Connection.id).limit(limit + 1)))
-        data = [to_out(session, c) for c in rows[:limit]]
-    return Page(data=data, next_cursor=encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+        rows, next_cursor = page_by_id(session, query, Connection.id, limit, cursor)
+        data = [to_out(session, c) for c in rows]
+    return Page(data=data, next_cursor=next_cursor)
 
 
 def update_calendar(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.params import Parameter
 
 from hub import idempotency
 from hub.auth.principal import Principal
@@ -13,16 +12,11 @@ from hub.crypto import keyring_for
 from hub.db import Database
 from hub.deliveries import service
 from hub.deliveries.schemas import WebhookDeliveryOut, WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointOut
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from hub.pagination import DEFAULT_LIMIT, Page
 from hub.settings import Settings
-from hub.web import request_id
+from hub.web import IdempotencyKeyHeader, Limit, request_id
 
 ApiRequest = Request[Principal, Any, Any]
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Parameter(header="Idempotency-Key", description="1-255 printable ASCII characters; see Idempotency."),
-]
 
 
 class WebhookEndpointController(Controller):

@@ -33,7 +33,7 @@ from hub.deliveries.schemas import (
 from hub.errors import Conflict, FieldError, NotFound
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
-from hub.pagination import Page, decode_cursor, encode_cursor
+from hub.pagination import Page, page_by_id
 
 
 def endpoint_out(endpoint: WebhookEndpoint) -> WebhookEndpointOut:
@@ -139,13 +139,9 @@ def list_endpoints(db: Database, principal: Principal, limit: int, cursor: str |
     query = select(WebhookEndpoint).where(
         WebhookEndpoint.organization_id == principal.organization_id, WebhookEndpoint.deleted_at.is_(None)
     )
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(WebhookEndpoint.id > after)
     with db.read() as session:
-        rows = list(session.scalars(query.order_by(WebhookEndpoint.id).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(data=[endpoint_out(e) for e in rows[:limit]], next_cursor=next_cursor)
+        rows, next_cursor = page_by_id(session, query, WebhookEndpoint.id, limit, cursor)
+    return Page(data=[endpoint_out(e) for e in rows], next_cursor=next_cursor)
 
 
 def delete_endpoint(db: Database, principal: Principal, endpoint_id: str) -> WebhookEndpointOut:
@@ -176,13 +172,8 @@ def list_deliveries(
     with db.read() as session:
         load_endpoint(session, principal.organization_id, endpoint_id)
         query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
-        if cursor:
-            (before,) = decode_cursor(cursor, 1)
-            query = query.where(WebhookDelivery.id < before)
-        rows = list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1)))
-        page = rows[:limit]
+        page, next_cursor = page_by_id(session, query, WebhookDelivery.id, limit, cursor, newest_first=True)
         attempts = _attempts_of(session, [d.id for d in page])
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
     return Page(data=[delivery_out(d, attempts.get(d.id, [])) for d in page], next_cursor=next_cursor)
 
 

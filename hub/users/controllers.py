@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Response, get, patch, post
-from litestar.params import Parameter
 
 from hub import idempotency
 from hub.auth.principal import Principal
 from hub.db import Database
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from hub.pagination import DEFAULT_LIMIT, Page
 from hub.users import service
 from hub.users.schemas import UserCreate, UserOut, UserUpdate
-from hub.web import ApiRequest, request_id
-
-Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size, 1..100.")]
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, request_id
 
 
 class UserController(Controller):
@@ -29,7 +24,7 @@ class UserController(Controller):
         db: Database,
         data: UserCreate,
         body: bytes,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[UserOut]:
         principal: Principal = request.user
 

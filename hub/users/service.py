@@ -15,7 +15,7 @@ from hub.db.tables import User
 from hub.errors import NotFound
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
-from hub.pagination import Page, decode_cursor, encode_cursor
+from hub.pagination import Page, page_by_id
 from hub.times import load_zone
 from hub.users.schemas import UserCreate, UserOut, UserUpdate, WorkingHours
 
@@ -93,10 +93,6 @@ def update_user(db: Database, principal: Principal, user_id: str, data: UserUpda
 
 def list_users(db: Database, principal: Principal, limit: int, cursor: str | None) -> Page[UserOut]:
     query = select(User).where(User.organization_id == principal.organization_id)
-    if cursor:
-        (after,) = decode_cursor(cursor, 1)
-        query = query.where(User.id > after)
     with db.read() as session:
-        rows = list(session.scalars(query.order_by(User.id).limit(limit + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(data=[to_out(u) for u in rows[:limit]], next_cursor=next_cursor)
+        rows, next_cursor = page_by_id(session, query, User.id, limit, cursor)
+    return Page(data=[to_out(u) for u in rows], next_cursor=next_cursor)
