@@ -93,7 +93,9 @@ class Viewer:
 def new_session(key_id: str | None = None, organization_id: str | None = None) -> Session:
     lifetime = SESSION_SECONDS if key_id else ANONYMOUS_SECONDS
     return Session(
-        nonce=secrets.token_urlsafe(18), expires=int(time.time()) + lifetime, key_id=key_id,
+        nonce=secrets.token_urlsafe(18),
+        expires=int(time.time()) + lifetime,
+        key_id=key_id,
         organization_id=organization_id,
     )
 
@@ -101,7 +103,12 @@ def new_session(key_id: str | None = None, organization_id: str | None = None) -
 def session_cookie(signer: Signer, session: Session, *, secure: bool) -> Cookie:
     value = signer.sign(msgspec.json.encode(session), "session")
     return Cookie(
-        key=COOKIE, value=value, path=COOKIE_PATH, httponly=True, samesite="strict", secure=secure,
+        key=COOKIE,
+        value=value,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
         max_age=max(0, session.expires - int(time.time())),
     )
 
@@ -153,6 +160,9 @@ def load_viewer(db: Database, signer: Signer, request: Request[Any, Any, Any]) -
         key_id=key.id, organization_id=key.organization_id, role=key.role, scopes=frozenset(key.scopes)
     )
     return Viewer(
-        principal=principal, key_name=key.name, key_prefix=key.prefix, organization_name=organization_name,
+        principal=principal,
+        key_name=key.name,
+        key_prefix=key.prefix,
+        organization_name=organization_name,
         csrf_token=csrf_token(signer, session),
     )

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 
-WIDTH = 720
-HEIGHT = 170
+WIDTH = 560
+HEIGHT = 160
 LEFT = 36  # room for the y-axis labels
 BOTTOM = 22  # room for the x-axis labels
 TOP = 10
@@ -52,14 +52,12 @@ def bar_chart(series: list[Series], start: datetime, *, label: str) -> Markup:
     ]
     for i in range(count):
         x = LEFT + i * slot + slot * 0.15
-        y = TOP + plot_h
+        y: float = TOP + plot_h
         hour = start + timedelta(hours=i)
         detail = ", ".join(f"{s.values[i]} {s.name}" for s in series)
-        tip = f"{hour:%H:%M}–{hour + timedelta(hours=1):%H:%M} UTC: {detail}"
+        tip = f"{hour:%H:%M}\N{EN DASH}{hour + timedelta(hours=1):%H:%M} UTC: {detail}"
         parts.append(f"<g><title>{escape(tip)}</title>")
-        parts.append(
-            f'<rect class="hit" x="{LEFT + i * slot:.1f}" y="{TOP}" width="{slot:.1f}" height="{plot_h}"/>'
-        )
+        parts.append(f'<rect class="hit" x="{LEFT + i * slot:.1f}" y="{TOP}" width="{slot:.1f}" height="{plot_h}"/>')
         for s in series:
             h = plot_h * s.values[i] / top
             if h > 0:
@@ -68,9 +66,10 @@ def bar_chart(series: list[Series], start: datetime, *, label: str) -> Markup:
                     f'<rect class="{s.css_class}" x="{x:.1f}" y="{y:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}"/>'
                 )
         parts.append("</g>")
-    for i, text in ((0, f"−{count} h"), (count // 4, f"−{count * 3 // 4} h"), (count // 2, f"−{count // 2} h"),
-                    (count * 3 // 4, f"−{count // 4} h")):
+    minus = "\N{MINUS SIGN}"
+    for i, hours in ((0, count), (count // 4, count * 3 // 4), (count // 2, count // 2), (count * 3 // 4, count // 4)):
+        text = f"{minus}{hours} h"
         parts.append(f'<text class="tick" x="{LEFT + i * slot:.1f}" y="{HEIGHT - 6}">{text}</text>')
     parts.append(f'<text class="tick" x="{WIDTH}" y="{HEIGHT - 6}" text-anchor="end">now</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704 - numbers and escaped text only

@@ -101,9 +101,14 @@ def figures_between(before: Snapshot, now: Snapshot, span_seconds: float) -> Fig
     buckets = {key[1]: v for key, v in delta.items() if key[0] == "api_le"}
     p50, p95 = quantile(buckets, 0.5), quantile(buckets, 0.95)
     return Figures(
-        span_seconds=span_seconds, bookings=bookings, intake=intake, api_requests=sum(classes.values()),
-        api_errors=classes.get("5xx", 0.0), api_client_errors=classes.get("4xx", 0.0),
-        api_p50_ms=None if p50 is None else p50 * 1000, api_p95_ms=None if p95 is None else p95 * 1000,
+        span_seconds=span_seconds,
+        bookings=bookings,
+        intake=intake,
+        api_requests=sum(classes.values()),
+        api_errors=classes.get("5xx", 0.0),
+        api_client_errors=classes.get("4xx", 0.0),
+        api_p50_ms=None if p50 is None else p50 * 1000,
+        api_p95_ms=None if p95 is None else p95 * 1000,
     )
 
 

@@ -43,35 +43,54 @@ class Hourly(msgspec.Struct, frozen=True):
 
 def org_figures(db: Database, organization_id: str, since: datetime) -> OrgFigures:
     with db.read() as session:
-        created = session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.organization_id == organization_id, Booking.created_at >= since)) or 0
-        cancelled = session.scalar(select(func.count()).select_from(Booking).where(
-            Booking.organization_id == organization_id, Booking.cancelled_at >= since)) or 0
+        created = (
+            session.scalar(
+                select(func.count())
+                .select_from(Booking)
+                .where(Booking.organization_id == organization_id, Booking.created_at >= since)
+            )
+            or 0
+        )
+        cancelled = (
+            session.scalar(
+                select(func.count())
+                .select_from(Booking)
+                .where(Booking.organization_id == organization_id, Booking.cancelled_at >= since)
+            )
+            or 0
+        )
         sync = session.execute(
             select(SyncRun.outcome, func.count())
             .where(SyncRun.organization_id == organization_id, SyncRun.started_at >= since)
             .group_by(SyncRun.outcome)
-        ).tuples().all()
+        ).all()
         inbox = session.execute(
-            select(InboundNotification.provider, InboundNotification.status, func.count(),
-                   func.coalesce(func.sum(InboundNotification.duplicates), 0))
+            select(
+                InboundNotification.provider,
+                InboundNotification.status,
+                func.count(),
+                func.coalesce(func.sum(InboundNotification.duplicates), 0),
+            )
             .join(Connection, Connection.id == InboundNotification.connection_id)
             .where(Connection.organization_id == organization_id, InboundNotification.received_at >= since)
             .group_by(InboundNotification.provider, InboundNotification.status)
-        ).tuples().all()
+        ).all()
         deliveries = session.execute(
             select(WebhookDelivery.status, func.count())
             .where(WebhookDelivery.organization_id == organization_id, WebhookDelivery.created_at >= since)
             .group_by(WebhookDelivery.status)
-        ).tuples().all()
+        ).all()
     intake: dict[str, dict[str, int]] = {}
     duplicates: dict[str, int] = {}
     for provider, status, count, dupes in inbox:
         intake.setdefault(provider, {})[status] = int(count)
         duplicates[provider] = duplicates.get(provider, 0) + int(dupes)
     return OrgFigures(
-        bookings_created=int(created), bookings_cancelled=int(cancelled),
-        sync={outcome: int(n) for outcome, n in sync}, intake=intake, duplicates=duplicates,
+        bookings_created=int(created),
+        bookings_cancelled=int(cancelled),
+        sync={outcome: int(n) for outcome, n in sync},
+        intake=intake,
+        duplicates=duplicates,
         deliveries={status: int(n) for status, n in deliveries},
     )
 
@@ -98,13 +117,16 @@ def hourly(db: Database, organization_id: str, now: datetime) -> Hourly:
             select(booking_hour, func.count())
             .where(Booking.organization_id == organization_id, Booking.created_at >= start)
             .group_by(booking_hour)
-        ).tuples().all()
+        ).all()
         runs = session.execute(
             select(run_hour, SyncRun.outcome, func.count())
-            .where(SyncRun.organization_id == organization_id, SyncRun.started_at >= start,
-                   SyncRun.outcome.in_(("succeeded", "failed")))
+            .where(
+                SyncRun.organization_id == organization_id,
+                SyncRun.started_at >= start,
+                SyncRun.outcome.in_(("succeeded", "failed")),
+            )
             .group_by(run_hour, SyncRun.outcome)
-        ).tuples().all()
+        ).all()
     series = {"bookings": [0] * HOURS, "succeeded": [0] * HOURS, "failed": [0] * HOURS}
     for hour, count in bookings:
         index = _index(start, hour)
@@ -114,5 +136,6 @@ def hourly(db: Database, organization_id: str, now: datetime) -> Hourly:
         index = _index(start, hour)
         if 0 <= index < HOURS:
             series[outcome][index] += int(count)
-    return Hourly(start=start, bookings=series["bookings"], sync_succeeded=series["succeeded"],
-                  sync_failed=series["failed"])
+    return Hourly(
+        start=start, bookings=series["bookings"], sync_succeeded=series["succeeded"], sync_failed=series["failed"]
+    )

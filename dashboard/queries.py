@@ -1,9 +1,8 @@
 """The dashboard's reads: connections with their health, the sync log, the webhook inbox.
 
-Every query is scoped to one organization. Lists are keyset-paginated (never ``OFFSET``):
-connections by id, the sync log by ``(started_at, id)`` newest first, which walks
-``ix_sync_runs_started`` (or ``ix_sync_runs_connection`` for one connection) and stays as fast
-on the thousandth page as on the first.
+Every query is scoped to one organization (the inbox and push channel reads take a connection
+the caller has already checked). Lists are keyset-paginated, never ``OFFSET``: connections by
+id, the sync log (``dashboard._sync_log``, re-exported here) by ``(started_at, id)``.
 """
 
 from __future__ import annotations
@@ -11,17 +10,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import func, or_, select
 
+from dashboard._sync_log import OUTCOMES, SYNC_PAGE, SyncFilter, SyncPage, SyncRunRow, sync_runs, sync_runs_statement
 from hub.db import Database
-from hub.errors import FieldError
-from hub.db.tables import Connection, InboundNotification, PushChannel, SyncRun, User, WebhookDelivery
-from hub.pagination import decode_cursor, encode_cursor
+from hub.db.tables import Connection, InboundNotification, PushChannel, User, WebhookDelivery
+
+__all__ = [
+    "CONNECTIONS_PAGE", "OUTCOMES", "STATUSES", "SYNC_PAGE", "ConnectionRow", "Listing", "SyncFilter", "SyncPage",
+    "SyncRunRow", "delivery_counts", "list_connections", "notifications", "push_channels", "status_counts",
+    "sync_runs", "sync_runs_statement",
+]  # fmt: skip
 
 CONNECTIONS_PAGE = 50
-SYNC_PAGE = 50
 STATUSES = ("active", "reauth_required", "error", "revoked")
-OUTCOMES = ("succeeded", "failed", "running", "skipped")
 
 
 class ConnectionRow(msgspec.Struct, frozen=True):
@@ -41,40 +43,9 @@ class ConnectionRow(msgspec.Struct, frozen=True):
     push_expires_at: datetime | None
 
 
-class SyncFilter(msgspec.Struct, frozen=True):
-    outcome: str | None = None
-    provider: str | None = None
-    connection_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-class SyncRunRow(msgspec.Struct, frozen=True):
-    id: str
-    connection_id: str
-    account_email: str | None
-    calendar_id: str | None
-    provider: str
-    trigger: str
-    full: bool
-    outcome: str
-    events_upserted: int
-    events_deleted: int
-    error_code: str | None
-    error_detail: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    duration_ms: int | None
-
-
 class Listing(msgspec.Struct, frozen=True):
     rows: list[ConnectionRow]
     next_after: str | None
-
-
-class SyncPage(msgspec.Struct, frozen=True):
-    rows: list[SyncRunRow]
-    next_cursor: str | None
 
 
 def _like(text: str) -> str:
@@ -83,8 +54,15 @@ def _like(text: str) -> str:
 
 
 def list_connections(
-    db: Database, organization_id: str, *, status: str | None = None, provider: str | None = None,
-    search: str | None = None, after: str | None = None, limit: int = CONNECTIONS_PAGE, attention: bool = False,
+    db: Database,
+    organization_id: str,
+    *,
+    status: str | None = None,
+    provider: str | None = None,
+    search: str | None = None,
+    after: str | None = None,
+    limit: int = CONNECTIONS_PAGE,
+    attention: bool = False,
 ) -> Listing:
     """One page of the organization's connections, oldest first, with the user and push expiry.
 
@@ -107,8 +85,10 @@ def list_connections(
     if search and search.strip():
         pattern = _like(search)
         query = query.where(
-            or_(func.lower(Connection.account_email).like(pattern, escape="\\"),
-                func.lower(User.email).like(pattern, escape="\\"))
+            or_(
+                func.lower(Connection.account_email).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
         )
     if attention:
         query = query.where(
@@ -121,10 +101,20 @@ def list_connections(
         found = session.execute(query.order_by(Connection.id).limit(limit + 1)).all()
     rows = [
         ConnectionRow(
-            id=c.id, provider=c.provider, account_email=c.account_email, status=c.status, user_id=c.user_id,
-            user_name=name, user_email=email, last_synced_at=c.last_synced_at, last_success_at=c.last_success_at,
-            last_error_code=c.last_error_code, last_error_message=c.last_error_message,
-            last_error_at=c.last_error_at, consecutive_failures=c.consecutive_failures, push_expires_at=expiry,
+            id=c.id,
+            provider=c.provider,
+            account_email=c.account_email,
+            status=c.status,
+            user_id=c.user_id,
+            user_name=name,
+            user_email=email,
+            last_synced_at=c.last_synced_at,
+            last_success_at=c.last_success_at,
+            last_error_code=c.last_error_code,
+            last_error_message=c.last_error_message,
+            last_error_at=c.last_error_at,
+            consecutive_failures=c.consecutive_failures,
+            push_expires_at=expiry,
         )
         for c, name, email, expiry in found[:limit]
     ]
@@ -141,88 +131,29 @@ def status_counts(db: Database, organization_id: str) -> dict[str, int]:
     return {status: int(count) for status, count in found}
 
 
-def sync_runs_statement(
-    organization_id: str, where: SyncFilter, after: tuple[datetime, str] | None, limit: int
-) -> Select[tuple[SyncRun]]:
-    """The sync log query: newest first, from the position ``after`` (exclusive)."""
-    query = select(SyncRun).where(SyncRun.organization_id == organization_id)
-    if where.outcome:
-        query = query.where(SyncRun.outcome == where.outcome)
-    if where.provider:
-        query = query.where(SyncRun.provider == where.provider)
-    if where.connection_id:
-        query = query.where(SyncRun.connection_id == where.connection_id)
-    if where.since is not None:
-        query = query.where(SyncRun.started_at >= where.since)
-    if where.until is not None:
-        query = query.where(SyncRun.started_at < where.until)
-    if after is not None:
-        started, run_id = after
-        # "<=" first gives the index a range to start from; the OR only breaks ties.
-        query = query.where(
-            SyncRun.started_at <= started,
-            or_(SyncRun.started_at < started, and_(SyncRun.started_at == started, SyncRun.id < run_id)),
-        )
-    return query.order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(limit + 1)
-
-
-def sync_runs(
-    db: Database, organization_id: str, where: SyncFilter, cursor: str | None = None, limit: int = SYNC_PAGE
-) -> SyncPage:
-    """One page of the sync log; ``cursor`` comes from the previous page's ``next_cursor``."""
-    after = None
-    if cursor:
-        started, run_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(started), run_id)
-        except ValueError:
-            raise FieldError("cursor", "is not a cursor of the sync log; start again from the newest") from None
-    with db.read() as session:
-        runs = list(session.scalars(sync_runs_statement(organization_id, where, after, limit)))
-        ids = {run.connection_id for run in runs[:limit]}
-        emails = dict(
-            session.execute(select(Connection.id, Connection.account_email).where(Connection.id.in_(ids))).tuples()
-        ) if ids else {}
-    rows = [
-        SyncRunRow(
-            id=r.id, connection_id=r.connection_id, account_email=emails.get(r.connection_id), calendar_id=r.calendar_id,
-            provider=r.provider, trigger=r.trigger, full=r.full, outcome=r.outcome, events_upserted=r.events_upserted,
-            events_deleted=r.events_deleted, error_code=r.error_code, error_detail=r.error_detail,
-            started_at=r.started_at, finished_at=r.finished_at, duration_ms=r.duration_ms,
-        )
-        for r in runs[:limit]
-    ]
-    next_cursor = None
-    if len(runs) > limit:
-        last = runs[limit - 1]
-        next_cursor = encode_cursor([last.started_at.isoformat(), last.id])
-    return SyncPage(rows=rows, next_cursor=next_cursor)
-
-
 def notifications(db: Database, connection_id: str, limit: int = 20) -> list[InboundNotification]:
     """The connection's latest inbox rows (the caller has checked the connection's organization)."""
     with db.read() as session:
-        return list(session.scalars(
-            select(InboundNotification)
-            .where(InboundNotification.connection_id == connection_id)
-            .order_by(InboundNotification.received_at.desc())
-            .limit(limit)
-        ))
+        return list(
+            session.scalars(
+                select(InboundNotification)
+                .where(InboundNotification.connection_id == connection_id)
+                .order_by(InboundNotification.received_at.desc())
+                .limit(limit)
+            )
+        )
 
 
 def push_channels(db: Database, connection_id: str) -> list[PushChannel]:
     with db.read() as session:
-        return list(session.scalars(
-            select(PushChannel)
-            .where(PushChannel.connection_id == connection_id)
-            .order_by(PushChannel.status, PushChannel.expires_at.desc())
-            .limit(20)
-        ))
-
-
-def user_of(db: Database, user_id: str) -> User | None:
-    with db.read() as session:
-        return session.get(User, user_id)
+        return list(
+            session.scalars(
+                select(PushChannel)
+                .where(PushChannel.connection_id == connection_id)
+                .order_by(PushChannel.status, PushChannel.expires_at.desc())
+                .limit(20)
+            )
+        )
 
 
 def delivery_counts(db: Database, organization_id: str, since: datetime) -> dict[str, dict[str, int]]:
@@ -232,7 +163,7 @@ def delivery_counts(db: Database, organization_id: str, since: datetime) -> dict
             select(WebhookDelivery.endpoint_id, WebhookDelivery.status, func.count())
             .where(WebhookDelivery.organization_id == organization_id, WebhookDelivery.created_at >= since)
             .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.status)
-        ).tuples().all()
+        ).all()
     counts: dict[str, dict[str, int]] = {}
     for endpoint_id, status, count in found:
         counts.setdefault(endpoint_id, {})[status] = int(count)

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import redis
 from rq.job import Job
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
@@ -45,8 +45,11 @@ _OWNERS: dict[str, tuple[Any, Any, Any]] = {
     "organization": (None, None, None),
     "connection": (Connection.id, Connection.organization_id, None),
     "calendar": (Calendar.id, Connection.organization_id, (Connection, Connection.id == Calendar.connection_id)),
-    "notification": (InboundNotification.id, Connection.organization_id,
-                     (Connection, Connection.id == InboundNotification.connection_id)),
+    "notification": (
+        InboundNotification.id,
+        Connection.organization_id,
+        (Connection, Connection.id == InboundNotification.connection_id),
+    ),
     "channel": (PushChannel.id, Connection.organization_id, (Connection, Connection.id == PushChannel.connection_id)),
     "outbox": (OutboxMessage.id, OutboxMessage.organization_id, None),
     "webhook_delivery": (WebhookDelivery.id, WebhookDelivery.organization_id, None),
@@ -97,7 +100,7 @@ def owners(db: Database, values: Iterable[object]) -> dict[str, str]:
             query = select(id_column, org_column)
             if join is not None:
                 query = query.join(*join)
-            found.update(session.execute(query.where(id_column.in_(ids))).tuples().all())
+            found.update(session.execute(query.where(id_column.in_(ids))).all())
     return found
 
 
@@ -110,10 +113,15 @@ def depths(connection: redis.Redis) -> list[QueueDepth]:
     rows = []
     for name in ALL:
         q = queue(name, connection)
-        rows.append(QueueDepth(
-            name=name, queued=q.count, scheduled=ScheduledJobRegistry(queue=q).count,
-            running=StartedJobRegistry(queue=q).count, failed=FailedJobRegistry(queue=q).count,
-        ))
+        rows.append(
+            QueueDepth(
+                name=name,
+                queued=q.count,
+                scheduled=q.scheduled_job_registry.count,
+                running=StartedJobRegistry(queue=q).count,
+                failed=FailedJobRegistry(queue=q).count,
+            )
+        )
     return rows
 
 
@@ -126,8 +134,14 @@ def running(db: Database, connection: redis.Redis, organization_id: str) -> list
         jobs.extend((name, job) for job in fetched if job is not None)
     known = owners(db, [arg for _name, job in jobs for arg in job.args])
     return [
-        RunningJob(job_id=job.id, queue=name, function=job.func_name, args=list(job.args), started_at=job.started_at,
-                   worker=job.worker_name)
+        RunningJob(
+            job_id=job.id,
+            queue=name,
+            function=job.func_name or "",
+            args=list(job.args),
+            started_at=job.started_at,
+            worker=job.worker_name,
+        )
         for name, job in jobs
         if _visible(list(job.args), organization_id, known)
     ]
@@ -152,7 +166,7 @@ def retry_all(db: Database, connection: redis.Redis, organization_id: str) -> in
     return sum(dead_letters.requeue(connection, letter.job_id) for letter in failed(db, connection, organization_id))
 
 
-def traceback_tail(text: str, lines: int = 12) -> str:
+def traceback_tail(text: str, lines: int = 10) -> str:
     """The end of a traceback, where the error and the innermost frames are."""
     kept = [line for line in text.rstrip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:])

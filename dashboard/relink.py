@@ -60,25 +60,40 @@ def landing_url(settings: Settings) -> str:
     return f"{settings.public_url.rstrip('/')}/dashboard/linked"
 
 
-def request_relink(db: Database, redis_client: redis.Redis, settings: Settings, principal: Principal,
-                   connection_id: str) -> str:
+def request_relink(
+    db: Database, redis_client: redis.Redis, settings: Settings, principal: Principal, connection_id: str
+) -> str:
     """Queue the relink email for the connection's user; returns the address it goes to."""
     with db.write() as session:
         connection = load(session, principal.organization_id, connection_id)
         if connection.status == "revoked":
-            raise Conflict("This connection was unlinked; the user links the account again from the app.",
-                           code="connection_revoked")
+            raise Conflict(
+                "This connection was unlinked; the user links the account again from the app.",
+                code="connection_revoked",
+            )
         oauth.provider_or_404(connection.provider, settings)  # refuses now if the provider is not configured
         user = session.get(User, connection.user_id)
         recipient = user.email if user is not None and user.email else connection.account_email
         if not recipient:
             raise ApiError("Neither the user nor the linked account has an email address.", code="no_recipient")
-        audit.record(session, organization_id=connection.organization_id, action="connection.relink_sent",
-                     actor_key_id=principal.key_id, target_type="connection", target_id=connection.id,
-                     data={"recipient": recipient})
+        audit.record(
+            session,
+            organization_id=connection.organization_id,
+            action="connection.relink_sent",
+            actor_key_id=principal.key_id,
+            target_type="connection",
+            target_id=connection.id,
+            data={"recipient": recipient},
+        )
         # Enqueued inside the transaction: if Redis is down, no audit event claims a sent link.
-        enqueue(redis_client, "dashboard.relink.send_relink_email", connection_id, principal.key_id,
-                queue_name=NOTIFY, id=job_id("relink", connection_id, str(int(time.time()))))
+        enqueue(
+            redis_client,
+            "dashboard.relink.send_relink_email",
+            connection_id,
+            principal.key_id,
+            queue_name=NOTIFY,
+            id=job_id("relink", connection_id, str(int(time.time()))),
+        )
     return recipient
 
 
@@ -100,7 +115,9 @@ def send_relink_email(connection_id: str, key_id: str) -> dict[str, str]:
     ctx = context()
     with ctx.db.read() as session:
         row = session.execute(
-            select(Connection, User.email).join(User, User.id == Connection.user_id).where(Connection.id == connection_id)
+            select(Connection, User.email)
+            .join(User, User.id == Connection.user_id)
+            .where(Connection.id == connection_id)
         ).first()
     if row is None:
         raise SkippableError(f"connection {connection_id} does not exist", code="connection_missing")
@@ -130,8 +147,10 @@ def start_link(db: Database, settings: Settings, keyring: Keyring, signer: Signe
         raise LinkExpired
     if connection.organization_id != key.organization_id:
         raise LinkExpired
-    principal = Principal(key_id=key.id, organization_id=key.organization_id, role=key.role,
-                          scopes=frozenset(key.scopes))
-    answer = oauth.authorize(db, settings, keyring, principal, connection.user_id, connection.provider,
-                             landing_url(settings))
+    principal = Principal(
+        key_id=key.id, organization_id=key.organization_id, role=key.role, scopes=frozenset(key.scopes)
+    )
+    answer = oauth.authorize(
+        db, settings, keyring, principal, connection.user_id, connection.provider, landing_url(settings)
+    )
     return answer.authorization_url

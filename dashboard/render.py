@@ -119,6 +119,15 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
+def plain(value: Any) -> str:
+    """A JSON value in words: lists joined by commas, objects as ``key: value`` pairs."""
+    if isinstance(value, list):
+        return ", ".join(plain(item) for item in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {plain(item)}" for key, item in value.items())
+    return "—" if value is None else str(value)
+
+
 def query(params: dict[str, Any], **changes: Any) -> str:
     """``?a=1&b=2`` from ``params`` with ``changes`` applied; empty values are left out."""
     merged = {**params, **changes}
@@ -127,7 +136,9 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 
 def install_filters(environment: Environment) -> None:
-    environment.filters.update({"when": when, "duration": duration, "badge": badge, "percent": percent, "span": span})
+    environment.filters.update(
+        {"when": when, "duration": duration, "badge": badge, "percent": percent, "span": span, "plain": plain}
+    )
     environment.globals.update({"query": query, "window": window})
     environment.trim_blocks = True
     environment.lstrip_blocks = True
@@ -150,8 +161,15 @@ def flash_cookie(signer: Signer, kind: str, text: str) -> Cookie:
 
 
 def page(
-    signer: Signer, request: Request[Any, Any, Any], template: str, viewer: Viewer | None, section: str,
-    *, status_code: int = 200, cookies: list[Cookie] | None = None, **context: Any,
+    signer: Signer,
+    request: Request[Any, Any, Any],
+    template: str,
+    viewer: Viewer | None,
+    section: str,
+    *,
+    status_code: int = 200,
+    cookies: list[Cookie] | None = None,
+    **context: Any,
 ) -> Template:
     """Render ``template`` with the shared UI context; a pending flash message is shown once."""
     flash = read_flash(signer, request)
@@ -159,8 +177,11 @@ def page(
     if flash is not None:
         all_cookies.append(clear_cookie(FLASH_COOKIE))
     return Template(
-        template_name=template, context={"ui": Ui(viewer, section, flash), **context}, status_code=status_code,
-        headers=SECURITY_HEADERS, cookies=all_cookies,
+        template_name=template,
+        context={"ui": Ui(viewer, section, flash), **context},
+        status_code=status_code,
+        headers=SECURITY_HEADERS,
+        cookies=all_cookies,
     )
 
 

@@ -77,8 +77,6 @@ class Signer:
 
 def signer_for(settings: Settings) -> Signer:
     """The signer of this Hub: its configured secret keys, or the development key file."""
-    if settings.secret_keys:
-        return Signer(list(settings.secret_keys))
-    from hub.crypto import _development_key  # the key ``hub dev`` generates under the data directory
+    from hub.crypto import secret_material
 
-    return Signer([_development_key(settings.data_dir)])
+    return Signer(secret_material(settings))

@@ -64,10 +64,13 @@ class Keyring:
         return self.encrypt(self.decrypt(blob, associated_data), associated_data)
 
 
+def secret_material(settings: Settings) -> list[str]:
+    """The configured secret keys, newest first (or the generated development key)."""
+    return list(settings.secret_keys) if settings.secret_keys else [_development_key(settings.data_dir)]
+
+
 def keyring_for(settings: Settings) -> Keyring:
-    if settings.secret_keys:
-        return Keyring(list(settings.secret_keys))
-    return Keyring([_development_key(settings.data_dir)])
+    return Keyring(secret_material(settings))
 
 
 def _development_key(data_dir: Path) -> str:

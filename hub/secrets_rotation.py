@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hub.crypto import Keyring
+from hub.crypto import DecryptionError, Keyring
 from hub.db import Database
 from hub.db.tables import Connection, IdempotencyKey, OAuthState, WebhookEndpoint
 
@@ -31,8 +31,10 @@ _TARGETS: list[tuple[Any, Any, Any, Callable[[Any], str]]] = [
 
 
 def rotate(db: Database, keyring: Keyring) -> dict[str, int]:
-    """Re-encrypt what is not yet under the newest key; returns how many rows per table."""
-    counts: dict[str, int] = {}
+    """Re-encrypt what is not yet under the newest key; returns how many rows per table, and
+    under ``unreadable`` how many rows none of the configured keys can open (they are left as
+    they are: put the missing key back in ``HUB_SECRET_KEYS`` and run again)."""
+    counts: dict[str, int] = {"unreadable": 0}
     for table, key_column, column, associated in _TARGETS:
         with db.read() as session:
             rows = list(session.scalars(select(table).where(column.is_not(None))))
@@ -41,11 +43,16 @@ def rotate(db: Database, keyring: Keyring) -> dict[str, int]:
             blob = getattr(row, column.key)
             if not keyring.needs_rotation(blob):
                 continue
+            try:
+                rotated = keyring.rotate(blob, associated(row))
+            except DecryptionError:
+                counts["unreadable"] += 1
+                continue
             with db.write() as session:
                 session.execute(
                     update(table)
                     .where(key_column == getattr(row, key_column.key), column == blob)
-                    .values({column.key: keyring.rotate(blob, associated(row))})
+                    .values({column.key: rotated})
                 )
             changed += 1
         counts[table.__tablename__] = changed

@@ -59,10 +59,22 @@ def safe_next(value: str | None) -> str:
     return "/dashboard"
 
 
-def record(db: Database, principal: Principal, action: str, target_type: str, target_id: str,
-           data: dict[str, Any] | None = None) -> None:
+def record(
+    db: Database,
+    principal: Principal,
+    action: str,
+    target_type: str,
+    target_id: str,
+    data: dict[str, Any] | None = None,
+) -> None:
     """Write an audit event for a dashboard action (ids longer than the column keep their full form in data)."""
     with db.write() as session:
-        audit.record(session, organization_id=principal.organization_id, action=action,
-                     actor_key_id=principal.key_id, target_type=target_type, target_id=target_id[:40],
-                     data={**(data or {}), **({"id": target_id} if len(target_id) > 40 else {})})
+        audit.record(
+            session,
+            organization_id=principal.organization_id,
+            action=action,
+            actor_key_id=principal.key_id,
+            target_type=target_type,
+            target_id=target_id[:40],
+            data={**(data or {}), **({"id": target_id} if len(target_id) > 40 else {})},
+        )

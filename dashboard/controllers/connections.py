@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from dashboard import relink
 from dashboard.auth import Viewer
 from dashboard.context import DashboardContext
-from dashboard.controllers._common import choice, redis_client
+from dashboard.controllers._common import choice, record, redis_client
 from dashboard.queries import STATUSES, SyncFilter, list_connections, notifications, push_channels, status_counts
 from dashboard.queries import sync_runs as sync_log
 from dashboard.render import done, page
@@ -28,17 +28,37 @@ class ConnectionsController(Controller):
 
     @get("/", sync_to_thread=True)
     def index(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer,
-        status: str | None = None, provider: str | None = None, q: str | None = None, after: str | None = None,
+        self,
+        request: Request[Any, Any, Any],
+        ctx: DashboardContext,
+        db: Database,
+        viewer: Viewer,
+        status: str | None = None,
+        provider: str | None = None,
+        q: str | None = None,
+        after: str | None = None,
     ) -> Template:
         org = viewer.principal.organization_id
-        filters = {"status": choice(status, STATUSES), "provider": choice(provider, CALENDAR_PROVIDERS),
-                   "q": (q or "").strip()[:200]}
-        listing = list_connections(db, org, status=filters["status"], provider=filters["provider"],
-                                   search=filters["q"], after=after)
+        filters = {
+            "status": choice(status, STATUSES),
+            "provider": choice(provider, CALENDAR_PROVIDERS),
+            "q": (q or "").strip()[:200],
+        }
+        listing = list_connections(
+            db, org, status=filters["status"], provider=filters["provider"], search=filters["q"], after=after
+        )
         return page(
-            ctx.signer, request, "connections.html", viewer, "connections", listing=listing, filters=filters,
-            counts=status_counts(db, org), statuses=STATUSES, providers=CALENDAR_PROVIDERS, after=after,
+            ctx.signer,
+            request,
+            "connections.html",
+            viewer,
+            "connections",
+            listing=listing,
+            filters=filters,
+            counts=status_counts(db, org),
+            statuses=STATUSES,
+            providers=CALENDAR_PROVIDERS,
+            after=after,
         )
 
     @get("/{connection_id:str}", sync_to_thread=True)
@@ -51,9 +71,16 @@ class ConnectionsController(Controller):
             out = service.to_out(session, connection)
             user = session.get(User, connection.user_id)
         return page(
-            ctx.signer, request, "connection.html", viewer, "connections", connection=out, user=user,
+            ctx.signer,
+            request,
+            "connection.html",
+            viewer,
+            "connections",
+            connection=out,
+            user=user,
             runs=sync_log(db, org, SyncFilter(connection_id=connection_id), limit=RUNS_SHOWN),
-            notifications=notifications(db, connection_id), channels=push_channels(db, connection_id),
+            notifications=notifications(db, connection_id),
+            channels=push_channels(db, connection_id),
         )
 
     @post("/{connection_id:str}/resync", sync_to_thread=True, status_code=303)
@@ -70,11 +97,27 @@ class ConnectionsController(Controller):
         except ApiError as error:
             return done(ctx.signer, back, error.detail, kind="error")
         if not queued.calendars:
-            return done(ctx.signer, back, "No calendar of this connection is used for busy times, so there is "
-                        "nothing to sync.", kind="error")
+            return done(
+                ctx.signer,
+                back,
+                "No calendar of this connection is used for busy times, so there is nothing to sync.",
+                kind="error",
+            )
         count = len(queued.calendars)
-        return done(ctx.signer, back, f"Sync queued for {count} calendar{'s' if count != 1 else ''}. "
-                    "The sync log below shows the run when it starts.")
+        record(
+            db,
+            viewer.principal,
+            "connection.resync_requested",
+            "connection",
+            connection_id,
+            {"calendars": queued.calendars},
+        )
+        return done(
+            ctx.signer,
+            back,
+            f"Sync queued for {count} calendar{'s' if count != 1 else ''}. "
+            "The sync log below shows the run when it starts.",
+        )
 
     @post("/{connection_id:str}/relink", sync_to_thread=True, status_code=303)
     def relink(
@@ -84,8 +127,7 @@ class ConnectionsController(Controller):
         viewer.require("relink")
         back = f"/dashboard/connections/{connection_id}"
         try:
-            recipient = relink.request_relink(db, redis_client(request), ctx.settings, viewer.principal,
-                                              connection_id)
+            recipient = relink.request_relink(db, redis_client(request), ctx.settings, viewer.principal, connection_id)
         except NotFound:
             raise
         except ApiError as error:

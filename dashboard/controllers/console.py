@@ -27,25 +27,47 @@ AUDIT_PAGE = 50
 def _key_names(db: Database, organization_id: str) -> dict[str, str]:
     with db.read() as session:
         rows = session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.organization_id == organization_id))
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
 
 class ConsoleController(Controller):
     path = "/"
 
     def _keys_page(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer,
-        *, after: str | None = None, status_code: int = 200, error: str | None = None, form: dict[str, Any] | None = None,
+        self,
+        request: Request[Any, Any, Any],
+        ctx: DashboardContext,
+        db: Database,
+        viewer: Viewer,
+        *,
+        after: str | None = None,
+        status_code: int = 200,
+        error: str | None = None,
+        form: dict[str, Any] | None = None,
     ) -> Template:
         keys = service.list_keys(db, viewer.principal, KEYS_SHOWN, after)
         return page(
-            ctx.signer, request, "keys.html", viewer, "keys", status_code=status_code, keys=keys, error=error,
-            form=form or {}, roles=ROLES, all_scopes=ALL_SCOPES, role_scopes={r: sorted(s) for r, s in ROLE_SCOPES.items()},
+            ctx.signer,
+            request,
+            "keys.html",
+            viewer,
+            "keys",
+            status_code=status_code,
+            keys=keys,
+            error=error,
+            form=form or {},
+            roles=ROLES,
+            all_scopes=ALL_SCOPES,
+            role_scopes={r: sorted(s) for r, s in ROLE_SCOPES.items()},
         )
 
     @get("/keys", sync_to_thread=True)
     def keys(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer,
+        self,
+        request: Request[Any, Any, Any],
+        ctx: DashboardContext,
+        db: Database,
+        viewer: Viewer,
         after: str | None = None,
     ) -> Template:
         viewer.require("read_keys")
@@ -63,8 +85,15 @@ class ConsoleController(Controller):
                 {"name": form["name"], "role": form["role"] or "app", "scopes": form["scopes"] or None}, ApiKeyCreate
             )
         except msgspec.ValidationError as exc:
-            return self._keys_page(request, ctx, db, viewer, status_code=422, form=form,
-                                   error=f"Check the form: {exc}. A key needs a name and one of the listed roles.")
+            return self._keys_page(
+                request,
+                ctx,
+                db,
+                viewer,
+                status_code=422,
+                form=form,
+                error=f"Check the form: {exc}. A key needs a name and one of the listed roles.",
+            )
         try:
             created = service.create_key(db, viewer.principal, request_data)
         except ApiError as error:
@@ -83,10 +112,22 @@ class ConsoleController(Controller):
 
     @get("/audit", sync_to_thread=True)
     def audit(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer,
+        self,
+        request: Request[Any, Any, Any],
+        ctx: DashboardContext,
+        db: Database,
+        viewer: Viewer,
         cursor: str | None = None,
     ) -> Template:
         viewer.require("read_audit")
         events = service.list_audit_events(db, viewer.principal, AUDIT_PAGE, cursor)
-        return page(ctx.signer, request, "audit.html", viewer, "audit", events=events,
-                    names=_key_names(db, viewer.principal.organization_id), paged=bool(cursor))
+        return page(
+            ctx.signer,
+            request,
+            "audit.html",
+            viewer,
+            "audit",
+            events=events,
+            names=_key_names(db, viewer.principal.organization_id),
+            paged=bool(cursor),
+        )

@@ -26,18 +26,28 @@ class JobsController(Controller):
         connection = redis_client(request)
         org = viewer.principal.organization_id
         return page(
-            ctx.signer, request, "jobs.html", viewer, "jobs", depths=queue_state.depths(connection),
-            running=queue_state.running(db, connection, org), failed=queue_state.failed(db, connection, org),
+            ctx.signer,
+            request,
+            "jobs.html",
+            viewer,
+            "jobs",
+            depths=queue_state.depths(connection),
+            running=queue_state.running(db, connection, org),
+            failed=queue_state.failed(db, connection, org),
             tail=queue_state.traceback_tail,
         )
 
     @post("/retry-all", sync_to_thread=True, status_code=303)
-    def retry_all(self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer) -> Redirect:
+    def retry_all(
+        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer
+    ) -> Redirect:
         viewer.require("retry_job")
         count = queue_state.retry_all(db, redis_client(request), viewer.principal.organization_id)
         if count:
             record(db, viewer.principal, "jobs.retried", "job", "all", {"count": count})
-        text = f"Requeued {count} failed job{'s' if count != 1 else ''}." if count else "There was no failed job to retry."
+        text = (
+            f"Requeued {count} failed job{'s' if count != 1 else ''}." if count else "There was no failed job to retry."
+        )
         return done(ctx.signer, BACK, text)
 
     @post("/{job_id:str}/retry", sync_to_thread=True, status_code=303)

@@ -26,18 +26,48 @@ class PublicController(Controller):
         try:
             url = relink.start_link(db, ctx.settings, keyring_for(ctx.settings), ctx.signer, token)
         except relink.LinkExpired:
-            return page(ctx.signer, request, "linked.html", None, "public", status_code=410, ok=False,
-                        message="This link has expired or is no longer valid. Ask for a new one.")
+            return page(
+                ctx.signer,
+                request,
+                "linked.html",
+                None,
+                "public",
+                status_code=410,
+                ok=False,
+                message="This link has expired or is no longer valid. Ask for a new one.",
+            )
         except ApiError as error:
-            return page(ctx.signer, request, "linked.html", None, "public", status_code=error.status, ok=False,
-                        message=error.detail)
+            return page(
+                ctx.signer,
+                request,
+                "linked.html",
+                None,
+                "public",
+                status_code=error.status,
+                ok=False,
+                message=error.detail,
+            )
         return Redirect(url, status_code=302, headers=SECURITY_HEADERS)
 
     @get("/linked", sync_to_thread=False)
     def linked(self, request: Request[Any, Any, Any], ctx: DashboardContext, error: str | None = None) -> Template:
         """The end of a relink: the provider (through Hub's callback) sends the browser here."""
         if error:
-            return page(ctx.signer, request, "linked.html", None, "public", ok=False,
-                        message=f"The calendar was not connected ({error[:80]}). Open the link in the email to try again.")
-        return page(ctx.signer, request, "linked.html", None, "public", ok=True,
-                    message="Your calendar is connected again. You can close this page.")
+            return page(
+                ctx.signer,
+                request,
+                "linked.html",
+                None,
+                "public",
+                ok=False,
+                message=f"The calendar was not connected ({error[:80]}). Open the link in the email to try again.",
+            )
+        return page(
+            ctx.signer,
+            request,
+            "linked.html",
+            None,
+            "public",
+            ok=True,
+            message="Your calendar is connected again. You can close this page.",
+        )

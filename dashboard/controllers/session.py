@@ -27,14 +27,27 @@ class SessionController(Controller):
     path = "/"
 
     @get("/sign-in", sync_to_thread=False)
-    def form(self, request: Request[Any, Any, Any], ctx: DashboardContext, next: str | None = None) -> Template:
-        """The sign-in form, with an anonymous session so the POST can carry a CSRF token."""
+    def form(
+        self, request: Request[Any, Any, Any], ctx: DashboardContext, next: str | None = None
+    ) -> Template | Redirect:
+        """The sign-in form, with an anonymous session so the POST can carry a CSRF token.
+
+        Someone already signed in goes straight on (a revoked key's session was cleared on the
+        way here, so this cannot loop)."""
         session = read_session(ctx.signer, request)
-        if session is None or session.key_id is not None:
+        if session is not None and session.key_id is not None:
+            return Redirect(safe_next(next), status_code=303, headers=SECURITY_HEADERS)
+        if session is None:
             session = new_session()
         return page(
-            ctx.signer, request, "sign_in.html", None, "sign-in", csrf=csrf_token(ctx.signer, session),
-            next=safe_next(next), cookies=[session_cookie(ctx.signer, session, secure=ctx.secure_cookies)],
+            ctx.signer,
+            request,
+            "sign_in.html",
+            None,
+            "sign-in",
+            csrf=csrf_token(ctx.signer, session),
+            next=safe_next(next),
+            cookies=[session_cookie(ctx.signer, session, secure=ctx.secure_cookies)],
         )
 
     @post("/sign-in", sync_to_thread=True, status_code=303)
@@ -47,8 +60,17 @@ class SessionController(Controller):
         target = safe_next(field(data, "next"))
 
         def refuse(status: int, message: str) -> Template:
-            return page(ctx.signer, request, "sign_in.html", None, "sign-in", status_code=status, error=message,
-                        csrf=csrf_token(ctx.signer, session), next=target)
+            return page(
+                ctx.signer,
+                request,
+                "sign_in.html",
+                None,
+                "sign-in",
+                status_code=status,
+                error=message,
+                csrf=csrf_token(ctx.signer, session),
+                next=target,
+            )
 
         secret = field(data, "api_key")
         if not secret:
@@ -67,13 +89,17 @@ class SessionController(Controller):
             )
         signed_in = new_session(principal.key_id, principal.organization_id)
         return Redirect(
-            target, status_code=303, headers=SECURITY_HEADERS,
+            target,
+            status_code=303,
+            headers=SECURITY_HEADERS,
             cookies=[session_cookie(ctx.signer, signed_in, secure=ctx.secure_cookies)],
         )
 
     @post("/sign-out", sync_to_thread=False, status_code=303)
     def sign_out(self, ctx: DashboardContext) -> Redirect:
         return Redirect(
-            "/dashboard/sign-in", status_code=303, headers=SECURITY_HEADERS,
+            "/dashboard/sign-in",
+            status_code=303,
+            headers=SECURITY_HEADERS,
             cookies=[clear_cookie(), flash_cookie(ctx.signer, "ok", "You are signed out.")],
         )

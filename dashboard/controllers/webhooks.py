@@ -27,7 +27,11 @@ class WebhooksController(Controller):
 
     @get("/", sync_to_thread=True)
     def index(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer,
+        self,
+        request: Request[Any, Any, Any],
+        ctx: DashboardContext,
+        db: Database,
+        viewer: Viewer,
         after: str | None = None,
     ) -> Template:
         endpoints = service.list_endpoints(db, viewer.principal, ENDPOINTS_SHOWN, after)
@@ -36,13 +40,26 @@ class WebhooksController(Controller):
 
     @get("/{endpoint_id:str}", sync_to_thread=True)
     def endpoint(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, endpoint_id: str,
+        self,
+        request: Request[Any, Any, Any],
+        ctx: DashboardContext,
+        db: Database,
+        viewer: Viewer,
+        endpoint_id: str,
         cursor: str | None = None,
     ) -> Template:
         found = service.get_endpoint(db, viewer.principal, endpoint_id)  # another organization's id: 404
         deliveries = service.list_deliveries(db, viewer.principal, endpoint_id, DELIVERIES_PAGE, cursor)
-        return page(ctx.signer, request, "endpoint.html", viewer, "webhooks", endpoint=found, deliveries=deliveries,
-                    paged=bool(cursor))
+        return page(
+            ctx.signer,
+            request,
+            "endpoint.html",
+            viewer,
+            "webhooks",
+            endpoint=found,
+            deliveries=deliveries,
+            paged=bool(cursor),
+        )
 
     @post("/{endpoint_id:str}/enable", sync_to_thread=True, status_code=303)
     def enable(
