@@ -11,7 +11,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 
 import hub
 from dashboard.plugin import DashboardPlugin
@@ -30,11 +30,14 @@ from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
 from hub.observability.context import RequestContextMiddleware
+from hub.observability.exposition import MetricsController
 from hub.observability.logging import configure_logging
+from hub.observability.plugin import TracingPlugin
 from hub.openapi import add_problem_responses
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 from hub.users.controllers import UserController
+from hub.versioning import VersioningPlugin
 from hub.webhooks.controllers import provider_webhook
 
 API_CONTROLLERS = [
@@ -48,11 +51,6 @@ API_CONTROLLERS = [
     WebhookEndpointController,
     WebhookDeliveryController,
 ]
-
-
-class MetricsController(PrometheusController):
-    path = "/metrics"
-    include_in_schema = True
 
 
 async def require_json_body(request: Request[Any, Any, Any]) -> None:
@@ -112,13 +110,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         ),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        plugins=[DashboardPlugin(settings)],
+        plugins=[DashboardPlugin(settings), TracingPlugin(), VersioningPlugin()],
         debug=False,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.redis = redis_client
     app.state.connectors = {}
+    app.state.relay = relay
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     db.set_commit_hook("outbox", relay)
     configure_jobs(settings)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import structlog
 
@@ -55,7 +57,13 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+GRACEFUL_SHUTDOWN_SECONDS = 20  # in-flight requests get this long after SIGTERM; then the relay drains
+KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Run uvicorn until SIGTERM/SIGINT: it stops accepting, lets in-flight requests finish
+    (up to ``GRACEFUL_SHUTDOWN_SECONDS``), then the app's shutdown drains the outbox relay."""
     import uvicorn
 
     from hub.redis import with_redis
@@ -64,6 +72,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     # Worker processes of uvicorn build their own app from the environment: hand them the
     # resolved Redis URL so they share the embedded server instead of starting their own.
     os.environ["HUB_REDIS_URL"] = settings.redis_url or ""
+    if workers > 1:
+        _prometheus_multiprocess(settings.data_dir / "prometheus")
     print(f"Hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)", flush=True)
     uvicorn.run(
         "hub.app:app_from_env",
@@ -73,8 +83,20 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
+
+
+def _prometheus_multiprocess(directory: Path) -> None:
+    """Several server processes answer ``/metrics`` in turn: unless the operator chose a
+    directory, keep the metric files under the data directory, cleared at every start (files
+    of processes from an earlier run would be counted again)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

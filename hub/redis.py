@@ -14,6 +14,7 @@ import msgspec
 import redis
 import structlog
 
+from hub.observability.instrument import instrument_redis
 from hub.settings import Settings
 
 log = structlog.get_logger("hub.redis")
@@ -43,8 +44,11 @@ def with_redis(settings: Settings) -> Settings:
 
 
 def connect(url: str, **options: Any) -> redis.Redis:
-    """A client with short timeouts: a slow or absent Redis must not hang a request."""
+    """A client with short timeouts: a slow or absent Redis must not hang a request. Traced
+    when tracing is on (a span per command or pipeline)."""
     options.setdefault("socket_timeout", 2.0)
     options.setdefault("socket_connect_timeout", 1.0)
     options.setdefault("health_check_interval", 30)
-    return redis.Redis.from_url(url, **options)
+    client = redis.Redis.from_url(url, **options)
+    instrument_redis(client)
+    return client

@@ -75,6 +75,7 @@ class LiveServer:
     """A real uvicorn server running Hub in a background thread."""
 
     def __init__(self, app: Any) -> None:
+        self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")

@@ -127,26 +127,32 @@ def write_booking(outbox_id: str) -> dict[str, object]:
 
 @hub_job("sweep.calendars")
 def sweep_quiet_calendars() -> dict[str, int]:
-    """The safety net: push is not 100 % reliable, so sync calendars that were quiet too long."""
-    from hub.db.tables import Calendar, Connection
+    """The safety net: push is not 100 % reliable, so sync calendars that were quiet too long,
+    and subscribe busy calendars that have no live push channel (a failed or lapsed one)."""
+    from hub.db.tables import Calendar, Connection, PushChannel
 
     ctx = context()
-    cutoff = _sync.utcnow() - timedelta(hours=6)
+    now = _sync.utcnow()
+    cutoff = now - timedelta(hours=6)
     with ctx.db.read() as session:
-        rows = list(
-            session.execute(
-                select(Calendar.id)
-                .join(Connection, Connection.id == Calendar.connection_id)
-                .where(
-                    Calendar.busy_source.is_(True),
-                    Calendar.removed_at.is_(None),
-                    Connection.status == "active",
-                    (Connection.last_synced_at.is_(None)) | (Connection.last_synced_at < cutoff),
-                )
+        busy = (
+            select(Calendar.id)
+            .join(Connection, Connection.id == Calendar.connection_id)
+            .where(
+                Calendar.busy_source.is_(True),
+                Calendar.removed_at.is_(None),
+                Connection.status.in_(("active", "error")),
             )
         )
-    count = sum(request_sync(ctx.redis, row[0], "schedule") for row in rows)
-    return {"requested": count}
+        quiet = list(
+            session.scalars(busy.where((Connection.last_synced_at.is_(None)) | (Connection.last_synced_at < cutoff)))
+        )
+        live = select(PushChannel.calendar_id).where(PushChannel.status == "active", PushChannel.expires_at > now)
+        unsubscribed = list(session.scalars(busy.where(Calendar.id.not_in(live))))
+    synced = sum(request_sync(ctx.redis, calendar_id, "schedule") for calendar_id in quiet)
+    for calendar_id in unsubscribed:
+        request_subscribe(ctx.redis, calendar_id)
+    return {"requested": synced, "subscribed": len(unsubscribed)}
 
 
 @hub_job("sweep.unlinks")

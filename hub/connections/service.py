@@ -125,8 +125,9 @@ def update_calendar(
         connection.updated_at = utcnow()
         out = to_out(session, connection)
     if turned_on:
-        request_sync(redis_client, calendar.id, "manual")
-        request_subscribe(redis_client, calendar.id)
+        with contextlib.suppress(redis.RedisError):  # the calendar sweep syncs and subscribes it later
+            request_sync(redis_client, calendar.id, "manual")
+            request_subscribe(redis_client, calendar.id)
     return out
 
 
@@ -197,14 +198,17 @@ def unlink(db: Database, redis_client: redis.Redis, principal: Principal, connec
 
 
 def record_success(session: Session, connection: Connection, when: datetime) -> None:
-    was_unhealthy = connection.status != "active" or connection.consecutive_failures > 0
+    # Tell the client when a link first works and when it works again after failing.
+    was_unhealthy = (
+        connection.status != "active" or connection.consecutive_failures > 0 or connection.last_success_at is None
+    )
     connection.last_synced_at = when
     connection.last_success_at = when
     connection.consecutive_failures = 0
     connection.last_error_code = None
     connection.last_error_message = None
     connection.last_error_at = None
-    if connection.status in ("error",):
+    if connection.status == "error":
         connection.status = "active"
     connection.updated_at = when
     if was_unhealthy:
@@ -227,21 +231,9 @@ def record_failure(
 
 
 def _emit(session: Session, connection: Connection, event_type: str) -> None:
-    payload: dict[str, Any] = {
-        "id": connection.id,
-        "object": "connection",
-        "user_id": connection.user_id,
-        "provider": connection.provider,
-        "account_email": connection.account_email,
-        "status": connection.status,
-        "last_error": {
-            "code": connection.last_error_code,
-            "message": connection.last_error_message,
-            "at": connection.last_error_at.isoformat() if connection.last_error_at else None,
-        }
-        if connection.last_error_code
-        else None,
-    }
+    """A client webhook carrying the connection object, exactly as the API shows it."""
+    session.flush()
+    payload = to_out(session, connection)
     emit(
         session,
         organization_id=connection.organization_id,

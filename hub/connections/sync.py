@@ -38,6 +38,7 @@ from hub.db.tables import (
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.ids import new_id
 from hub.jobs.context import JobContext
+from hub.observability.tracing import current_trace_id
 
 log = structlog.get_logger("hub.connections")
 
@@ -164,6 +165,7 @@ def sync_calendar(ctx: JobContext, calendar_id: str, trigger: str) -> dict[str, 
         events_deleted=0,
         job_id=job.id if job else None,
         started_at=utcnow(),
+        trace_id=current_trace_id(),
     )
     with ctx.db.write() as session:
         session.add(run)

@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.observability.instrument import instrument_engine
+
 
 def driver_url(url: str) -> str:
     """Map the plain URLs operators write to the drivers Hub uses."""
@@ -47,6 +49,8 @@ class Database:
             # a ping is a round trip on every transaction of every request.
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
             self.write_engine = self.engine
+        for engine in {self.engine, self.write_engine}:
+            instrument_engine(engine)  # a span per statement when tracing is on
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}

@@ -178,6 +178,7 @@ class WebhookDelivery(Base):
     context: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    trace_id: Mapped[str | None] = mapped_column(String(32))  # W3C trace id of the first attempt
 
 
 class WebhookAttempt(Base):
@@ -192,6 +193,7 @@ class WebhookAttempt(Base):
     response_snippet: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None]
+    trace_id: Mapped[str | None] = mapped_column(String(32))  # W3C trace id of this attempt
 
 
 class EmailSend(Base):
@@ -348,6 +350,7 @@ class SyncRun(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None]
+    trace_id: Mapped[str | None] = mapped_column(String(32))  # W3C trace id of the sync
 
 
 class BookingEvent(Base):

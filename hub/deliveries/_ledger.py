@@ -23,6 +23,7 @@ from hub.db import Database
 from hub.db.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from hub.deliveries._send import Outcome
 from hub.errors import SkippableError
+from hub.observability.tracing import current_trace_id
 
 log = structlog.get_logger("hub.webhooks")
 
@@ -102,6 +103,7 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
             return {"outcome": "in_flight", "attempt": number}
         delivery.attempt_count = number
         delivery.next_attempt_at = utcnow() + lease
+        delivery.trace_id = delivery.trace_id or current_trace_id()
         return Claim(
             delivery_id=delivery.id,
             endpoint_id=endpoint.id,
@@ -165,6 +167,7 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
                 response_snippet=outcome.snippet,
                 error=outcome.error,
                 next_attempt_at=next_at,
+                trace_id=current_trace_id(),
             )
         )
         return result, next_at

@@ -8,6 +8,8 @@ deliveries stay in the database. Another organization's ids answer 404.
 
 from __future__ import annotations
 
+import contextlib
+
 from typing import Any
 
 import redis
@@ -227,7 +229,8 @@ def retry_delivery(db: Database, connection: redis.Redis, principal: Principal, 
             )
         number = ledger.reopen(session, delivery)
         out = delivery_out(delivery, _attempts_of(session, [delivery.id]).get(delivery.id, []))
-    enqueue_attempt(connection, delivery_id, number, reason="retry")  # carries this request's id
+    with contextlib.suppress(redis.RedisError):  # the delivery sweep sends it once Redis is back
+        enqueue_attempt(connection, delivery_id, number, reason="retry")  # carries this request's id
     return out
 
 

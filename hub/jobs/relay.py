@@ -7,18 +7,27 @@ unreachable the bookings have already committed; the relay logs, backs off for a
 and the periodic sweeper (``hub.jobs.sweep``) dispatches the rows once Redis is back. Nothing
 is lost: the outbox table, not this thread, is the record of what must be sent, and every
 consumer is idempotent, so a row dispatched twice sends nothing twice.
+
+Each committed change is relayed in a span (``outbox.relay``) of the trace that committed it,
+and its consumer jobs continue that trace. On shutdown the relay drains: ``close()`` (called by
+the app's shutdown, and at the exit of any other process that relayed) enqueues everything
+handed over before it returns.
 """
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,11 +36,14 @@ from hub.db.tables import OutboxMessage
 from hub.jobs.dispatch import enqueue_consumers
 from hub.jobs.queues import DEFAULT
 from hub.jobs.runner import enqueue, job_id, propagated_context
+from hub.observability import propagation
+from hub.observability.tracing import tracer
 
 log = structlog.get_logger("hub.outbox")
 
 BACKOFF_SECONDS = 5.0
 BATCH = 200
+DRAIN_SECONDS = 10.0  # how long shutdown waits for the relay to hand everything to Redis
 DISPATCH = "hub.jobs.dispatch.dispatch"
 
 _STOP = object()
@@ -58,15 +70,20 @@ class OutboxRelay:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="hub-outbox-relay", daemon=True)
                     self._thread.start()
+                    _drain_at_exit(self)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until everything handed over so far was enqueued or left to the sweeper."""
         return self._idle.wait(timeout)
 
-    def close(self, timeout: float = 5.0) -> None:
-        if self._thread is not None:
+    def close(self, timeout: float = DRAIN_SECONDS) -> None:
+        """Drain: enqueue everything handed over so far, then stop the thread (idempotent)."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
             self._pending.put(_STOP)
-            self._thread.join(timeout)
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("outbox.relay_not_drained", reason="timed out; the sweeper will dispatch the rest")
 
     def _run(self) -> None:
         while True:
@@ -92,15 +109,26 @@ class OutboxRelay:
                 "outbox.relay_deferred", count=len(ids), reason="redis recently unreachable; the sweeper will dispatch"
             )
             return
+        spans: list[Span] = []
         try:
             with self.connection.pipeline() as pipe:
                 for events, meta in batch:
-                    for outbox_id, event_type in events:
-                        enqueue_consumers(self.connection, outbox_id, event_type, meta, pipeline=pipe)
+                    parent, rest = propagation.split(meta)
+                    span = tracer().start_span(
+                        "outbox.relay",
+                        context=propagation.extract(parent),
+                        kind=SpanKind.PRODUCER,
+                        attributes=_attributes(events),
+                    )
+                    spans.append(span)
+                    with trace.use_span(span, end_on_exit=False):  # the consumer jobs continue this trace
+                        for outbox_id, event_type in events:
+                            enqueue_consumers(self.connection, outbox_id, event_type, rest, pipeline=pipe)
                 pipe.execute()
         except redis.RedisError as exc:
             self._skip_until = time.monotonic() + BACKOFF_SECONDS
             log.warning("outbox.relay_failed", error=type(exc).__name__, count=len(ids))
+            _end(spans, exc)
             return
         try:
             with self.db.write() as session:
@@ -111,6 +139,31 @@ class OutboxRelay:
                 )
         except SQLAlchemyError as exc:  # the sweeper dispatches again; consumers are idempotent
             log.warning("outbox.mark_failed", error=type(exc).__name__, count=len(ids))
+        _end(spans, None)
+
+
+def _attributes(events: list[Event]) -> dict[str, Any]:
+    return {"hub.outbox.ids": [i for i, _ in events], "hub.outbox.types": [t for _, t in events]}
+
+
+def _end(spans: list[Span], error: BaseException | None) -> None:
+    for span in spans:
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
+
+
+def _drain_at_exit(relay: OutboxRelay) -> None:
+    """Drain ``relay`` when the process exits (a worker's relay has no app shutdown to do it)."""
+    ref = weakref.ref(relay)
+
+    def drain() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.close()
+
+    atexit.register(drain)
 
 
 def enqueue_dispatch(

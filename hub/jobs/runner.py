@@ -4,6 +4,11 @@
 ``[A-Za-z0-9_-]`` only, explicit result and failure TTLs, RQ ``Retry`` on a growing schedule,
 and the request id (and trace context) of whoever caused it in ``job.meta``.
 
+Each run of a job is a span (``job <kind>``) in the trace of whatever enqueued it; a retried
+job links to its failed run (``hub.observability.propagation``). After each run the process's
+job metrics are added to the totals in Redis that ``/metrics`` reports
+(``hub.observability.job_metrics``).
+
 ``@hub_job(kind)`` wraps each job function. It binds the log context, then lets only
 transient failures escape to RQ (which retries them, and finally dead-letters them into the
 failed registry); ``ReauthRequired``, ``PermanentError`` and ``SkippableError`` are logged
@@ -22,12 +27,14 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis
 import structlog
+from opentelemetry.trace import Span, Status, StatusCode
 from prometheus_client import Counter, Histogram
 from rq import Retry, get_current_job
 from rq.job import Job
 
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.jobs.queues import DEFAULT, queue
+from hub.observability import job_metrics, propagation
 from hub.settings import Settings
 
 P = ParamSpec("P")
@@ -71,9 +78,11 @@ def enqueue(
     meta: dict[str, Any] | None = None,
     pipeline: Any = None,
 ) -> Job:
-    """Enqueue ``func(*args)`` with Hub's conventions; ``id`` makes the job unique while queued."""
-    job_meta = dict(propagated_context())
-    job_meta.update(meta or {})
+    """Enqueue ``func(*args)`` with Hub's conventions; ``id`` makes the job unique while queued.
+
+    ``meta`` overrides what the job inherits from the caller (request id, trace context)."""
+    func_name = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+    job_meta = {**_bound_context(), **propagation.context_for(func_name), **(meta or {})}
     options: dict[str, Any] = {
         "args": args,
         "job_id": id,
@@ -93,6 +102,11 @@ def enqueue(
 
 
 def propagated_context() -> dict[str, Any]:
+    """What work caused here carries along: the request id and the trace context."""
+    return {**_bound_context(), **propagation.carrier()}
+
+
+def _bound_context() -> dict[str, Any]:
     bound = structlog.contextvars.get_contextvars()
     return {k: bound[k] for k in ("request_id",) if bound.get(k)}
 
@@ -109,37 +123,53 @@ def hub_job(kind: str) -> Callable[[Callable[P, R]], Callable[P, R | dict[str, s
             if job is not None:
                 context.update({k: v for k, v in job.meta.items() if k == "request_id"})
             structlog.contextvars.bind_contextvars(**context)
-            started = time.perf_counter()
-            outcome = "succeeded"
-            try:
-                return fn(*args, **kwargs)
-            except TransientError as exc:
-                outcome = "retried" if job is not None and (job.retries_left or 0) > 0 else "dead_lettered"
-                log.warning("job.transient_error", code=exc.code, error=exc.message, retry_after=exc.retry_after)
-                raise
-            except (ReauthRequired, PermanentError) as exc:
-                outcome = "failed"
-                log.warning("job.failed", code=exc.code, error=exc.message, error_class=type(exc).__name__)
-                return {"outcome": "failed", "code": exc.code, "error": exc.message}
-            except SkippableError as exc:
-                outcome = "skipped"
-                log.info("job.skipped", code=exc.code, error=exc.message)
-                return {"outcome": "skipped", "code": exc.code, "error": exc.message}
-            except PipelineError as exc:
-                outcome = "failed"
-                log.warning("job.failed", code=exc.code, error=exc.message)
-                return {"outcome": "failed", "code": exc.code, "error": exc.message}
-            except Exception as exc:
-                # An unexpected bug or outage: retry on the schedule, then dead-letter.
-                outcome = "retried" if job is not None and (job.retries_left or 0) > 0 else "dead_lettered"
-                log.exception("job.crashed", error=type(exc).__name__)
-                raise
-            finally:
-                elapsed = time.perf_counter() - started
-                JOBS.labels(kind, outcome).inc()
-                JOB_SECONDS.labels(kind).observe(elapsed)
-                log.info("job.finished", outcome=outcome, duration_ms=round(elapsed * 1000, 1))
+            with propagation.job_span(kind, job) as span:
+                started = time.perf_counter()
+                outcome = "succeeded"
+                try:
+                    return fn(*args, **kwargs)
+                except TransientError as exc:
+                    outcome = "retried" if job is not None and (job.retries_left or 0) > 0 else "dead_lettered"
+                    log.warning("job.transient_error", code=exc.code, error=exc.message, retry_after=exc.retry_after)
+                    _trace_failure(span, job, outcome, exc)
+                    raise
+                except (ReauthRequired, PermanentError) as exc:
+                    outcome = "failed"
+                    log.warning("job.failed", code=exc.code, error=exc.message, error_class=type(exc).__name__)
+                    span.set_status(Status(StatusCode.ERROR, exc.code))
+                    return {"outcome": "failed", "code": exc.code, "error": exc.message}
+                except SkippableError as exc:
+                    outcome = "skipped"
+                    log.info("job.skipped", code=exc.code, error=exc.message)
+                    return {"outcome": "skipped", "code": exc.code, "error": exc.message}
+                except PipelineError as exc:
+                    outcome = "failed"
+                    log.warning("job.failed", code=exc.code, error=exc.message)
+                    span.set_status(Status(StatusCode.ERROR, exc.code))
+                    return {"outcome": "failed", "code": exc.code, "error": exc.message}
+                except Exception as exc:
+                    # An unexpected bug or outage: retry on the schedule, then dead-letter.
+                    outcome = "retried" if job is not None and (job.retries_left or 0) > 0 else "dead_lettered"
+                    log.exception("job.crashed", error=type(exc).__name__)
+                    _trace_failure(span, job, outcome, exc)
+                    raise
+                finally:
+                    elapsed = time.perf_counter() - started
+                    JOBS.labels(kind, outcome).inc()
+                    JOB_SECONDS.labels(kind).observe(elapsed)
+                    span.set_attribute("hub.job.outcome", outcome)
+                    log.info("job.finished", outcome=outcome, duration_ms=round(elapsed * 1000, 1))
+                    if job is not None:
+                        job_metrics.publish(job.connection)  # the API's /metrics reports job metrics
 
         return run
 
     return decorate
+
+
+def _trace_failure(span: Span, job: Job | None, outcome: str, exc: BaseException) -> None:
+    """Mark the run's span failed; a run RQ will retry leaves its context for the next run's link."""
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+    if outcome == "retried":
+        propagation.remember_failed_attempt(job)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from hub.db.tables import OutboxMessage
+from hub.db.tables import OAuthState, OutboxMessage
 from hub.idempotency import purge_expired
 from hub.jobs.context import context
 from hub.jobs.relay import enqueue_dispatch
@@ -42,4 +42,10 @@ def sweep_outbox() -> dict[str, int]:
 
 @hub_job("sweep.idempotency")
 def sweep_idempotency_keys() -> dict[str, int]:
-    return {"purged": purge_expired(context().db)}
+    """Expired idempotency keys, and pending links that expired more than a day ago."""
+    db = context().db
+    with db.write() as session:
+        states = session.execute(
+            delete(OAuthState).where(OAuthState.expires_at < datetime.now(UTC) - timedelta(days=1))
+        )
+    return {"purged": purge_expired(db), "oauth_states": int(states.rowcount or 0)}  # type: ignore[attr-defined]

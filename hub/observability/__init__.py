@@ -1,1 +1,1 @@
-"""Logging, metrics and request context."""
+"""Logging, metrics, tracing and request context."""

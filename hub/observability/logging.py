@@ -1,4 +1,5 @@
-"""One structlog configuration: context variables first, ISO timestamps, JSON or console."""
+"""One structlog configuration: context variables first, then the active trace and span ids,
+ISO timestamps, JSON or console."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from typing import Any
 
 import structlog
+
+from hub.observability.tracing import add_trace_ids
 
 _SECRET_KEYS = {"authorization", "api_key", "key", "secret", "token", "access_token", "refresh_token", "password"}
 
@@ -22,6 +25,7 @@ def _redact(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]
 def configure_logging(*, json: bool, level: str = "info") -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact,

@@ -50,7 +50,9 @@ class World:
     tenant: Tenant
 
     def run_jobs(self) -> None:
-        """Drain Hub's queues in-process (jobs scheduled for later stay scheduled)."""
+        """Drain Hub's queues in-process (jobs scheduled for later stay scheduled), once the
+        server's outbox relay has handed over everything committed so far."""
+        assert self.server.app.state.relay.wait_idle(10)
         install(JobContext(self.settings, self.db, self.redis))
         HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer).work(
             burst=True, logging_level="ERROR", with_scheduler=False
