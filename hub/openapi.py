@@ -3,6 +3,8 @@ can give, with the stable codes clients branch on (docs/errors.md has the catalo
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Litestar
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIResponse, Reference, Schema
 from litestar.openapi.spec.enums import OpenAPIType
@@ -65,6 +67,16 @@ def _problem(description: str) -> OpenAPIResponse:
     )
 
 
+def _answers_404(path: str, operation: Any) -> bool:
+    """Paths naming an object, and operations that look one up by a required ``*_id`` query."""
+    if "{" in path:
+        return True
+    return any(
+        getattr(p, "param_in", None) == "query" and p.required and p.name.endswith("_id")
+        for p in operation.parameters or []
+    )
+
+
 def add_problem_responses(app: Litestar) -> None:
     openapi = app.openapi_schema
     if openapi.components.schemas is None:
@@ -78,11 +90,17 @@ def add_problem_responses(app: Litestar) -> None:
             if operation is None:
                 continue
             answers = dict(_COMMON)
-            if "{" in path:
+            if _answers_404(path, operation):
                 answers.update(_WITH_ID)
             if method in ("post", "patch", "put"):
                 answers.update(_WRITES)
             responses = operation.responses or {}
             for status, description in answers.items():
-                responses.setdefault(status, _problem(description))
+                # Hub answers every error as problem+json: replace the framework's generic 400.
+                if status == "400" or status not in responses:
+                    responses[status] = _problem(description)
             operation.responses = responses
+    for path in ("/health", "/ready", "/metrics"):
+        item = (openapi.paths or {}).get(path)
+        if item is not None and item.get is not None:
+            item.get.security = []  # no API key needed

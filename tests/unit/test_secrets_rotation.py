@@ -76,4 +76,9 @@ def test_rotate_re_encrypts_connection_credentials(db: Database) -> None:
     assert row is not None and row.credentials_ciphertext is not None
     assert not keyring.needs_rotation(row.credentials_ciphertext)
     assert StoredCredentials(db, Keyring([NEW]), row).get() == {"refresh_token": "r"}
-    assert rotate(db, keyring)["connections"] == 0  # nothing left to do
+    before = row.credentials_ciphertext
+    rotate(db, keyring)  # nothing left to do for this row
+    with db.read() as session:
+        again = session.get(Connection, connection_id)
+    assert again is not None
+    assert again.credentials_ciphertext == before
