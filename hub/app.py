@@ -104,7 +104,9 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             path="/schema",
             render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
             components=Components(
-                security_schemes={"bearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="hub_sk_...")}
+                security_schemes={
+                    "bearerAuth": SecurityScheme(type="http", scheme="bearer", bearer_format="hub_sk_...")
+                }
             ),
             security=[{"bearerAuth": []}],
         ),

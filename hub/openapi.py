@@ -100,7 +100,7 @@ def add_problem_responses(app: Litestar) -> None:
                 if status == "400" or status not in responses:
                     responses[status] = _problem(description)
             operation.responses = responses
-    for path in ("/health", "/ready", "/metrics"):
-        item = (openapi.paths or {}).get(path)
-        if item is not None and item.get is not None:
-            item.get.security = []  # no API key needed
+    for service_path in ("/health", "/ready", "/metrics"):
+        service_item = (openapi.paths or {}).get(service_path)
+        if service_item is not None and service_item.get is not None:
+            service_item.get.security = []  # no API key needed

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, TypeAlias
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.params import Parameter
 
+from hub import idempotency
 from hub.auth.principal import Principal
 from hub.observability.context import request_id_of
 from hub.pagination import MAX_LIMIT
@@ -24,3 +26,11 @@ IdempotencyKeyHeader = Annotated[
     str | None,
     Parameter(header="Idempotency-Key", description="1-255 printable ASCII characters; see Idempotency."),
 ]
+
+
+def run_idempotent(
+    request: ApiRequest, db: Any, key: str | None, body: bytes, operation: Callable[[idempotency.Finish], object]
+) -> Response[Any]:
+    """Run a creating POST under its ``Idempotency-Key`` (see ``hub.idempotency``)."""
+    fingerprint = idempotency.fingerprint(request.method, request.url.path, body)
+    return idempotency.run(db, request.user, key, fingerprint, request_id(request), operation)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get, post
 
-from hub import idempotency
 from hub.auth import service
 from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
-from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, request_id
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
 
 
 class ApiKeyController(Controller):
@@ -31,13 +30,8 @@ class ApiKeyController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[ApiKeyCreated]:
         principal = request.user
-        return idempotency.run(  # type: ignore[return-value]
-            db,
-            principal,
-            idempotency_key,
-            idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request),
-            lambda finish: service.create_key(db, principal, data, finish),
+        return run_idempotent(
+            request, db, idempotency_key, body, lambda finish: service.create_key(db, principal, data, finish)
         )
 
     @get(sync_to_thread=True, opt={"scope": "keys:manage"}, summary="List API keys (never the secrets)")

@@ -7,12 +7,11 @@ from typing import Literal
 
 from litestar import Controller, Response, get, post
 
-from hub import idempotency
 from hub.bookings import service
 from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
-from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, request_id
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
 
 
 class BookingController(Controller):
@@ -29,13 +28,8 @@ class BookingController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[BookingOut]:
         principal = request.user
-        return idempotency.run(  # type: ignore[return-value]
-            db,
-            principal,
-            idempotency_key,
-            idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request),
-            lambda finish: service.create_booking(db, principal, data, finish),
+        return run_idempotent(
+            request, db, idempotency_key, body, lambda finish: service.create_booking(db, principal, data, finish)
         )
 
     @get("/{booking_id:str}", sync_to_thread=True, opt={"scope": "bookings:read"}, summary="Get a booking")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
 
 import msgspec
 import redis

@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
 
-from hub import idempotency
 from hub.auth.principal import Principal
 from hub.crypto import keyring_for
 from hub.db import Database
@@ -14,7 +13,7 @@ from hub.deliveries import service
 from hub.deliveries.schemas import WebhookDeliveryOut, WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointOut
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.settings import Settings
-from hub.web import IdempotencyKeyHeader, Limit, request_id
+from hub.web import IdempotencyKeyHeader, Limit, run_idempotent
 
 ApiRequest = Request[Principal, Any, Any]
 
@@ -40,12 +39,11 @@ class WebhookEndpointController(Controller):
         principal = request.user
         settings: Settings = request.app.state.settings
         keyring = keyring_for(settings)
-        return idempotency.run(  # type: ignore[return-value]
+        return run_idempotent(
+            request,
             db,
-            principal,
             idempotency_key,
-            idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request),
+            body,
             lambda finish: service.create_endpoint(
                 db, keyring, principal, data, allow_private=settings.webhooks_allow_private, finish=finish
             ),

@@ -9,7 +9,6 @@ deliveries stay in the database. Another organization's ids answer 404.
 from __future__ import annotations
 
 import contextlib
-
 from typing import Any
 
 import redis

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get, patch, post
 
-from hub import idempotency
 from hub.auth.principal import Principal
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.users import service
 from hub.users.schemas import UserCreate, UserOut, UserUpdate
-from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, request_id
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
 
 
 class UserController(Controller):
@@ -28,13 +27,8 @@ class UserController(Controller):
     ) -> Response[UserOut]:
         principal: Principal = request.user
 
-        return idempotency.run(  # type: ignore[return-value]
-            db,
-            principal,
-            idempotency_key,
-            idempotency.fingerprint("POST", request.url.path, body),
-            request_id(request),
-            lambda finish: service.create_user(db, principal, data, finish),
+        return run_idempotent(
+            request, db, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
         )
 
     @get("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:read"}, summary="Get a user")
