@@ -30,7 +30,6 @@ class KnownGap:
 KNOWN_GAPS: tuple[KnownGap, ...] = ()  # none open; add one with a reproducer in a test when found
 
 
-
 def tolerated(check: str, operation: str, status: int, body: Any) -> KnownGap | None:
     """The known gap covering this answer for this check, if any."""
     return next((gap for gap in KNOWN_GAPS if gap.covers(check, operation, status, body)), None)

@@ -269,7 +269,8 @@ def test_expired_sync_token_means_full_resync(world: World) -> None:
                 .where(Connection.id == connection_id)
             )
         )
-    assert run is not None and (run.trigger, run.outcome, run.full) == ("manual", "succeeded", True)
+    assert run is not None
+    assert (run.trigger, run.outcome, run.full) == ("manual", "succeeded", True)
     assert events == ["b"]
 
 

@@ -124,4 +124,5 @@ def test_job_ids_and_payloads_are_json(connection: redis.Redis) -> None:
     raw = connection.hget(job.key, "data")
     assert raw is not None
     assert json.loads(zlib.decompress(raw))[0] == "tests.support.jobs.noop"  # JSON, not pickle
-    assert job.result_ttl is not None and job.failure_ttl is not None
+    assert job.result_ttl is not None
+    assert job.failure_ttl is not None

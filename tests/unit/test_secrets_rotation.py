@@ -73,7 +73,8 @@ def test_rotate_re_encrypts_connection_credentials(db: Database) -> None:
     assert counts["connections"] >= 1
     with db.read() as session:
         row = session.get(Connection, connection_id)
-    assert row is not None and row.credentials_ciphertext is not None
+    assert row is not None
+    assert row.credentials_ciphertext is not None
     assert not keyring.needs_rotation(row.credentials_ciphertext)
     assert StoredCredentials(db, Keyring([NEW]), row).get() == {"refresh_token": "r"}
     before = row.credentials_ciphertext
