@@ -4,19 +4,16 @@ for Google's endpoints, with Hub's jobs run by RQ workers on a private Redis."""
 from __future__ import annotations
 
 import signal
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import msgspec
 import pytest
 import redis
-from rq.serializers import JSONSerializer
 from sqlalchemy import func, select, update
 
 from hub.app import create_app
@@ -25,13 +22,12 @@ from hub.connections.credentials import StoredCredentials
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.db.tables import Connection, ExternalEvent, InboundNotification, OAuthState, SyncRun
-from hub.jobs.context import JobContext, install
-from hub.jobs.queues import SYNC, queue, queues
-from hub.jobs.worker import HubWorker
+from hub.jobs.queues import SYNC, queue
 from hub.redis import connect
 from hub.settings import Settings
 from tests.conftest import LiveServer, Tenant
 from tests.support.google_standin import GoogleStandIn, push_headers
+from tests.support.journey import connection, drain_jobs, host, morning_slots
 from tests.support.servers import RedisServer, WebhookReceiver, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.slow
@@ -50,13 +46,7 @@ class World:
     tenant: Tenant
 
     def run_jobs(self) -> None:
-        """Drain Hub's queues in-process (jobs scheduled for later stay scheduled), once the
-        server's outbox relay has handed over everything committed so far."""
-        assert self.server.app.state.relay.wait_idle(10)
-        install(JobContext(self.settings, self.db, self.redis))
-        HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer).work(
-            burst=True, logging_level="ERROR", with_scheduler=False
-        )
+        drain_jobs(self)
 
     def link(self, user_id: str) -> str:
         started = self.tenant.client.post(
@@ -98,29 +88,8 @@ def world(settings: Settings, db: Database, tmp_path: Path) -> Iterator[World]:
     private.stop()
 
 
-def host(world: World) -> dict[str, Any]:
-    return world.tenant.create_user(email=f"host-{uuid.uuid4().hex[:6]}@example.com")
-
-
-def connection(world: World, connection_id: str) -> dict[str, Any]:
-    response = world.tenant.client.get(f"/v1/connections/{connection_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def slots(world: World, user_id: str) -> list[str]:
-    response = world.tenant.client.get(
-        "/v1/availability",
-        params={
-            "user_id": user_id,
-            "start": f"{MONDAY}T09:00:00",
-            "end": f"{MONDAY}T13:00:00",
-            "timezone": "Europe/Berlin",
-            "duration_minutes": 60,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return [s["local_start"][11:16] for s in response.json()["slots"]]
+    return morning_slots(world, user_id, MONDAY)
 
 
 def test_linking_journey_and_busy_times_block_slots(world: World) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +26,6 @@ import httpx
 import msgspec
 import pytest
 import redis
-from rq.serializers import JSONSerializer
 from sqlalchemy import func, select, update
 
 import hub.http
@@ -47,14 +45,13 @@ from hub.db.tables import (
     PushChannel,
     SyncRun,
 )
-from hub.jobs.context import JobContext, install
-from hub.jobs.queues import SYNC, queue, queues
+from hub.jobs.queues import SYNC, queue
 from hub.jobs.runner import enqueue
-from hub.jobs.worker import HubWorker
 from hub.redis import connect
 from hub.settings import Settings
 from tests.conftest import LiveServer, Tenant
 from tests.support.graph_standin import ACCOUNT_EMAIL, CALENDAR_ID, CLIENT_ID, CLIENT_SECRET, USER_ID, GraphStandIn
+from tests.support.journey import connection, drain_jobs, host, morning_slots
 from tests.support.servers import RedisServer, WebhookReceiver, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.slow
@@ -92,25 +89,7 @@ class World:
     tenant: Tenant
 
     def run_jobs(self) -> None:
-        """Drain Hub's queues in-process (jobs scheduled for later stay scheduled).
-
-        The outbox relay hands committed events to RQ from a background thread, so a booking
-        just created (or a job that just emitted an event) may not be queued yet: wait for the
-        relay, run a burst, and repeat until nothing is left."""
-        install(JobContext(self.settings, self.db, self.redis))
-        for _ in range(10):
-            self.relay_idle()
-            if not any(q.count for q in queues(self.redis)):
-                return
-            HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer).work(
-                burst=True, logging_level="ERROR", with_scheduler=False
-            )
-        raise AssertionError("Hub's queues did not drain in ten bursts")
-
-    def relay_idle(self) -> None:
-        relay = getattr(self.db, "_commit_hooks", {}).get("outbox")  # set by create_app
-        if relay is not None and hasattr(relay, "wait_idle"):
-            assert relay.wait_idle(10), "the outbox relay did not hand its events over"
+        drain_jobs(self)
 
     def authorize(self, user_id: str) -> str:
         started = self.tenant.client.post(
@@ -170,29 +149,8 @@ def world(settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.
     private.stop()
 
 
-def host(world: World) -> dict[str, Any]:
-    return world.tenant.create_user(email=f"host-{uuid.uuid4().hex[:6]}@example.com")
-
-
-def connection(world: World, connection_id: str) -> dict[str, Any]:
-    response = world.tenant.client.get(f"/v1/connections/{connection_id}")
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def slots(world: World, user_id: str) -> list[str]:
-    response = world.tenant.client.get(
-        "/v1/availability",
-        params={
-            "user_id": user_id,
-            "start": f"{MONDAY}T09:00:00",
-            "end": f"{MONDAY}T13:00:00",
-            "timezone": "Europe/Berlin",
-            "duration_minutes": 60,
-        },
-    )
-    assert response.status_code == 200, response.text
-    return [s["local_start"][11:16] for s in response.json()["slots"]]
+    return morning_slots(world, user_id, MONDAY)
 
 
 def book(world: World, user_id: str, start: str, minutes: int, **extra: Any) -> httpx.Response:
