@@ -121,15 +121,21 @@ class ServiceUnavailable(ApiError):
 
 
 class PipelineError(Exception):
-    """Base of errors raised while talking to the outside world (providers, SMTP, webhooks)."""
+    """Base of errors raised while talking to the outside world (providers, SMTP, webhooks).
+
+    ``code`` is Hub's own code (the catalogue in docs/errors.md); ``provider_code`` is what the
+    other side called it (Google's ``error.errors[0].reason``, Graph's ``error.code``, an OAuth
+    ``error``, or ``http_<status>``), kept for support next to Hub's code, never instead of it.
+    """
 
     code: str = "error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, provider_code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
+        self.provider_code = provider_code
 
 
 class TransientError(PipelineError):
@@ -137,8 +143,15 @@ class TransientError(PipelineError):
 
     code = "transient"
 
-    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message, code=code)
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        provider_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, provider_code=provider_code)
         self.retry_after = retry_after
 
 

@@ -22,7 +22,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 import google.auth.exceptions
@@ -38,6 +38,7 @@ from connectors.google.schemas import CalendarListEntry, OAuthError, TokenRespon
 from hub import clock, http
 from hub.connectors import CredentialStore, LinkedAccount
 from hub.errors import PermanentError, PipelineError, ReauthRequired, TransientError
+from hub.provider_client import MemoryCredentials
 from hub.settings import Settings
 
 EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
@@ -45,28 +46,11 @@ CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"  # broader; accepted
 SCOPES = ("openid", "email", EVENTS_SCOPE, "https://www.googleapis.com/auth/calendar.calendarlist.readonly")
 EXPIRY_SKEW = timedelta(minutes=5)  # an access token with less left than this is refreshed first
 
-# error of a failed refresh -> what the pipeline does
-REFRESH_ERRORS: Mapping[str, type[PipelineError]] = {
-    "invalid_grant": ReauthRequired,  # revoked, expired (7 days in Testing), password change...
-    "invalid_scope": ReauthRequired,
-    "invalid_client": PermanentError,  # the operator's client id/secret: relinking cannot help
-    "unauthorized_client": PermanentError,
-}
+# A failed refresh or code exchange, by the token endpoint's ``error``, over the OAuth defaults
+# (invalid_grant: revoked, expired (7 days in Testing), password changed... -> reauth).
+TOKEN_TABLE: Final = http.OAUTH_TABLE.over({(None, "invalid_scope"): (ReauthRequired, http.REAUTH_REQUIRED)})
 
 log = structlog.get_logger("connectors.google")
-
-
-class _Memory:
-    """A credential store for the moment between the code exchange and core storing the result."""
-
-    def __init__(self, credentials: dict[str, Any]) -> None:
-        self._credentials = credentials
-
-    def get(self) -> dict[str, Any]:
-        return self._credentials
-
-    def save(self, credentials: dict[str, Any]) -> None:
-        self._credentials = credentials
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -80,19 +64,80 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(UTC).isoformat()
 
 
-class GoogleOAuth:
-    """``OAuthLinker`` for Google, and the token source of ``GoogleClient``."""
+class GoogleTokens:
+    """The token source of ``GoogleClient``: the stored access token, refreshed through
+    google-auth (over the connector's httpx client) when it is due or when Google answered 401."""
 
-    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, http_client: httpx.Client) -> None:
         self._settings = settings
-        self._sleep = sleep
+        self._http = http_client
 
-    # --- linking ------------------------------------------------------------------------------
+    def access_token(self, credentials: CredentialStore, *, force_refresh: bool = False) -> str:
+        """A usable access token, refreshed first when it expires within ``EXPIRY_SKEW`` (or
+        ``force_refresh``: Google refused it)."""
+        stored = credentials.get()
+        token, expiry = stored.get("access_token"), stored.get("expiry")
+        fresh = expiry is None or datetime.fromisoformat(expiry) - EXPIRY_SKEW > clock.utcnow()
+        if token and fresh and not force_refresh:
+            return str(token)
+        return self._refresh(credentials)
+
+    def client_id(self) -> str:
+        if not self._settings.google_client_id:
+            raise PermanentError("HUB_GOOGLE_CLIENT_ID is not set", code=http.PROVIDER_MISCONFIGURED)
+        return self._settings.google_client_id
+
+    def client_secret(self) -> str:
+        if not self._settings.google_client_secret:
+            raise PermanentError("HUB_GOOGLE_CLIENT_SECRET is not set", code=http.PROVIDER_MISCONFIGURED)
+        return self._settings.google_client_secret
+
+    def _refresh(self, credentials: CredentialStore) -> str:
+        """Refresh through google-auth and save the new token with ``credentials.save``."""
+        stored = credentials.get()
+        if not stored.get("refresh_token"):
+            raise ReauthRequired("no refresh token is stored for this account")
+        grant = Credentials(  # type: ignore[no-untyped-call]
+            token=stored.get("access_token"),
+            refresh_token=stored["refresh_token"],
+            token_uri=self._settings.google_token_url,
+            client_id=self.client_id(),
+            client_secret=self.client_secret(),
+        )
+        try:
+            grant.refresh(HttpxRequest(self._http))  # type: ignore[no-untyped-call]
+        except google.auth.exceptions.RefreshError as exc:
+            raise _refresh_error(exc) from exc
+        except google.auth.exceptions.TransportError as exc:
+            raise TransientError(f"token refresh failed: {exc}", code="network_error") from exc
+        expiry = None if grant.expiry is None else grant.expiry.replace(tzinfo=UTC)  # google-auth: naive UTC
+        credentials.save(
+            {**stored, "access_token": grant.token, "refresh_token": grant.refresh_token, "expiry": _iso(expiry)}
+        )
+        log.debug("google.token_refreshed")
+        return str(grant.token)
+
+
+class GoogleOAuth:
+    """``OAuthLinker`` for Google: the consent URL, the code exchange, revocation."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tokens: GoogleTokens,
+        client: GoogleClient,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._settings = settings
+        self._tokens = tokens
+        self._client = client
+        self._sleep = sleep
 
     def begin(self, *, redirect_uri: str, state: str) -> tuple[str, dict[str, Any]]:
         verifier, challenge = pkce_pair()
         query = {
-            "client_id": self._client_id(),
+            "client_id": self._tokens.client_id(),
             "redirect_uri": redirect_uri,
             "response_type": "code",
             "scope": " ".join(SCOPES),
@@ -110,10 +155,12 @@ class GoogleOAuth:
         if params.get("error"):
             error = params["error"]
             code = "access_denied" if error == "access_denied" else "authorization_failed"
-            raise PermanentError(f"Google answered the authorization request with {error!r}", code=code)
+            raise PermanentError(
+                f"Google answered the authorization request with {error!r}", code=code, provider_code=error
+            )
         expected = flow.get("state")
         if expected is not None and not hmac.compare_digest(str(params.get("state", "")), str(expected)):
-            raise PermanentError("the callback's state does not match the flow", code="state_mismatch")
+            raise PermanentError("the callback's state does not match the flow", code=http.OAUTH_STATE_MISMATCH)
         if not params.get("code"):
             raise PermanentError("the callback carries neither code nor error", code="missing_code")
         tokens = self._exchange(params["code"], flow["code_verifier"], redirect_uri)
@@ -127,8 +174,8 @@ class GoogleOAuth:
             # access_type=offline with prompt=consent always yields one; without it the link
             # would silently die within the hour.
             raise PermanentError("Google returned no refresh token; link again", code="missing_refresh_token")
-        claims = id_token_claims(tokens.id_token, client_id=self._client_id(), now=clock.utcnow())
-        store = _Memory(
+        claims = id_token_claims(tokens.id_token, client_id=self._tokens.client_id(), now=clock.utcnow())
+        store = MemoryCredentials(
             {
                 "access_token": tokens.access_token,
                 "refresh_token": tokens.refresh_token,
@@ -146,104 +193,46 @@ class GoogleOAuth:
             return
 
         def attempt() -> None:
-            with http.client() as client:
-                try:
-                    response = client.post(
-                        self._settings.google_revoke_url,
-                        params={"token": token},
-                        headers={"Content-Type": "application/x-www-form-urlencoded"},
-                    )
-                except httpx.HTTPError as exc:
-                    raise http.from_transport_error(exc) from exc
-            if response.is_success or _oauth_error(response) == "invalid_token":
+            try:
+                response = self._client.http.post(
+                    self._settings.google_revoke_url,
+                    params={"token": token},
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                )
+            except httpx.HTTPError as exc:
+                raise http.from_transport_error(exc) from exc
+            reason = _oauth_error(response)
+            if response.is_success or reason == "invalid_token":
                 return  # revoked now, or already revoked / expired
-            raise http.classify(response, code="revoke_failed")
+            raise TOKEN_TABLE.classify(response, reason=reason)
 
         http.call_with_retries(attempt, sleep=self._sleep)
-
-    # --- token source -------------------------------------------------------------------------
-
-    def access_token(self, credentials: CredentialStore) -> str:
-        """A usable access token, refreshed first when it expires within ``EXPIRY_SKEW``."""
-        stored = credentials.get()
-        token, expiry = stored.get("access_token"), stored.get("expiry")
-        if token and (expiry is None or datetime.fromisoformat(expiry) - EXPIRY_SKEW > clock.utcnow()):
-            return str(token)
-        return self.refresh(credentials)
-
-    def refresh(self, credentials: CredentialStore) -> str:
-        """Refresh through google-auth and save the new token with ``credentials.save``."""
-        stored = credentials.get()
-        if not stored.get("refresh_token"):
-            raise ReauthRequired("no refresh token is stored for this account", code="no_refresh_token")
-        grant = Credentials(  # type: ignore[no-untyped-call]
-            token=stored.get("access_token"),
-            refresh_token=stored["refresh_token"],
-            token_uri=self._settings.google_token_url,
-            client_id=self._client_id(),
-            client_secret=self._client_secret(),
-        )
-        with http.client() as client:
-            try:
-                grant.refresh(HttpxRequest(client))  # type: ignore[no-untyped-call]
-            except google.auth.exceptions.RefreshError as exc:
-                raise _refresh_error(exc) from exc
-            except google.auth.exceptions.TransportError as exc:
-                raise TransientError(f"token refresh failed: {exc}", code="network_error") from exc
-        expiry = None if grant.expiry is None else grant.expiry.replace(tzinfo=UTC)  # google-auth: naive UTC
-        credentials.save(
-            {**stored, "access_token": grant.token, "refresh_token": grant.refresh_token, "expiry": _iso(expiry)}
-        )
-        log.debug("google.token_refreshed")
-        return str(grant.token)
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _client_id(self) -> str:
-        if not self._settings.google_client_id:
-            raise PermanentError("HUB_GOOGLE_CLIENT_ID is not set", code="not_configured")
-        return self._settings.google_client_id
-
-    def _client_secret(self) -> str:
-        if not self._settings.google_client_secret:
-            raise PermanentError("HUB_GOOGLE_CLIENT_SECRET is not set", code="not_configured")
-        return self._settings.google_client_secret
 
     def _exchange(self, code: str, verifier: str, redirect_uri: str) -> TokenResponse:
         form = {
             "code": code,
-            "client_id": self._client_id(),
-            "client_secret": self._client_secret(),
+            "client_id": self._tokens.client_id(),
+            "client_secret": self._tokens.client_secret(),
             "redirect_uri": redirect_uri,
             "grant_type": "authorization_code",
             "code_verifier": verifier,
         }
         # Not retried: an authorization code is single-use, and this runs on the request path.
-        with http.client() as client:
-            try:
-                response = client.post(self._settings.google_token_url, data=form)
-            except httpx.HTTPError as exc:
-                raise http.from_transport_error(exc) from exc
-        if response.status_code >= 500:
-            raise http.classify(response, code="token_endpoint_unavailable")
+        try:
+            response = self._client.http.post(self._settings.google_token_url, data=form)
+        except httpx.HTTPError as exc:
+            raise http.from_transport_error(exc) from exc
         if not response.is_success:
-            error = _oauth_error(response) or f"http_{response.status_code}"
-            if error == "invalid_grant":
-                raise PermanentError(
-                    "the authorization code is invalid, expired or already used; start linking again",
-                    code="invalid_grant",
-                )
-            raise PermanentError(f"Google refused the code exchange ({error})", code=error)
+            raise http.linking_error(TOKEN_TABLE.classify(response, reason=_oauth_error(response)))
         try:
             return msgspec.json.decode(response.content, type=TokenResponse)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise TransientError(f"unreadable token response: {exc}", code="bad_response") from exc
+            raise TransientError(f"unreadable token response: {exc}", code=http.PROVIDER_BAD_RESPONSE) from exc
 
     def _primary_calendar_id(self, credentials: CredentialStore) -> str | None:
         """The account's address as its primary calendar id, when the id_token had no email."""
         try:
-            with GoogleClient(self._settings, self, credentials, sleep=self._sleep) as api:
-                entry = api.get(path("users", "me", "calendarList", "primary"), CalendarListEntry)
+            entry = self._client.get(credentials, path("users", "me", "calendarList", "primary"), CalendarListEntry)
         except PipelineError:
             return None
         return entry.id
@@ -258,10 +247,11 @@ def _oauth_error(response: httpx.Response) -> str | None:
 
 def _refresh_error(exc: google.auth.exceptions.RefreshError) -> PipelineError:
     data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
-    error = str(data.get("error") or "")
-    kind = REFRESH_ERRORS.get(error)
-    if kind is not None:
-        return kind(f"Google refused the token refresh ({error})", code=error)
-    if exc.retryable:
-        return TransientError("Google's token endpoint is unavailable", code="token_endpoint_unavailable")
-    return PermanentError(f"token refresh failed ({error or 'unknown error'})", code="refresh_failed")
+    error = str(data.get("error") or "") or None
+    if exc.retryable and not TOKEN_TABLE.names(error):
+        return TransientError(
+            "Google's token endpoint is unavailable", code=http.PROVIDER_UNAVAILABLE, provider_code=error
+        )
+    return TOKEN_TABLE.error(
+        f"Google refused the token refresh ({error or 'unknown error'})", status=None, reason=error
+    )

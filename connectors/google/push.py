@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from connectors.google.client import ClientFactory, path
+from connectors.google.client import GoogleClient, path
 from connectors.google.schemas import Channel, StopRequest, WatchRequest
 from hub import clock
 from hub.connectors import ChannelInfo, CredentialStore, Notification, ProviderCalendar, WebhookAnswer
@@ -41,8 +41,8 @@ def expires_at(expiration: int | str | None) -> datetime:
 
 
 class GooglePush:
-    def __init__(self, connect: ClientFactory, *, ttl_seconds: int | None = None) -> None:
-        self._connect = connect
+    def __init__(self, client: GoogleClient, *, ttl_seconds: int | None = None) -> None:
+        self.client = client
         self._ttl = ttl_seconds  # ask for a shorter life than Google's default; None: Google decides
 
     def subscribe(
@@ -62,11 +62,13 @@ class GooglePush:
             token=secret or None,
             params={"ttl": str(self._ttl)} if self._ttl else None,
         )
-        with self._connect(credentials) as api:
-            channel = api.call(
-                "POST", path("calendars", calendar.provider_calendar_id, "events", "watch"), Channel, body=request
-            )
-        assert channel is not None
+        channel = self.client.call(
+            credentials,
+            "POST",
+            path("calendars", calendar.provider_calendar_id, "events", "watch"),
+            Channel,
+            body=request,
+        )
         return ChannelInfo(
             channel_id=channel.id, resource_id=channel.resource_id, expires_at=expires_at(channel.expiration)
         )
@@ -94,11 +96,10 @@ class GooglePush:
             log.warning("google.channel_without_resource_id", channel_id=channel.channel_id)
             return  # cannot be stopped without it; it lapses at its expiry
         body = StopRequest(id=channel.channel_id, resource_id=channel.resource_id)
-        with self._connect(credentials) as api:
-            try:
-                api.call("POST", "channels/stop", body=body)
-            except SkippableError:
-                return  # 404: unknown or already stopped
+        try:
+            self.client.call(credentials, "POST", "channels/stop", body=body)
+        except SkippableError:
+            return  # 404: unknown or already stopped
 
     def parse(
         self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes

@@ -1,16 +1,23 @@
-"""The Google Calendar connector's spec and factory."""
+"""The Google Calendar connector's spec and factory.
+
+``build(settings)`` makes no network call and wires one httpx client (its connection pool serves
+every call of the connector: API, token refresh, code exchange, revocation), the token source,
+the API client and the parts. Build once per process and reuse the ``Connector``.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import partial
 
-from connectors.google.auth import GoogleOAuth
-from connectors.google.calendar import GoogleCalendar
-from connectors.google.client import GoogleClient
+import httpx
+
+from connectors.google.auth import GoogleOAuth, GoogleTokens
+from connectors.google.calendar import GoogleCalendars
+from connectors.google.client import TABLE, GoogleClient
 from connectors.google.push import GooglePush
 from connectors.google.sync import GoogleChangeFeed
+from hub import http
 from hub.connectors import Connector, ConnectorSpec
 from hub.settings import Settings
 
@@ -22,14 +29,21 @@ SPEC = ConnectorSpec(
 )
 
 
-def build(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Connector:
-    """The connector's parts; ``sleep`` is what in-call retries wait with (tests pass a no-op)."""
-    oauth = GoogleOAuth(settings, sleep=sleep)
-    connect = partial(GoogleClient, settings, oauth, sleep=sleep)
+def build(
+    settings: Settings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    transport: httpx.BaseTransport | None = None,
+) -> Connector:
+    """The connector's parts; ``sleep`` is what in-call retries wait with (tests pass a no-op),
+    ``transport`` what the httpx client sends through (tests pass a respx mock)."""
+    http_client = http.client(transport=transport)
+    tokens = GoogleTokens(settings, http_client)
+    client = GoogleClient(tokens, base_url=settings.google_api_url, http_client=http_client, table=TABLE, sleep=sleep)
     return Connector(
-        oauth=oauth,
-        calendars=GoogleCalendar(connect),
-        feed=GoogleChangeFeed(connect),
-        push=GooglePush(connect),
+        oauth=GoogleOAuth(settings, tokens, client, sleep=sleep),
+        calendars=GoogleCalendars(client),
+        feed=GoogleChangeFeed(client),
+        push=GooglePush(client),
         ack_status=200,  # G-PUSH: 200, 201, 202, 204 or 102 mean success
     )

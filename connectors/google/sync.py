@@ -11,18 +11,19 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from connectors.google.client import ClientFactory, path
+from connectors.google.client import RESYNC_ON_410, GoogleClient, path
 from connectors.google.mapping import busy_change, zone
 from connectors.google.schemas import EventsPage
-from hub.connectors import BusyChange, ChangeBatch, CredentialStore, ProviderCalendar, ResyncRequired
+from hub import http
+from hub.connectors import BusyChange, ChangeBatch, CredentialStore, ProviderCalendar
 from hub.errors import TransientError
 
 PAGE_SIZE = "2500"  # Google's cap; the default (250) would mean ten times the calls
 
 
 class GoogleChangeFeed:
-    def __init__(self, connect: ClientFactory) -> None:
-        self._connect = connect
+    def __init__(self, client: GoogleClient) -> None:
+        self.client = client
 
     def pull(self, credentials: CredentialStore, calendar: ProviderCalendar, cursor: str | None) -> ChangeBatch:
         params = {"singleEvents": "true", "maxResults": PAGE_SIZE}
@@ -30,17 +31,16 @@ class GoogleChangeFeed:
             params |= {"syncToken": cursor, "showDeleted": "true"}
         changes: list[BusyChange] = []
         sync_token: str | None = None
-        with self._connect(credentials) as api:
-            for page in api.pages(
-                path("calendars", calendar.provider_calendar_id, "events"),
-                EventsPage,
-                params=params,
-                # Any 410 on a token request means "start over", with or without fullSyncRequired.
-                overrides={410: (ResyncRequired, "resync_required")} if cursor else None,
-            ):
-                local = zone(calendar.timezone) or zone(page.time_zone) or UTC
-                changes.extend(busy_change(event, local) for event in page.items)
-                sync_token = page.next_sync_token or sync_token
+        for page in self.client.pages(
+            credentials,
+            path("calendars", calendar.provider_calendar_id, "events"),
+            EventsPage,
+            params=params,
+            overrides=RESYNC_ON_410 if cursor else None,
+        ):
+            local = zone(calendar.timezone) or zone(page.time_zone) or UTC
+            changes.extend(busy_change(event, local) for event in page.items)
+            sync_token = page.next_sync_token or sync_token
         if not sync_token:
-            raise TransientError("Google ended the event list without a nextSyncToken", code="missing_sync_token")
+            raise TransientError("Google ended the event list without a nextSyncToken", code=http.PROVIDER_BAD_RESPONSE)
         return ChangeBatch(changes=changes, cursor=sync_token, full=cursor is None)

@@ -10,10 +10,12 @@
 * Credentials (opaque to core, encrypted by it) are ``{"token_cache": <MSAL's serialized
   SerializableTokenCache>, "home_account_id": <uid.utid>}``. Refreshed tokens are saved back
   through the ``CredentialStore`` whenever MSAL changed the cache (Entra rotates refresh tokens).
-* Token errors by ``error`` code, never by text: ``invalid_grant`` (AADSTS70008, 700082, 50173...),
-  ``interaction_required``, ``consent_required``, ``login_required`` -> ``ReauthRequired``;
-  ``temporarily_unavailable`` / ``server_error`` / 5xx / network -> ``TransientError``; anything
-  else (``invalid_client``: a wrong secret...) -> ``PermanentError``.
+* Token errors by ``error`` code, never by text, through ``hub.http.OAUTH_TABLE``:
+  ``invalid_grant`` (AADSTS70008, 700082, 50173...), ``interaction_required``,
+  ``consent_required``, ``login_required`` -> ``ReauthRequired`` (``reauth_required``);
+  ``temporarily_unavailable`` / ``server_error`` / 5xx / network -> ``TransientError``;
+  ``invalid_client`` (a wrong or expired secret) -> ``provider_misconfigured``; anything else ->
+  ``PermanentError``. Entra's ``error`` is kept as ``provider_code``.
 * Revocation: Entra offers no endpoint that revokes one app's delegated refresh token
   (``revokeSignInSessions`` would sign the user out of *every* app), so ``revoke`` forgets the
   tokens and sends nothing; core drops the ciphertext. Users remove the app's consent in their
@@ -32,15 +34,16 @@ import httpx
 import msal
 from msal.exceptions import MsalServiceError
 
+from connectors.microsoft.client import MicrosoftClient
 from connectors.microsoft.schemas import Me
+from hub import http
 from hub.connectors import CredentialStore, LinkedAccount
 from hub.errors import PermanentError, PipelineError, ReauthRequired, TransientError
 from hub.http import from_transport_error
+from hub.provider_client import MemoryCredentials
 
 # MSAL adds openid, profile and offline_access itself and refuses them here (ValueError).
 SCOPES: Final = ["Calendars.ReadWrite", "User.Read"]
-REAUTH_ERRORS: Final = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
-TRANSIENT_ERRORS: Final = frozenset({"temporarily_unavailable", "server_error"})
 DISCOVERY_TTL: Final = 24 * 3600.0
 
 # MSAL warns on every auth URL that does not use response_mode=form_post. Hub's callback is a
@@ -113,15 +116,13 @@ def _options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def token_error(result: Mapping[str, Any], *, linking: bool = False) -> PipelineError:
-    """The pipeline error for an MSAL error dict, by its ``error`` code and ``error_codes``."""
-    error = str(result.get("error") or "token_error")
+    """The pipeline error for an MSAL error dict, by its ``error`` code (``error_codes`` are
+    named in the message)."""
+    error = str(result.get("error") or "") or None
     codes = ",".join(f"AADSTS{code}" for code in result.get("error_codes") or ())
-    message = f"Microsoft token endpoint answered {error}" + (f" ({codes})" if codes else "")
-    if error in TRANSIENT_ERRORS:
-        return TransientError(message, code=error)
-    if error in REAUTH_ERRORS and not linking:
-        return ReauthRequired(message, code=error)
-    return PermanentError(message, code=error)
+    message = f"Microsoft token endpoint answered {error or 'an error'}" + (f" ({codes})" if codes else "")
+    found = http.OAUTH_TABLE.error(message, status=None, reason=error)
+    return http.linking_error(found) if linking else found
 
 
 class MicrosoftTokens:
@@ -151,9 +152,11 @@ class MicrosoftTokens:
         except httpx.HTTPError as exc:
             raise from_transport_error(exc) from exc
         except ValueError as exc:  # discovery answered 4xx: a wrong authority or tenant
-            raise PermanentError(f"Microsoft authority {self.authority} is not usable", code="bad_authority") from exc
+            raise PermanentError(
+                f"Microsoft authority {self.authority} is not usable", code=http.PROVIDER_MISCONFIGURED
+            ) from exc
         except MsalServiceError as exc:  # discovery answered 5xx
-            raise TransientError("Microsoft OpenID discovery failed", code="discovery_unavailable") from exc
+            raise TransientError("Microsoft OpenID discovery failed", code=http.PROVIDER_UNAVAILABLE) from exc
 
     def access_token(self, credentials: CredentialStore, *, force_refresh: bool = False) -> str:
         """A valid access token from the stored cache, refreshing (and saving) when needed."""
@@ -165,18 +168,18 @@ class MicrosoftTokens:
         home = stored.get("home_account_id")
         account = next((a for a in app.get_accounts() if a.get("home_account_id") == home), None)
         if account is None:
-            raise ReauthRequired("No Microsoft account in the stored credentials", code="no_account")
+            raise ReauthRequired("No Microsoft account in the stored credentials")
         try:
             result = app.acquire_token_silent_with_error(self.scopes, account, force_refresh=force_refresh)
         except httpx.HTTPError as exc:
             raise from_transport_error(exc) from exc
         except MsalServiceError as exc:
-            raise TransientError("Microsoft token endpoint failed", code="token_endpoint_unavailable") from exc
+            raise TransientError("Microsoft token endpoint failed", code=http.PROVIDER_UNAVAILABLE) from exc
         finally:
             if cache.has_state_changed:
                 credentials.save({**stored, "token_cache": cache.serialize()})
         if not result:
-            raise ReauthRequired("No Microsoft refresh token is stored for this account", code="no_refresh_token")
+            raise ReauthRequired("No Microsoft refresh token is stored for this account")
         if "error" in result:
             raise token_error(result)
         return str(result["access_token"])
@@ -200,12 +203,12 @@ class MicrosoftTokens:
             result = app.acquire_token_by_auth_code_flow(dict(flow), dict(params))
         except ValueError as exc:  # state missing or mismatched, or neither code nor error
             raise PermanentError(
-                "The OAuth callback does not match the flow it should finish", code="oauth_state_mismatch"
+                "The OAuth callback does not match the flow it should finish", code=http.OAUTH_STATE_MISMATCH
             ) from exc
         except httpx.HTTPError as exc:
             raise from_transport_error(exc) from exc
         except MsalServiceError as exc:
-            raise TransientError("Microsoft token endpoint failed", code="token_endpoint_unavailable") from exc
+            raise TransientError("Microsoft token endpoint failed", code=http.PROVIDER_UNAVAILABLE) from exc
         except RuntimeError as exc:  # the id_token's nonce is not this flow's
             raise PermanentError("The ID token does not belong to this sign-in", code="oauth_nonce_mismatch") from exc
         if "error" in result:
@@ -220,21 +223,18 @@ class MicrosoftTokens:
 # --- the OAuthLinker ---------------------------------------------------------------------------
 
 
-Profile = Callable[[str], Me]  # access token -> GET /me
-
-
-class MicrosoftLinker:
+class MicrosoftOAuth:
     """``OAuthLinker`` for Microsoft 365 / Outlook.com accounts.
 
-    ``profile`` reads ``GET /me`` with the fresh access token (``GraphClient.profile``); its ``id``
-    is the account id (the user id Graph puts in notification ``resource`` paths), falling back
-    to the ID token's ``oid``; the email is ``mail``, else ``userPrincipalName``, else the ID
-    token's ``preferred_username``.
+    After the code is redeemed, ``GET /me`` is read through ``client`` with the fresh tokens; its
+    ``id`` is the account id (the user id Graph puts in notification ``resource`` paths), falling
+    back to the ID token's ``oid``; the email is ``mail``, else ``userPrincipalName``, else the ID
+    token's ``preferred_username``. Without a ``client`` the ID token alone names the account.
     """
 
-    def __init__(self, tokens: MicrosoftTokens, profile: Profile | None = None) -> None:
+    def __init__(self, tokens: MicrosoftTokens, client: MicrosoftClient | None = None) -> None:
         self.tokens = tokens
-        self.profile = profile
+        self.client = client
 
     def begin(self, *, redirect_uri: str, state: str) -> tuple[str, dict[str, Any]]:
         flow = self.tokens.begin(redirect_uri=redirect_uri, state=state)
@@ -244,11 +244,11 @@ class MicrosoftLinker:
         # ``redirect_uri`` travels inside MSAL's flow; a different one here means a mixed-up flow.
         if flow.get("redirect_uri") not in (None, redirect_uri):
             raise PermanentError(
-                "The callback address differs from the one the flow began with", code="oauth_state_mismatch"
+                "The callback address differs from the one the flow began with", code=http.OAUTH_STATE_MISMATCH
             )
         result, credentials = self.tokens.redeem(flow, params)
         claims: Mapping[str, Any] = result.get("id_token_claims") or {}
-        me = self.profile(str(result["access_token"])) if self.profile else None
+        me = self._profile(credentials)
         account_id = (me.id if me else None) or claims.get("oid") or claims.get("sub")
         if not account_id:
             raise PermanentError("Microsoft returned no account id", code="no_account")
@@ -258,3 +258,9 @@ class MicrosoftLinker:
 
     def revoke(self, credentials: CredentialStore) -> None:
         """Nothing to call: Entra cannot revoke one app's delegated grant (see the module doc)."""
+
+    def _profile(self, credentials: dict[str, Any]) -> Me | None:
+        if self.client is None:
+            return None
+        select = {"$select": "id,mail,userPrincipalName"}
+        return self.client.get(MemoryCredentials(credentials), "/me", Me, params=select)

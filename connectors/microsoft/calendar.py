@@ -15,59 +15,58 @@ Writing is idempotent (DESIGN §7) by two means:
 
 from __future__ import annotations
 
-from connectors.microsoft.client import PREFER_UTC, Conflict, GraphClient, decode, segment
+from connectors.microsoft.client import PREFER_UTC, MicrosoftClient, prefer, segment
 from connectors.microsoft.mapping import booking_filter, create_body
 from connectors.microsoft.schemas import CalendarPage, Event, EventList
+from hub import http
 from hub.connectors import CredentialStore, OutboundEvent, ProviderCalendar
 from hub.errors import PermanentError, SkippableError
 
 
 class MicrosoftCalendars:
-    def __init__(self, graph: GraphClient) -> None:
-        self.graph = graph
+    def __init__(self, client: MicrosoftClient) -> None:
+        self.client = client
 
     def list_calendars(self, credentials: CredentialStore) -> list[ProviderCalendar]:
         """Every calendar of the mailbox; ``isDefaultCalendar`` is primary, ``canEdit`` writable."""
-        calendars: list[ProviderCalendar] = []
-        link: str | None = "/me/calendars"
-        while link:
-            page = decode(self.graph.request(credentials, "GET", link), CalendarPage)
-            calendars += [
-                ProviderCalendar(
-                    provider_calendar_id=item.id,
-                    name=item.name,
-                    primary=bool(item.is_default_calendar),
-                    writable=item.can_edit is not False,
-                )
-                for item in page.value
-            ]
-            link = page.next_link
-        return calendars
+        return [
+            ProviderCalendar(
+                provider_calendar_id=item.id,
+                name=item.name,
+                primary=bool(item.is_default_calendar),
+                writable=item.can_edit is not False,
+            )
+            for page in self.client.pages(credentials, "/me/calendars", CalendarPage)
+            for item in page.value
+        ]
 
     def booking_events(self, credentials: CredentialStore, calendar_id: str, booking_id: str) -> list[Event]:
         """The events Hub wrote for ``booking_id`` in this calendar, oldest first."""
-        response = self.graph.request(
+        found = self.client.get(
             credentials,
-            "GET",
             f"/me/calendars/{segment(calendar_id)}/events",
+            EventList,
             params={"$filter": booking_filter(booking_id), "$select": "id,createdDateTime", "$top": "10"},
-            prefer=(PREFER_UTC,),
+            headers=prefer(PREFER_UTC),
         )
-        return sorted(decode(response, EventList).value, key=lambda e: (e.created_date_time or "", e.id))
+        return sorted(found.value, key=lambda e: (e.created_date_time or "", e.id))
 
     def write_event(self, credentials: CredentialStore, calendar_id: str, event: OutboundEvent) -> str:
+        created: str | None
         try:
-            response = self.graph.request(
-                credentials, "POST", f"/me/calendars/{segment(calendar_id)}/events", json=create_body(event)
+            written = self.client.call(
+                credentials, "POST", f"/me/calendars/{segment(calendar_id)}/events", Event, body=create_body(event)
             )
-            created: str | None = decode(response, Event).id
-        except Conflict:
+            created = written.id
+        except PermanentError as exc:
+            if exc.code != http.CONFLICT:
+                raise
             created = None
         found = self.booking_events(credentials, calendar_id, event.booking_id)
         if not found:
             if created is None:
                 raise PermanentError(
-                    "Graph refused the event as a conflict and holds none for this booking", code="graph_conflict"
+                    "Graph refused the event as a conflict and holds none for this booking", code=http.CONFLICT
                 )
             return created  # not yet visible to the look-up: the create's own id
         keep, *duplicates = found
@@ -78,6 +77,6 @@ class MicrosoftCalendars:
     def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
         """Delete the event; one that is already gone (404 / ``itemNotFound``) is fine."""
         try:
-            self.graph.request(credentials, "DELETE", f"/me/events/{segment(provider_event_id)}")
+            self.client.call(credentials, "DELETE", f"/me/events/{segment(provider_event_id)}")
         except SkippableError:
             return

@@ -20,12 +20,22 @@ single-value extended property so a retry can find an event created earlier.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import cache
-from typing import Any, Final
+from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.microsoft.schemas import DateTimeTimeZone, Event
+import msgspec
+
+from connectors.microsoft.schemas import (
+    AttendeeIn,
+    DateTimeTimeZone,
+    EmailAddress,
+    Event,
+    EventCreate,
+    ExtendedProperty,
+    ItemBody,
+)
 from hub.connectors import BusyChange, OutboundEvent
 
 # A fixed GUID namespacing Hub's extended property (uuid5 of Hub's URL); never change it, or
@@ -107,28 +117,29 @@ def _windows_zones() -> dict[str, str]:
 
 
 @cache
-def zone(name: str | None) -> ZoneInfo:
-    """The zone a Graph ``timeZone`` names: Windows or IANA; UTC when absent or unknown."""
+def zone(name: str | None) -> tzinfo | None:
+    """The zone a Graph ``timeZone`` names (Windows or IANA), or None when it is missing or
+    unknown; callers read such times in UTC, Graph's own default."""
     if not name:
-        return ZoneInfo("UTC")
+        return None
     iana = _windows_zones().get(name.strip(), name.strip())
     try:
         return ZoneInfo(iana)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return None
 
 
 def instant(value: DateTimeTimeZone) -> datetime:
     """Graph's ``{dateTime, timeZone}`` as an aware UTC datetime (fold 0 in a DST overlap)."""
     parsed = datetime.fromisoformat(value.date_time)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone(value.time_zone))
+        parsed = parsed.replace(tzinfo=zone(value.time_zone) or UTC)
     return parsed.astimezone(UTC)
 
 
 def _midnight(value: DateTimeTimeZone, zone_name: str | None) -> datetime:
     day = datetime.fromisoformat(value.date_time).date()
-    return datetime.combine(day, time(0), tzinfo=zone(zone_name)).astimezone(UTC)
+    return datetime.combine(day, time(0), tzinfo=zone(zone_name) or UTC).astimezone(UTC)
 
 
 def is_not_busy(event: Event) -> bool:
@@ -177,7 +188,7 @@ def _local(moment: datetime, zone_name: str) -> tuple[str, str]:
     return wall.isoformat(), name
 
 
-def create_body(event: OutboundEvent) -> dict[str, Any]:
+def create_body(event: OutboundEvent) -> EventCreate:
     """The ``POST /me/calendars/{id}/events`` body for a booking.
 
     Graph sends a meeting request to every attendee of an event it creates, so attendees are
@@ -187,27 +198,27 @@ def create_body(event: OutboundEvent) -> dict[str, Any]:
     start, start_zone = _local(event.start, event.timezone)
     end, end_zone = _local(event.end, event.timezone)
     content = event.description
-    body: dict[str, Any] = {
-        "subject": event.title,
-        "start": {"dateTime": start, "timeZone": start_zone},
-        "end": {"dateTime": end, "timeZone": end_zone},
-        "showAs": "busy",
-        "isOnlineMeeting": False,
-        "allowNewTimeProposals": False,
-        "transactionId": transaction_id(event.booking_id),
-        "singleValueExtendedProperties": [{"id": BOOKING_PROPERTY_ID, "value": event.booking_id}],
-    }
-    people = [
-        {"emailAddress": {"address": email, "name": name or email}, "type": "required"}
-        for email, name in event.attendees
-    ]
+    people: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
     if event.notify_attendees:
-        body["attendees"] = people
+        people = [
+            AttendeeIn(email_address=EmailAddress(address=email, name=name or email), type="required")
+            for email, name in event.attendees
+        ]
     elif event.attendees:
         listed = "\n".join(f"- {name} <{email}>" if name else f"- {email}" for email, name in event.attendees)
         content = f"{content}\n\nAttendees:\n{listed}".strip()
-    body["body"] = {"contentType": "text", "content": content}
-    return body
+    return EventCreate(
+        subject=event.title,
+        start=DateTimeTimeZone(date_time=start, time_zone=start_zone),
+        end=DateTimeTimeZone(date_time=end, time_zone=end_zone),
+        show_as="busy",
+        is_online_meeting=False,
+        allow_new_time_proposals=False,
+        transaction_id=transaction_id(event.booking_id),
+        single_value_extended_properties=[ExtendedProperty(id=BOOKING_PROPERTY_ID, value=event.booking_id)],
+        body=ItemBody(content_type="text", content=content),
+        attendees=people,
+    )
 
 
 def booking_filter(booking_id: str) -> str:

@@ -39,8 +39,15 @@ from typing import Any, Final
 
 import msgspec
 
-from connectors.microsoft.client import GraphClient, decode, segment
-from connectors.microsoft.schemas import NotificationCollection, NotificationItem, Subscription
+from connectors.microsoft.client import MicrosoftClient, segment
+from connectors.microsoft.schemas import (
+    NotificationCollection,
+    NotificationItem,
+    Subscription,
+    SubscriptionCreate,
+    SubscriptionRenew,
+)
+from hub.clock import utcnow
 from hub.connectors import ChannelInfo, CredentialStore, Notification, ProviderCalendar, WebhookAnswer
 from hub.errors import PermanentError, SkippableError
 
@@ -64,14 +71,14 @@ def _parse_time(value: str) -> datetime:
 class MicrosoftPush:
     def __init__(
         self,
-        graph: GraphClient,
+        client: MicrosoftClient,
         *,
         expiry_minutes: int = DEFAULT_EXPIRY_MINUTES,
-        clock: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.graph = graph
+        self.client = client
         self.expiry = timedelta(minutes=expiry_minutes)
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
 
     def _channel(self, subscription: Subscription) -> ChannelInfo:
         return ChannelInfo(
@@ -85,17 +92,16 @@ class MicrosoftPush:
     ) -> ChannelInfo:
         if not secret or len(secret) > MAX_CLIENT_STATE:
             raise PermanentError("clientState must be 1 to 128 characters", code="client_state_invalid")
-        body = {
-            "changeType": CHANGE_TYPES,
-            "notificationUrl": address,
-            "lifecycleNotificationUrl": address,
-            "resource": RESOURCE,
-            "expirationDateTime": _graph_time(self._clock() + self.expiry),
-            "clientState": secret,
-            "latestSupportedTlsVersion": "v1_2",
-        }
-        response = self.graph.request(credentials, "POST", "/subscriptions", json=body)
-        return self._channel(decode(response, Subscription))
+        body = SubscriptionCreate(
+            change_type=CHANGE_TYPES,
+            notification_url=address,
+            lifecycle_notification_url=address,
+            resource=RESOURCE,
+            expiration_date_time=_graph_time(self._clock() + self.expiry),
+            client_state=secret,
+            latest_supported_tls_version="v1_2",
+        )
+        return self._channel(self.client.call(credentials, "POST", "/subscriptions", Subscription, body=body))
 
     def renew(
         self,
@@ -106,17 +112,17 @@ class MicrosoftPush:
         secret: str,
         address: str,
     ) -> ChannelInfo:
-        body = {"expirationDateTime": _graph_time(self._clock() + self.expiry)}
+        body = SubscriptionRenew(expiration_date_time=_graph_time(self._clock() + self.expiry))
         path = f"/subscriptions/{segment(channel.channel_id)}"
         try:
-            response = self.graph.request(credentials, "PATCH", path, json=body)
+            renewed = self.client.call(credentials, "PATCH", path, Subscription, body=body)
         except SkippableError:  # Graph removed it: a new subscription replaces it
             return self.subscribe(credentials, calendar, channel_id=channel.channel_id, secret=secret, address=address)
-        return self._channel(decode(response, Subscription))
+        return self._channel(renewed)
 
     def stop(self, credentials: CredentialStore, channel: ChannelInfo) -> None:
         try:
-            self.graph.request(credentials, "DELETE", f"/subscriptions/{segment(channel.channel_id)}")
+            self.client.call(credentials, "DELETE", f"/subscriptions/{segment(channel.channel_id)}")
         except SkippableError:  # already gone
             return
 

@@ -112,6 +112,63 @@ class NotificationCollection(_Wire):
     value: list[NotificationItem]
 
 
+# --- request bodies ----------------------------------------------------------------------------
+
+
+class EmailAddress(_Wire):
+    address: str
+    name: str
+
+
+class AttendeeIn(_Wire):
+    email_address: EmailAddress
+    type: str  # "required"
+
+
+class ItemBody(_Wire):
+    content_type: str  # "text"
+    content: str
+
+
+class ExtendedProperty(_Wire):
+    id: str
+    value: str
+
+
+class EventCreate(_Wire):
+    """The body of ``POST /me/calendars/{id}/events`` (shape of graph_event_create_request.json).
+    ``attendees`` is sent only when Graph should invite them (it emails a meeting request)."""
+
+    subject: str
+    start: DateTimeTimeZone
+    end: DateTimeTimeZone
+    show_as: str
+    is_online_meeting: bool
+    allow_new_time_proposals: bool
+    transaction_id: str
+    single_value_extended_properties: list[ExtendedProperty]
+    body: ItemBody
+    attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
+
+
+class SubscriptionCreate(_Wire):
+    """The body of ``POST /subscriptions`` (shape of graph_subscription_create_request.json)."""
+
+    change_type: str
+    notification_url: str
+    lifecycle_notification_url: str
+    resource: str
+    expiration_date_time: str
+    client_state: str
+    latest_supported_tls_version: str
+
+
+class SubscriptionRenew(_Wire):
+    """The body of ``PATCH /subscriptions/{id}`` (shape of graph_subscription_renew_request.json)."""
+
+    expiration_date_time: str
+
+
 # --- errors ------------------------------------------------------------------------------------
 
 

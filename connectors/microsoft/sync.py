@@ -11,6 +11,7 @@
 * Every request says ``Prefer: outlook.timezone="UTC"`` and ``odata.maxpagesize``.
 * 410 / ``syncStateNotFound`` / ``resyncRequired`` -> ``ResyncRequired``: drop the cursor and
   pull everything again.
+* Pages are followed by ``MicrosoftClient.pages`` (at most ``hub.provider_client.MAX_PAGES``).
 """
 
 from __future__ import annotations
@@ -19,51 +20,50 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from connectors.microsoft.client import PREFER_UTC, GraphClient, decode, segment
+from connectors.microsoft.client import PREFER_UTC, MicrosoftClient, prefer, segment
 from connectors.microsoft.mapping import busy_change
 from connectors.microsoft.schemas import DeltaPage
+from hub import http
+from hub.clock import utcnow
 from hub.connectors import BusyChange, ChangeBatch, CredentialStore, ProviderCalendar
 from hub.errors import TransientError
 
 WINDOW_BACK: Final = timedelta(days=30)
 WINDOW_AHEAD: Final = timedelta(days=365)
 PAGE_SIZE: Final = 100
-MAX_PAGES: Final = 2_000  # a guard against a link loop, far above any real calendar
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class MicrosoftFeed:
+class MicrosoftChangeFeed:
     def __init__(
-        self, graph: GraphClient, *, page_size: int = PAGE_SIZE, clock: Callable[[], datetime] | None = None
+        self, client: MicrosoftClient, *, page_size: int = PAGE_SIZE, clock: Callable[[], datetime] = utcnow
     ) -> None:
-        self.graph = graph
+        self.client = client
         self.page_size = page_size
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
 
     def pull(self, credentials: CredentialStore, calendar: ProviderCalendar, cursor: str | None) -> ChangeBatch:
-        prefer = (f"odata.maxpagesize={self.page_size}", PREFER_UTC)
+        params: dict[str, str] | None = None
         if cursor is None:
             now = self._clock()
             link = f"/me/calendars/{segment(calendar.provider_calendar_id)}/calendarView/delta"
-            params: dict[str, str] | None = {
-                "startDateTime": _utc(now - WINDOW_BACK),
-                "endDateTime": _utc(now + WINDOW_AHEAD),
-            }
+            params = {"startDateTime": _utc(now - WINDOW_BACK), "endDateTime": _utc(now + WINDOW_AHEAD)}
         else:
-            link, params = cursor, None
+            link = cursor
         changes: dict[str, BusyChange] = {}
-        for _ in range(MAX_PAGES):
-            page = decode(self.graph.request(credentials, "GET", link, params=params, prefer=prefer), DeltaPage)
+        delta_link: str | None = None
+        headers = prefer(f"odata.maxpagesize={self.page_size}", PREFER_UTC)
+        for page in self.client.pages(credentials, link, DeltaPage, params=params, headers=headers):
             for event in page.value:
                 change = busy_change(event, all_day_zone=calendar.timezone)
                 if change is not None:
                     changes[change.provider_event_id] = change  # a later page's state wins
-            if page.delta_link:
-                return ChangeBatch(changes=list(changes.values()), cursor=page.delta_link, full=cursor is None)
-            if not page.next_link:
-                raise TransientError("Graph delta page has neither nextLink nor deltaLink", code="graph_bad_response")
-            link, params = page.next_link, None
-        raise TransientError(f"Graph delta did not end within {MAX_PAGES} pages", code="graph_delta_too_long")
+            delta_link = page.delta_link
+        if not delta_link:
+            raise TransientError(
+                "Graph delta ended with neither nextLink nor deltaLink", code=http.PROVIDER_BAD_RESPONSE
+            )
+        return ChangeBatch(changes=list(changes.values()), cursor=delta_link, full=cursor is None)

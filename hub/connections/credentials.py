@@ -25,7 +25,7 @@ class StoredCredentials:
         self.keyring = keyring
         self.connection_id = connection.id
         if connection.credentials_ciphertext is None:
-            raise ReauthRequired("this connection holds no credentials; link the account again", code="no_credentials")
+            raise ReauthRequired("this connection holds no credentials; link the account again")
         self._value: dict[str, Any] = msgspec.json.decode(
             keyring.decrypt(connection.credentials_ciphertext, f"connection:{connection.id}")
         )

@@ -166,8 +166,9 @@ def complete(
             flow=flow, params=params, redirect_uri=callback_url(settings, provider)
         )
     except PipelineError as exc:
-        log.warning("oauth.exchange_failed", provider=provider, code=exc.code)
-        return with_query(target, error=exc.code)
+        log.warning("oauth.exchange_failed", provider=provider, code=exc.code, provider_code=exc.provider_code)
+        extra = {"provider_code": exc.provider_code} if exc.provider_code else {}
+        return with_query(target, error=exc.code, **extra)
     connection_id = _store(db, keyring, organization_id, user_id, provider, account, actor)
     try:
         request_setup(redis_client, connection_id)
@@ -212,7 +213,7 @@ def _store(
         connection.scopes = list(account.scopes)
         connection.credentials_ciphertext = seal(keyring, connection.id, account.credentials)
         connection.consecutive_failures = 0
-        connection.last_error_code = connection.last_error_message = None
+        connection.last_error_code = connection.last_error_message = connection.last_error_provider_code = None
         connection.last_error_at = None
         connection.revoked_at = None
         connection.updated_at = now

@@ -19,9 +19,10 @@ class AuthorizeResponse(msgspec.Struct):
 
 
 class LastError(msgspec.Struct):
-    code: str
+    code: str  # Hub's code, one per condition whatever the provider (docs/errors.md)
     message: str
     at: datetime
+    provider_code: str | None = None  # the provider's own code for it, for support; may be null
 
 
 class CalendarOut(msgspec.Struct):

@@ -50,7 +50,10 @@ def to_out(session: Session, connection: Connection) -> ConnectionOut:
     last_error = None
     if connection.last_error_code and connection.last_error_at:
         last_error = LastError(
-            connection.last_error_code, connection.last_error_message or "", connection.last_error_at
+            connection.last_error_code,
+            connection.last_error_message or "",
+            connection.last_error_at,
+            connection.last_error_provider_code,
         )
     return ConnectionOut(
         id=connection.id,
@@ -205,6 +208,7 @@ def record_success(session: Session, connection: Connection, when: datetime) -> 
     connection.last_success_at = when
     connection.consecutive_failures = 0
     connection.last_error_code = None
+    connection.last_error_provider_code = None
     connection.last_error_message = None
     connection.last_error_at = None
     if connection.status == "error":
@@ -215,10 +219,18 @@ def record_success(session: Session, connection: Connection, when: datetime) -> 
 
 
 def record_failure(
-    session: Session, connection: Connection, when: datetime, *, code: str, message: str, status: str | None = None
+    session: Session,
+    connection: Connection,
+    when: datetime,
+    *,
+    code: str,
+    message: str,
+    status: str | None = None,
+    provider_code: str | None = None,
 ) -> None:
     connection.last_synced_at = when
     connection.last_error_code = code
+    connection.last_error_provider_code = provider_code
     connection.last_error_message = message[:2000]
     connection.last_error_at = when
     connection.consecutive_failures += 1

@@ -81,7 +81,15 @@ def _fail(ctx: JobContext, connection_id: str, exc: PipelineError) -> None:
     with ctx.db.write() as session:
         connection = session.get(Connection, connection_id)
         if connection is not None:
-            record_failure(session, connection, utcnow(), code=exc.code, message=exc.message, status=status)
+            record_failure(
+                session,
+                connection,
+                utcnow(),
+                code=exc.code,
+                message=exc.message,
+                status=status,
+                provider_code=exc.provider_code,
+            )
 
 
 # --- calendars --------------------------------------------------------------------------------
@@ -278,6 +286,7 @@ def _finish_failed(ctx: JobContext, run_id: str, connection_id: str, exc: Pipeli
             .values(
                 outcome="failed",
                 error_code=exc.code,
+                error_provider_code=exc.provider_code,
                 error_detail=exc.message[:2000],
                 finished_at=now,
                 duration_ms=int((time.perf_counter() - started) * 1000),
@@ -285,7 +294,15 @@ def _finish_failed(ctx: JobContext, run_id: str, connection_id: str, exc: Pipeli
         )
         connection = session.get(Connection, connection_id)
         if connection is not None:
-            record_failure(session, connection, now, code=exc.code, message=exc.message, status=status)
+            record_failure(
+                session,
+                connection,
+                now,
+                code=exc.code,
+                message=exc.message,
+                status=status,
+                provider_code=exc.provider_code,
+            )
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -340,9 +357,14 @@ def subscribe(ctx: JobContext, calendar_id: str) -> dict[str, Any]:
             live = session.get(Connection, connection.id)
             if live is not None:
                 record_failure(
-                    session, live, utcnow(), code=exc.code, message=f"push notifications unavailable: {exc.message}"
+                    session,
+                    live,
+                    utcnow(),
+                    code=exc.code,
+                    message=f"push notifications unavailable: {exc.message}",
+                    provider_code=exc.provider_code,
                 )
-        raise SkippableError(exc.message, code=exc.code) from exc
+        raise SkippableError(exc.message, code=exc.code, provider_code=exc.provider_code) from exc
     _save_channel(ctx, connection, calendar, info, secret)
     return {"channel_id": info.channel_id, "expires_at": info.expires_at.isoformat()}
 

@@ -247,7 +247,8 @@ class Connection(Base):
     scopes: Mapped[list[Any]]
     last_synced_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
-    last_error_code: Mapped[str | None] = mapped_column(String(64))
+    last_error_code: Mapped[str | None] = mapped_column(String(64))  # Hub's code (docs/errors.md)
+    last_error_provider_code: Mapped[str | None] = mapped_column(String(128))  # the provider's own
     last_error_message: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -344,7 +345,8 @@ class SyncRun(Base):
     outcome: Mapped[str] = mapped_column(String(20))  # running, succeeded, failed, skipped
     events_upserted: Mapped[int] = mapped_column(Integer, default=0)
     events_deleted: Mapped[int] = mapped_column(Integer, default=0)
-    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_code: Mapped[str | None] = mapped_column(String(64))  # Hub's code (docs/errors.md)
+    error_provider_code: Mapped[str | None] = mapped_column(String(128))  # the provider's own
     error_detail: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime]

@@ -253,6 +253,21 @@ def test_rate_limit_waits_and_recovers(world: World) -> None:
     assert linked["consecutive_failures"] == 0
 
 
+def test_throttling_that_outlasts_the_in_call_retries_is_rate_limited_on_the_connection(world: World) -> None:
+    user = host(world)
+    connection_id = world.link(user["id"])
+    world.run_jobs()
+    world.google.rate_limit_next = 4  # every in-call attempt of the requested sync is throttled
+    assert world.tenant.client.post(f"/v1/connections/{connection_id}/sync").status_code == 202
+    world.run_jobs()
+    throttled = connection(world, connection_id)
+    assert throttled["status"] == "active"  # retried later by the queue
+    assert throttled["consecutive_failures"] == 1
+    # the same code as for the other provider; the provider's own beside it
+    assert throttled["last_error"]["code"] == "rate_limited"
+    assert throttled["last_error"]["provider_code"] == "rateLimitExceeded"
+
+
 def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) -> None:
     user = host(world)
     with WebhookReceiver() as receiver:
@@ -269,7 +284,8 @@ def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) 
         world.run_jobs()
         broken = connection(world, connection_id)
         assert broken["status"] == "reauth_required"
-        assert broken["last_error"]["code"] == "invalid_grant"
+        assert broken["last_error"]["code"] == "reauth_required"  # Hub's code, whichever provider
+        assert broken["last_error"]["provider_code"] == "invalid_grant"  # the provider's, for support
         wait_for(lambda: len(receiver.requests) >= 1, 10, "the connection.reauth_required webhook")
         body = msgspec.json.decode(receiver.requests[0]["body"])
         assert (body["type"], body["data"]["id"], body["data"]["status"]) == (
@@ -277,6 +293,7 @@ def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) 
             connection_id,
             "reauth_required",
         )
+        assert body["data"]["last_error"]["provider_code"] == "invalid_grant"
         # no more retries: another sync request is skipped, not retried
         world.tenant.client.post(f"/v1/connections/{connection_id}/sync")
         world.run_jobs()

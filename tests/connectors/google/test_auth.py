@@ -180,7 +180,7 @@ def test_a_callback_for_another_flow_is_refused(connector: Connector, google: re
             params={"state": "st_someone_else", "code": CODE},
             redirect_uri=REDIRECT_URI,
         )
-    assert raised.value.code == "state_mismatch"
+    assert raised.value.code == "oauth_state_mismatch"
     assert not google.calls
 
 
@@ -188,7 +188,7 @@ def test_a_bad_or_reused_code_is_a_permanent_invalid_grant(connector: Connector,
     google.post(TOKEN_URL, name="token").mock(return_value=respond("google_oauth_error_invalid_grant_bad_code", 400))
     with pytest.raises(PermanentError) as raised:
         finish(connector, {"code_verifier": "v" * 43, "state": STATE}, code=CODE)
-    assert raised.value.code == "invalid_grant"
+    assert (raised.value.code, raised.value.provider_code) == ("oauth_code_invalid", "invalid_grant")
 
 
 def test_a_grant_without_calendar_events_is_refused(connector: Connector, google: respx.MockRouter) -> None:
@@ -232,7 +232,7 @@ def test_a_revoked_refresh_token_requires_reauth(connector: Connector, google: r
     store = MemoryStore(expired_credentials())
     with pytest.raises(ReauthRequired) as raised:
         connector.calendars.list_calendars(store)
-    assert raised.value.code == "invalid_grant"
+    assert (raised.value.code, raised.value.provider_code) == ("reauth_required", "invalid_grant")
     assert not calendars.called
     assert store.saved == []
 
@@ -296,4 +296,4 @@ def test_a_refused_client_is_a_configuration_problem_not_a_reauth(
     )
     with pytest.raises(PermanentError) as raised:
         connector.calendars.list_calendars(MemoryStore(expired_credentials()))
-    assert raised.value.code == "invalid_client"
+    assert (raised.value.code, raised.value.provider_code) == ("provider_misconfigured", "invalid_client")

@@ -158,7 +158,7 @@ def test_quota_exceeded_is_transient_but_not_retried_within_the_job(
     route = calendar_list(google).mock(return_value=respond("google_error_403_quota_exceeded", 403))
     with pytest.raises(TransientError) as raised:
         connector.calendars.list_calendars(store)
-    assert raised.value.code == "quota_exceeded"
+    assert (raised.value.code, raised.value.provider_code) == ("quota_exceeded", "quotaExceeded")
     assert raised.value.retry_after == QUOTA_EXCEEDED_RETRY_AFTER
     assert route.call_count == 1
     assert sleeps == []
@@ -177,7 +177,7 @@ def test_another_403_is_a_permanent_forbidden(
     google.post(EVENTS_URL, name="insert").mock(return_value=httpx.Response(403, json=forbidden))
     with pytest.raises(PermanentError) as raised:
         connector.calendars.write_event(store, CALENDAR_ID, BOOKING)
-    assert raised.value.code == "forbidden"
+    assert raised.value.code == "permission_denied"
     assert sleeps == []
 
 
@@ -216,4 +216,4 @@ def test_error_reasons_not_messages_decide(connector: Connector, google: respx.M
     calendar_list(google).mock(return_value=httpx.Response(403, json=body))
     with pytest.raises(PermanentError) as raised:
         connector.calendars.list_calendars(store)
-    assert raised.value.code == "forbidden"
+    assert raised.value.code == "permission_denied"

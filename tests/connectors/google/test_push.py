@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from functools import partial
 
 import httpx
 import pytest
 import respx
 
-from connectors.google.auth import GoogleOAuth
-from connectors.google.client import GoogleClient
 from connectors.google.push import GooglePush
+from connectors.google.spec import build
 from hub.connectors import ChannelInfo, Connector, Notification, ProviderCalendar, WebhookAnswer
 from hub.errors import PermanentError, TransientError
 from tests.connectors.contract.harness import MemoryStore
@@ -46,7 +44,7 @@ def test_a_watch_opens_a_channel_whatever_form_the_expiration_takes(
 
 
 def test_a_lifetime_can_be_asked_for(google: respx.MockRouter, store: MemoryStore) -> None:
-    push = GooglePush(partial(GoogleClient, settings(), GoogleOAuth(settings())), ttl_seconds=86400)
+    push = GooglePush(build(settings()).push.client, ttl_seconds=86400)
     watch = google.post(WATCH_URL, name="watch").mock(return_value=respond("google_watch_response"))
     push.subscribe(store, CALENDAR, channel_id=WATCH["id"], secret=WATCH["token"], address=WATCH["address"])
     assert json.loads(watch.calls.last.request.content)["params"] == {"ttl": "86400"}

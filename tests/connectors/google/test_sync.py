@@ -148,4 +148,5 @@ def test_a_listing_that_never_gives_a_sync_token_is_not_stored(
     google.get(EVENTS_URL, name="events").mock(return_value=httpx.Response(200, json=page))
     with pytest.raises(TransientError) as raised:
         connector.feed.pull(store, CALENDAR, None)
-    assert raised.value.code == "missing_sync_token"
+    assert raised.value.code == "provider_bad_response"
+    assert "nextSyncToken" in raised.value.message

@@ -14,7 +14,7 @@ import msgspec
 import pytest
 import respx
 
-from connectors.microsoft.auth import SCOPES, MicrosoftLinker, MicrosoftTokens
+from connectors.microsoft.auth import SCOPES, MicrosoftOAuth, MicrosoftTokens
 from hub.connectors import Connector
 from hub.errors import PermanentError, ReauthRequired, TransientError
 from tests.connectors.contract.harness import MemoryStore
@@ -175,7 +175,7 @@ def test_the_code_is_redeemed_with_the_pkce_verifier_and_the_account_is_read(
 def test_without_a_profile_the_id_token_names_the_account(microsoft: respx.MockRouter) -> None:
     flow = callback_flow()
     microsoft.post(TOKEN_URL).mock(return_value=redeemed(flow))
-    account = MicrosoftLinker(tokens()).finish(
+    account = MicrosoftOAuth(tokens()).finish(
         flow=flow, params={"code": "0.AXkA-exampleCode", "state": flow["state"]}, redirect_uri=REDIRECT_URI
     )
     assert account.account_id == "00000000-0000-0000-66f3-3332eca7ea81"  # oid
@@ -223,7 +223,7 @@ def test_an_expired_code_is_invalid_grant_at_link_time(microsoft: respx.MockRout
     with pytest.raises(PermanentError) as caught:
         connector.oauth.finish(flow=flow, params={"code": "old", "state": flow["state"]}, redirect_uri=REDIRECT_URI)
     assert not isinstance(caught.value, ReauthRequired)
-    assert caught.value.code == "invalid_grant"
+    assert (caught.value.code, caught.value.provider_code) == ("oauth_code_invalid", "invalid_grant")
     assert "AADSTS70008" in caught.value.message
 
 
@@ -266,7 +266,7 @@ def test_invalid_grant_on_refresh_requires_reauth(microsoft: respx.MockRouter, n
     microsoft.post(TOKEN_URL).mock(return_value=respond(name, 400))
     with pytest.raises(ReauthRequired) as caught:
         tokens().access_token(MemoryStore(credentials(expired=True)))
-    assert caught.value.code == "invalid_grant"
+    assert (caught.value.code, caught.value.provider_code) == ("reauth_required", "invalid_grant")
     assert aadsts in caught.value.message
 
 
@@ -276,7 +276,7 @@ def test_interaction_or_consent_required_on_refresh_requires_reauth(microsoft: r
     microsoft.post(TOKEN_URL).respond(400, json=body)
     with pytest.raises(ReauthRequired) as caught:
         tokens().access_token(MemoryStore(credentials(expired=True)))
-    assert caught.value.code == error
+    assert (caught.value.code, caught.value.provider_code) == ("reauth_required", error)
 
 
 def test_a_wrong_client_secret_is_permanent_not_reauth(microsoft: respx.MockRouter) -> None:
@@ -288,7 +288,7 @@ def test_a_wrong_client_secret_is_permanent_not_reauth(microsoft: respx.MockRout
     microsoft.post(TOKEN_URL).respond(401, json=body)
     with pytest.raises(PermanentError) as caught:
         tokens().access_token(MemoryStore(credentials(expired=True)))
-    assert caught.value.code == "invalid_client"
+    assert (caught.value.code, caught.value.provider_code) == ("provider_misconfigured", "invalid_client")
 
 
 def test_a_failing_token_endpoint_is_transient(microsoft: respx.MockRouter) -> None:
@@ -300,7 +300,8 @@ def test_a_failing_token_endpoint_is_transient(microsoft: respx.MockRouter) -> N
 def test_credentials_without_the_account_require_reauth(microsoft: respx.MockRouter) -> None:
     with pytest.raises(ReauthRequired) as caught:
         tokens().access_token(MemoryStore({**credentials(), "home_account_id": "someone.else"}))
-    assert caught.value.code == "no_account"
+    assert caught.value.code == "reauth_required"
+    assert "No Microsoft account" in caught.value.message
 
 
 def test_revoking_forgets_without_any_call(microsoft: respx.MockRouter, connector: Connector) -> None:

@@ -1,6 +1,7 @@
 """The Graph client (PROTOCOLS E, errors and throttling): the error table over the documented
-error bodies, Retry-After with fractional seconds, 401 -> one refresh -> retry, and the
-"4 concurrent requests per mailbox" limit across clients sharing a real Redis."""
+error bodies (Hub's code, Graph's code as ``provider_code``), Retry-After with fractional
+seconds, 401 -> one refresh -> retry, and the "4 concurrent requests per mailbox" limit across
+clients sharing a real Redis."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import respx
 
 from connectors.microsoft._limiter import KEY_PREFIX, MailboxLimiter
 from connectors.microsoft.auth import MicrosoftTokens
-from connectors.microsoft.client import GraphClient
+from connectors.microsoft.client import MicrosoftClient, prefer
+from connectors.microsoft.schemas import CalendarPage
 from hub.connectors import CredentialStore, ResyncRequired
-from hub.errors import PermanentError, ReauthRequired, SkippableError, TransientError
+from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.redis import connect, start_embedded
 from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import (
@@ -46,11 +48,11 @@ class FixedTokens:
         return f"token-{self.forced}"
 
 
-def graph(sleeps: list[float], tokens: object | None = None, limiter: MailboxLimiter | None = None) -> GraphClient:
-    return GraphClient(
+def graph(sleeps: list[float], tokens: object | None = None, limiter: MailboxLimiter | None = None) -> MicrosoftClient:
+    return MicrosoftClient(
         tokens or FixedTokens(),  # type: ignore[arg-type]
         base_url=GRAPH,
-        http=httpx.Client(),
+        http_client=httpx.Client(),
         limiter=limiter,
         sleep=sleeps.append,
     )
@@ -68,8 +70,8 @@ def test_429_with_a_fractional_retry_after_waits_that_long_and_recovers(microsof
         side_effect=[respond_http("graph_error_429_throttled_http"), httpx.Response(200, json={"value": []})]
     )
     sleeps: list[float] = []
-    response = graph(sleeps).request(store(), "GET", "/me/calendars")
-    assert response.status_code == 200
+    page = graph(sleeps).call(store(), "GET", "/me/calendars", CalendarPage)
+    assert page.value == []
     assert sleeps == [2.128]  # Retry-After: 2.128, parsed as seconds with fractions
     assert route.call_count == 2
 
@@ -78,8 +80,8 @@ def test_throttling_that_persists_is_transient_with_its_retry_after(microsoft: r
     microsoft.get(ME_URL).mock(return_value=respond_http("graph_error_429_throttled_http"))
     sleeps: list[float] = []
     with pytest.raises(TransientError) as caught:
-        graph(sleeps).request(store(), "GET", "/me/calendars")
-    assert caught.value.code == "TooManyRequests"
+        graph(sleeps).call(store(), "GET", "/me/calendars")
+    assert (caught.value.code, caught.value.provider_code) == ("rate_limited", "TooManyRequests")
     assert caught.value.retry_after == pytest.approx(2.128)
     assert sleeps == [2.128] * 3  # four attempts in all, then the job queue takes over
 
@@ -88,8 +90,8 @@ def test_503_carries_its_retry_after(microsoft: respx.MockRouter) -> None:
     microsoft.get(ME_URL).mock(return_value=respond_http("graph_error_503_service_unavailable_http"))
     sleeps: list[float] = []
     with pytest.raises(TransientError) as caught:
-        graph(sleeps).request(store(), "GET", "/me/calendars")
-    assert caught.value.code == "serviceNotAvailable"
+        graph(sleeps).call(store(), "GET", "/me/calendars")
+    assert (caught.value.code, caught.value.provider_code) == ("provider_unavailable", "serviceNotAvailable")
     assert caught.value.retry_after == 10.0
     assert sleeps == [10.0] * 3
 
@@ -99,7 +101,7 @@ def test_504_is_transient(microsoft: respx.MockRouter) -> None:
         side_effect=[httpx.Response(504, headers={"Retry-After": "0.5"}), httpx.Response(200, json={"value": []})]
     )
     sleeps: list[float] = []
-    graph(sleeps).request(store(), "GET", "/me/calendars")
+    graph(sleeps).call(store(), "GET", "/me/calendars")
     assert sleeps == [0.5]
 
 
@@ -109,49 +111,52 @@ def test_sync_state_not_found_is_a_resync_whatever_the_status(microsoft: respx.M
     microsoft.get(ME_URL).mock(return_value=respond("graph_error_410_sync_state_not_found", status))
     sleeps: list[float] = []
     with pytest.raises(ResyncRequired) as caught:
-        graph(sleeps).request(store(), "GET", "/me/calendars")
-    assert caught.value.code == "SyncStateNotFound"
+        graph(sleeps).call(store(), "GET", "/me/calendars")
+    assert (caught.value.code, caught.value.provider_code) == ("resync_required", "SyncStateNotFound")
     assert sleeps == []
 
 
 def test_a_bare_410_is_a_resync(microsoft: respx.MockRouter) -> None:
     microsoft.get(ME_URL).respond(410)
     with pytest.raises(ResyncRequired):
-        graph([]).request(store(), "GET", "/me/calendars")
+        graph([]).call(store(), "GET", "/me/calendars")
 
 
 @pytest.mark.parametrize(
-    ("status", "code", "kind"),
+    ("status", "code", "kind", "hub_code"),
     [
-        (404, "itemNotFound", SkippableError),
-        (404, "ErrorItemNotFound", SkippableError),
-        (403, "accessDenied", PermanentError),
-        (403, "ErrorAccessDenied", PermanentError),
-        (400, "resyncRequired", ResyncRequired),
-        (403, "activityLimitReached", TransientError),
-        (404, "MailboxNotEnabledForRESTAPI", PermanentError),  # no Exchange Online mailbox: not "gone"
+        (404, "itemNotFound", SkippableError, "not_found"),
+        (404, "ErrorItemNotFound", SkippableError, "not_found"),
+        (403, "accessDenied", PermanentError, "permission_denied"),
+        (403, "ErrorAccessDenied", PermanentError, "permission_denied"),
+        (400, "resyncRequired", ResyncRequired, "resync_required"),
+        (403, "activityLimitReached", TransientError, "rate_limited"),
+        # no Exchange Online mailbox: not "gone"
+        (404, "MailboxNotEnabledForRESTAPI", PermanentError, "account_unsupported"),
     ],
 )
-def test_graph_error_codes_decide(microsoft: respx.MockRouter, status: int, code: str, kind: type[Exception]) -> None:
+def test_graph_error_codes_decide(
+    microsoft: respx.MockRouter, status: int, code: str, kind: type[PipelineError], hub_code: str
+) -> None:
     body = {"error": {"code": code, "message": "(never read)", "innerError": {"request-id": "r", "date": "d"}}}
     microsoft.get(ME_URL).respond(status, json=body)
     with pytest.raises(kind) as caught:
-        graph([]).request(store(), "GET", "/me/calendars")
-    assert caught.value.code == code  # type: ignore[attr-defined]
+        graph([]).call(store(), "GET", "/me/calendars")
+    assert (caught.value.code, caught.value.provider_code) == (hub_code, code)
 
 
 def test_an_unknown_code_falls_back_to_the_status(microsoft: respx.MockRouter) -> None:
     microsoft.get(ME_URL).mock(return_value=respond("graph_error_doc_example", 416))
     with pytest.raises(PermanentError) as caught:
-        graph([]).request(store(), "GET", "/me/calendars")
-    assert caught.value.code == "invalidRange"
+        graph([]).call(store(), "GET", "/me/calendars")
+    assert (caught.value.code, caught.value.provider_code) == ("invalid_request", "invalidRange")
 
 
 def test_a_network_failure_is_transient(microsoft: respx.MockRouter) -> None:
     microsoft.get(ME_URL).mock(side_effect=httpx.ConnectTimeout("timed out"))
     sleeps: list[float] = []
     with pytest.raises(TransientError) as caught:
-        graph(sleeps).request(store(), "GET", "/me/calendars")
+        graph(sleeps).call(store(), "GET", "/me/calendars")
     assert caught.value.code == "timeout"
     assert len(sleeps) == 3
 
@@ -164,7 +169,7 @@ def test_a_401_refreshes_the_token_once_and_retries(microsoft: respx.MockRouter)
         side_effect=[respond("graph_error_401_invalid_token", 401), httpx.Response(200, json={"value": []})]
     )
     tokens = FixedTokens()
-    graph([], tokens).request(store(), "GET", "/me/calendars")
+    graph([], tokens).call(store(), "GET", "/me/calendars")
     assert tokens.forced == 1
     assert route.calls[0].request.headers["authorization"] == "Bearer token-0"
     assert route.calls[1].request.headers["authorization"] == "Bearer token-1"
@@ -174,8 +179,8 @@ def test_a_second_401_requires_reauth(microsoft: respx.MockRouter) -> None:
     route = microsoft.get(ME_URL).mock(return_value=respond("graph_error_401_invalid_token", 401))
     sleeps: list[float] = []
     with pytest.raises(ReauthRequired) as caught:
-        graph(sleeps, FixedTokens()).request(store(), "GET", "/me/calendars")
-    assert caught.value.code == "InvalidAuthenticationToken"
+        graph(sleeps, FixedTokens()).call(store(), "GET", "/me/calendars")
+    assert (caught.value.code, caught.value.provider_code) == ("reauth_required", "InvalidAuthenticationToken")
     assert route.call_count == 2
     assert sleeps == []
 
@@ -188,7 +193,7 @@ def test_a_401_forces_a_real_msal_refresh_whose_cache_is_saved(microsoft: respx.
     )
     tokens = MicrosoftTokens(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, authority=AUTHORITY, http=httpx.Client())
     credential_store = store()
-    graph([], tokens).request(credential_store, "GET", "/me/calendars")
+    graph([], tokens).call(credential_store, "GET", "/me/calendars")
     assert token.call_count == 1  # the cached token was still valid: only the 401 forced a refresh
     assert route.calls[1].request.headers["authorization"] == "Bearer eyJ.after-401.sig"
     assert len(credential_store.saved) == 1
@@ -196,7 +201,7 @@ def test_a_401_forces_a_real_msal_refresh_whose_cache_is_saved(microsoft: respx.
 
 def test_requests_ask_graph_for_utc_when_told(microsoft: respx.MockRouter) -> None:
     route = microsoft.get(ME_URL).respond(json={"value": []})
-    graph([]).request(store(), "GET", "/me/calendars", prefer=['outlook.timezone="UTC"', "odata.maxpagesize=50"])
+    graph([]).call(store(), "GET", "/me/calendars", headers=prefer('outlook.timezone="UTC"', "odata.maxpagesize=50"))
     assert route.calls.last.request.headers.get_list("prefer") == ['outlook.timezone="UTC"', "odata.maxpagesize=50"]
 
 
@@ -222,14 +227,14 @@ class SlowMailbox:
         return httpx.Response(200, json={"value": []})
 
 
-def run_in_threads(clients: list[GraphClient]) -> list[BaseException]:
+def run_in_threads(clients: list[MicrosoftClient]) -> list[BaseException]:
     failures: list[BaseException] = []
     start = threading.Barrier(len(clients))
 
-    def call(client: GraphClient) -> None:
+    def call(client: MicrosoftClient) -> None:
         start.wait()
         try:
-            client.request(store(), "GET", "/me/calendars")
+            client.call(store(), "GET", "/me/calendars")
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             failures.append(exc)
 
@@ -264,18 +269,20 @@ def test_another_mailbox_is_not_held_up(microsoft: respx.MockRouter, tmp_path: P
     limiter = MailboxLimiter(connect(url), wait_seconds=0.3)
 
     with pytest.raises(TransientError) as caught:
-        graph([], limiter=limiter).request(store(), "GET", "/me/calendars")
+        graph([], limiter=limiter).call(store(), "GET", "/me/calendars")
     assert caught.value.code == "mailbox_busy"
 
     other = MemoryStore({**credentials(), "home_account_id": "other.mailbox"})
-    assert graph([], limiter=limiter).request(other, "GET", "/me/calendars").status_code == 200
+    assert graph([], limiter=limiter).call(other, "GET", "/me/calendars", CalendarPage).value == []
 
 
 def test_expired_leases_of_a_dead_worker_free_their_slots(microsoft: respx.MockRouter, tmp_path: Path) -> None:
     redis_client = connect(start_embedded(tmp_path))
     redis_client.zadd(KEY_PREFIX + HOME_ACCOUNT_ID, {f"dead-{n}": 1 for n in range(4)})  # long expired
     microsoft.get(ME_URL).respond(json={"value": []})
-    assert graph([], limiter=MailboxLimiter(redis_client, wait_seconds=0.3)).request(store(), "GET", "/me/calendars")
+    assert graph([], limiter=MailboxLimiter(redis_client, wait_seconds=0.3)).call(
+        store(), "GET", "/me/calendars", CalendarPage
+    )
 
 
 def test_without_redis_the_limit_holds_per_process(microsoft: respx.MockRouter) -> None:

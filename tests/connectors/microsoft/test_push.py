@@ -35,7 +35,7 @@ RENEWED_AT = datetime(2026, 3, 5, 8, tzinfo=UTC)  # + 4,200 minutes = graph_subs
 
 
 def push_at(moment: datetime, sleeps: list[float]) -> MicrosoftPush:
-    return MicrosoftPush(build(settings(), sleep=sleeps.append).push.graph, clock=lambda: moment)
+    return MicrosoftPush(build(settings(), sleep=sleeps.append).push.client, clock=lambda: moment)
 
 
 def subscription(**changes: str) -> dict[str, object]:

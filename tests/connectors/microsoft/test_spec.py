@@ -45,7 +45,7 @@ def test_it_is_configured_only_with_a_client_id_and_secret() -> None:
 def test_with_a_redis_url_the_mailbox_limit_is_shared_through_redis(tmp_path: Path) -> None:
     url = start_embedded(tmp_path)
     connector = spec("microsoft").build(settings(redis_url=url))
-    limiter = connector.feed.graph.limiter
+    limiter = connector.feed.client.limiter
     with limiter.slot("mailbox-1"):
         assert connect(url).zcard("hub:microsoft:mailbox:mailbox-1") == 1
     assert connect(url).zcard("hub:microsoft:mailbox:mailbox-1") == 0

@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
-from connectors.microsoft.client import GraphClient
+from connectors.microsoft.client import MicrosoftClient
 from connectors.microsoft.spec import build
-from connectors.microsoft.sync import MicrosoftFeed
+from connectors.microsoft.sync import MicrosoftChangeFeed
 from hub.connectors import BusyChange, ChangeBatch, Connector, ProviderCalendar, ResyncRequired
 from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import CALENDAR_ID, GRAPH, fixture, respond, settings
@@ -32,14 +32,14 @@ def utc(*args: int) -> datetime:
 
 
 @pytest.fixture
-def feed(sleeps: list[float]) -> MicrosoftFeed:
+def feed(sleeps: list[float]) -> MicrosoftChangeFeed:
     connector = build(settings(), sleep=sleeps.append)
-    graph: GraphClient = connector.feed.graph
-    return MicrosoftFeed(graph, clock=lambda: NOW)
+    client: MicrosoftClient = connector.feed.client
+    return MicrosoftChangeFeed(client, clock=lambda: NOW)
 
 
 def test_a_full_pull_follows_every_page_and_returns_the_delta_link(
-    microsoft: respx.MockRouter, feed: MicrosoftFeed, store: MemoryStore
+    microsoft: respx.MockRouter, feed: MicrosoftChangeFeed, store: MemoryStore
 ) -> None:
     first = microsoft.get(DELTA, name="first").mock(return_value=respond("graph_calendarview_delta_page1"))
     following = microsoft.get(PAGE1["@odata.nextLink"], name="next").mock(
@@ -64,7 +64,7 @@ def test_a_full_pull_follows_every_page_and_returns_the_delta_link(
 
 
 def test_an_incremental_pull_gets_the_delta_link_as_is(
-    microsoft: respx.MockRouter, feed: MicrosoftFeed, store: MemoryStore
+    microsoft: respx.MockRouter, feed: MicrosoftChangeFeed, store: MemoryStore
 ) -> None:
     route = microsoft.get(PAGE2["@odata.deltaLink"]).mock(return_value=respond("graph_calendarview_delta_incremental"))
 
@@ -82,14 +82,14 @@ def test_an_incremental_pull_gets_the_delta_link_as_is(
 
 
 def test_an_expired_delta_link_requires_a_resync(
-    microsoft: respx.MockRouter, feed: MicrosoftFeed, store: MemoryStore
+    microsoft: respx.MockRouter, feed: MicrosoftChangeFeed, store: MemoryStore
 ) -> None:
     microsoft.get(PAGE2["@odata.deltaLink"]).mock(return_value=respond("graph_error_410_sync_state_not_found", 410))
     with pytest.raises(ResyncRequired):
         feed.pull(store, CALENDAR, PAGE2["@odata.deltaLink"])
 
 
-def test_empty_pages_are_followed(microsoft: respx.MockRouter, feed: MicrosoftFeed, store: MemoryStore) -> None:
+def test_empty_pages_are_followed(microsoft: respx.MockRouter, feed: MicrosoftChangeFeed, store: MemoryStore) -> None:
     empty = {"@odata.nextLink": PAGE1["@odata.nextLink"], "value": []}
     microsoft.get(DELTA).respond(json=empty)
     microsoft.get(PAGE1["@odata.nextLink"]).mock(return_value=respond("graph_calendarview_delta_page2_final"))
@@ -97,7 +97,7 @@ def test_empty_pages_are_followed(microsoft: respx.MockRouter, feed: MicrosoftFe
 
 
 def test_series_masters_are_skipped_and_occurrences_kept(
-    microsoft: respx.MockRouter, feed: MicrosoftFeed, store: MemoryStore
+    microsoft: respx.MockRouter, feed: MicrosoftChangeFeed, store: MemoryStore
 ) -> None:
     master = fixture("graph_event_recurring")
     occurrence = {
