@@ -11,7 +11,13 @@ provider's own documented payloads served by respx:
 * a revoked grant (refresh answers ``invalid_grant``) raises ``ReauthRequired``;
 * a full pull, then an incremental pull with its cursor, each return a cursor; busy blocks are
   aware UTC times;
-* a push request that is not a provider notification is answered 4xx, not raised.
+* a push request that is not a provider notification is answered 4xx, not raised;
+* every documented error answer of the provider (``error_cases``) becomes the pipeline error
+  and Hub's code the catalogue names (docs/errors.md), with the provider's own code kept as
+  ``provider_code``; the same condition gives the same code whichever provider answered.
+
+The connector is built with ``transport``: the suite's respx router, the one way out of the
+connector (no patching of httpx), so a call through any other client fails the test.
 
 What ``install`` must mock (named routes, returned in ``Mocks``):
 
@@ -42,9 +48,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import httpx
 import respx
 
 from hub.connectors import Connector, ProviderCalendar
+from hub.errors import PipelineError
 from hub.settings import Settings
 
 
@@ -75,6 +83,22 @@ class Mocks:
     events: dict[str, Any] = field(default_factory=dict)  # what the fake provider holds, by id
 
 
+@dataclass(frozen=True)
+class ErrorCase:
+    """One documented error answer of the provider's API and what Hub must make of it.
+
+    The suite serves ``answer`` to the calendar list (credentials that need no refresh) and
+    expects ``list_calendars`` to raise exactly ``kind`` with Hub's ``code`` and the provider's
+    ``provider_code``. A ``401`` leads to one refresh, which the mocked token endpoint refuses
+    (``invalid_grant``)."""
+
+    name: str  # the fixture, for the test id
+    answer: httpx.Response
+    kind: type[PipelineError]
+    code: str
+    provider_code: str | None
+
+
 class Harness(Protocol):
     slug: str  # the registry slug
     calendar: ProviderCalendar  # the calendar the mocks serve
@@ -82,10 +106,11 @@ class Harness(Protocol):
     def settings(self, base: Settings) -> Settings:
         """``base`` with client ids/secrets and every endpoint pointing at the mocked hosts."""
 
-    def build(self, settings: Settings, *, sleep: Callable[[float], None]) -> Connector:
-        """The connector, with ``sleep`` used for in-call retry waits (the suite records them)."""
+    def build(self, settings: Settings, *, sleep: Callable[[float], None], transport: httpx.BaseTransport) -> Connector:
+        """The connector, with ``sleep`` used for in-call retry waits (the suite records them)
+        and every HTTP call sent through ``transport``."""
 
-    def install(self, router: respx.MockRouter, settings: Settings) -> Mocks:
+    def install(self, router: respx.Router, settings: Settings) -> Mocks:
         """Add the documented-payload routes to ``router`` and return them."""
 
     def credentials(self) -> dict[str, Any]:
@@ -93,3 +118,6 @@ class Harness(Protocol):
 
     def revoked_credentials(self) -> dict[str, Any]:
         """Credentials whose use needs a refresh, which the mocked token endpoint refuses."""
+
+    def error_cases(self) -> list[ErrorCase]:
+        """The provider's documented error answers (its fixtures) and Hub's reading of them."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import respx
 
@@ -23,7 +23,7 @@ from hub.connectors import (
 )
 from hub.errors import ReauthRequired
 from hub.settings import Settings
-from tests.connectors.contract.harness import Harness, MemoryStore, Mocks
+from tests.connectors.contract.harness import ErrorCase, Harness, MemoryStore, Mocks
 from tests.connectors.contract.harnesses import HARNESSES
 
 PROTOCOLS = {"oauth": OAuthLinker, "calendars": CalendarOperations, "change_feed": ChangeFeed, "push": PushChannels}
@@ -42,14 +42,18 @@ class World:
         return MemoryStore(self.harness.credentials())
 
 
-@pytest.fixture(params=HARNESSES, ids=lambda harness: harness.slug)
-def world(request: pytest.FixtureRequest) -> Iterator[World]:
-    harness: Harness = request.param
+def make_world(harness: Harness) -> World:
     settings = harness.settings(Settings())
     sleeps: list[float] = []
-    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
-        mocks = harness.install(router, settings)
-        yield World(harness, settings, harness.build(settings, sleep=sleeps.append), mocks, sleeps)
+    router = respx.Router(assert_all_mocked=True, assert_all_called=False)
+    mocks = harness.install(router, settings)
+    connector = harness.build(settings, sleep=sleeps.append, transport=httpx.MockTransport(router.handler))
+    return World(harness, settings, connector, mocks, sleeps)
+
+
+@pytest.fixture(params=HARNESSES, ids=lambda harness: harness.slug)
+def world(request: pytest.FixtureRequest) -> World:
+    return make_world(request.param)
 
 
 def booking() -> OutboundEvent:
@@ -106,8 +110,9 @@ def test_a_rate_limit_is_transient_and_the_call_recovers(world: World) -> None:
 
 
 def test_a_revoked_grant_requires_reauth(world: World) -> None:
-    with pytest.raises(ReauthRequired):
+    with pytest.raises(ReauthRequired) as raised:
         world.connector.calendars.list_calendars(MemoryStore(world.harness.revoked_credentials()))
+    assert (raised.value.code, raised.value.provider_code) == ("reauth_required", "invalid_grant")
     assert world.mocks.token.called
     assert world.sleeps == [], "a revoked grant is not retried"
 
@@ -139,3 +144,30 @@ def test_a_request_that_is_not_a_notification_is_answered_4xx(world: World) -> N
     answer = world.connector.push.parse({}, {}, b"")
     assert isinstance(answer, WebhookAnswer)
     assert 400 <= answer.status < 500
+
+
+ERROR_CASES = [(harness, case) for harness in HARNESSES for case in harness.error_cases()]
+
+
+@pytest.mark.parametrize(
+    ("harness", "case"), ERROR_CASES, ids=[f"{harness.slug}-{case.name}" for harness, case in ERROR_CASES]
+)
+def test_documented_errors_get_hubs_code_and_keep_the_providers(harness: Harness, case: ErrorCase) -> None:
+    world = make_world(harness)
+    world.mocks.calendars.side_effect = None
+    world.mocks.calendars.return_value = case.answer
+    with pytest.raises(case.kind) as raised:
+        world.connector.calendars.list_calendars(world.store())
+    assert type(raised.value) is case.kind
+    assert (raised.value.code, raised.value.provider_code) == (case.code, case.provider_code)
+
+
+def test_each_condition_has_one_code_whichever_provider_answered() -> None:
+    """Where two providers document the same condition, they get the same code and class."""
+    meanings: dict[str, set[tuple[str, str]]] = {}
+    for harness, case in ERROR_CASES:
+        meanings.setdefault(case.code, set()).add((harness.slug, case.kind.__name__))
+    shared = {code for code, seen in meanings.items() if len({slug for slug, _ in seen}) > 1}
+    assert {"rate_limited", "provider_unavailable", "resync_required", "reauth_required"} <= shared
+    for code in shared:
+        assert len({kind for _, kind in meanings[code]}) == 1, f"{code} means different things: {meanings[code]}"

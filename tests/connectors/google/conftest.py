@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import respx
 
@@ -27,8 +28,9 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def connector(sleeps: list[float]) -> Connector:
-    return build(settings(), sleep=sleeps.append)
+def connector(google: respx.MockRouter, sleeps: list[float]) -> Connector:
+    """The connector, sending every call through the router as its transport."""
+    return build(settings(), sleep=sleeps.append, transport=httpx.MockTransport(google.handler))
 
 
 @pytest.fixture

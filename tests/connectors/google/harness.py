@@ -11,9 +11,10 @@ import msgspec
 import respx
 
 from connectors.google.spec import build
-from hub.connectors import Connector, ProviderCalendar
+from hub.connectors import Connector, ProviderCalendar, ResyncRequired
+from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.settings import Settings
-from tests.connectors.contract.harness import Mocks
+from tests.connectors.contract.harness import ErrorCase, Mocks
 from tests.connectors.google.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -45,8 +46,8 @@ class GoogleHarness:
             google_api_url=API,
         )
 
-    def build(self, settings: Settings, *, sleep: Callable[[float], None]) -> Connector:
-        return build(settings, sleep=sleep)
+    def build(self, settings: Settings, *, sleep: Callable[[float], None], transport: httpx.BaseTransport) -> Connector:
+        return build(settings, sleep=sleep, transport=transport)
 
     def credentials(self) -> dict[str, Any]:
         return valid_credentials()
@@ -54,7 +55,30 @@ class GoogleHarness:
     def revoked_credentials(self) -> dict[str, Any]:
         return expired_credentials()
 
-    def install(self, router: respx.MockRouter, settings: Settings) -> Mocks:
+    def error_cases(self) -> list[ErrorCase]:
+        def case(name: str, status: int, kind: type[PipelineError], code: str, provider_code: str | None) -> ErrorCase:
+            return ErrorCase(name, respond(name, status), kind, code, provider_code)
+
+        return [
+            case("google_error_401_invalid_credentials", 401, ReauthRequired, "reauth_required", "invalid_grant"),
+            case("google_error_403_quota_exceeded", 403, TransientError, "quota_exceeded", "quotaExceeded"),
+            case("google_error_403_rate_limit_exceeded", 403, TransientError, "rate_limited", "rateLimitExceeded"),
+            case(
+                "google_error_403_user_rate_limit_exceeded",
+                403,
+                TransientError,
+                "rate_limited",
+                "userRateLimitExceeded",
+            ),
+            case("google_error_409_duplicate", 409, PermanentError, "conflict", "duplicate"),
+            case("google_error_410_deleted", 410, SkippableError, "not_found", "deleted"),
+            case("google_error_410_full_sync_required", 410, ResyncRequired, "resync_required", "fullSyncRequired"),
+            case("google_error_429_rate_limit_exceeded", 429, TransientError, "rate_limited", "rateLimitExceeded"),
+            case("google_error_500_backend_error", 500, TransientError, "provider_unavailable", "backendError"),
+            case("google_error_503_backend_error", 503, TransientError, "provider_unavailable", "backendError"),
+        ]
+
+    def install(self, router: respx.Router, settings: Settings) -> Mocks:
         events: dict[str, Any] = {}
         list_answers = [respond("google_error_403_rate_limit_exceeded", 403)]
 

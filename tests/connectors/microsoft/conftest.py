@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import respx
 
@@ -28,8 +29,9 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def connector(sleeps: list[float]) -> Connector:
-    return build(settings(), sleep=sleeps.append)
+def connector(microsoft: respx.MockRouter, sleeps: list[float]) -> Connector:
+    """The connector, sending every call through the router as its transport."""
+    return build(settings(), sleep=sleeps.append, transport=httpx.MockTransport(microsoft.handler))
 
 
 @pytest.fixture

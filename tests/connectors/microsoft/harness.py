@@ -21,9 +21,10 @@ import msgspec
 import respx
 
 from connectors.microsoft.spec import build
-from hub.connectors import Connector, ProviderCalendar
+from hub.connectors import Connector, ProviderCalendar, ResyncRequired
+from hub.errors import PermanentError, ReauthRequired, TransientError
 from hub.settings import Settings
-from tests.connectors.contract.harness import Mocks
+from tests.connectors.contract.harness import ErrorCase, Mocks
 from tests.connectors.microsoft.helpers import (
     CALENDAR_ID,
     CALENDARS,
@@ -57,8 +58,8 @@ class MicrosoftHarness:
             microsoft_graph_url=GRAPH,  # the fixtures' nextLink / deltaLink point here
         )
 
-    def build(self, settings: Settings, *, sleep: Callable[[float], None]) -> Connector:
-        return build(settings, sleep=sleep)
+    def build(self, settings: Settings, *, sleep: Callable[[float], None], transport: httpx.BaseTransport) -> Connector:
+        return build(settings, sleep=sleep, transport=transport)
 
     def credentials(self) -> dict[str, Any]:
         return credentials()
@@ -66,7 +67,53 @@ class MicrosoftHarness:
     def revoked_credentials(self) -> dict[str, Any]:
         return credentials(expired=True)
 
-    def install(self, router: respx.MockRouter, settings: Settings) -> Mocks:
+    def error_cases(self) -> list[ErrorCase]:
+        return [
+            ErrorCase(
+                "graph_error_401_invalid_token",
+                respond("graph_error_401_invalid_token", 401),
+                ReauthRequired,
+                "reauth_required",
+                "invalid_grant",  # the forced refresh is refused (entra_error_invalid_grant_50173)
+            ),
+            ErrorCase(
+                "graph_error_410_sync_state_not_found",
+                respond("graph_error_410_sync_state_not_found", 410),
+                ResyncRequired,
+                "resync_required",
+                "SyncStateNotFound",
+            ),
+            ErrorCase(
+                "graph_error_429_throttled",
+                respond("graph_error_429_throttled", 429),
+                TransientError,
+                "rate_limited",
+                "TooManyRequests",
+            ),
+            ErrorCase(
+                "graph_error_429_throttled_http",
+                respond_http("graph_error_429_throttled_http"),
+                TransientError,
+                "rate_limited",
+                "TooManyRequests",
+            ),
+            ErrorCase(
+                "graph_error_503_service_unavailable_http",
+                respond_http("graph_error_503_service_unavailable_http"),
+                TransientError,
+                "provider_unavailable",
+                "serviceNotAvailable",
+            ),
+            ErrorCase(
+                "graph_error_doc_example",
+                respond("graph_error_doc_example", 416),
+                PermanentError,
+                "invalid_request",
+                "invalidRange",
+            ),
+        ]
+
+    def install(self, router: respx.Router, settings: Settings) -> Mocks:
         events: dict[str, Any] = {}
         by_transaction: dict[str, str] = {}
         ids = (f"AAMkAGI1AAAt9AH{n}AAA=" for n in itertools.count())
