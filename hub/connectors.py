@@ -21,6 +21,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, Final, Protocol, runtime_checkable
 
+import httpx
 import msgspec
 
 from hub.errors import PipelineError
@@ -33,6 +34,7 @@ REGISTRY: Final[dict[str, str]] = {
 }
 
 CALENDAR_PROVIDERS: Final = ("google", "microsoft")
+CALENDAR_CAPABILITIES: Final = frozenset({"oauth", "calendars", "change_feed", "push"})
 
 
 class ResyncRequired(PipelineError):
@@ -185,6 +187,25 @@ class Connector(msgspec.Struct, frozen=True):
 # --- specs and the registry -----------------------------------------------------------------
 
 
+class ConnectorFactory(Protocol):
+    """What a spec's ``factory`` names: ``build(settings, *, sleep, transport) -> Connector``.
+
+    It makes no network call and builds the connector over ONE httpx client
+    (``hub.http.client(transport=transport)``) that every part of the connector shares: API
+    calls, token refresh, code exchange, revocation. ``sleep`` is what in-call retries wait with
+    (tests pass a no-op), ``transport`` what every call is sent through (tests pass their respx
+    router). Core builds a connector once per process (or job context) and reuses it.
+    """
+
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        sleep: Callable[[float], None] = ...,
+        transport: httpx.BaseTransport | None = None,
+    ) -> Connector: ...
+
+
 class OutboxConsumer(msgspec.Struct, frozen=True):
     """A job that reacts to outbox events: ``function(outbox_id)``, idempotent."""
 
@@ -198,7 +219,7 @@ class ConnectorSpec(msgspec.Struct, frozen=True):
     name: str
     capabilities: frozenset[str] = frozenset()  # "oauth", "calendars", "change_feed", "push"
     consumers: tuple[OutboxConsumer, ...] = ()
-    factory: str | None = None  # import path of ``build(settings) -> Connector``
+    factory: str | None = None  # import path of a ``ConnectorFactory``
 
     def configured(self, settings: Settings) -> bool:
         """Whether the operator supplied this provider's client credentials."""
@@ -209,8 +230,16 @@ class ConnectorSpec(msgspec.Struct, frozen=True):
     def build(self, settings: Settings) -> Connector:
         if self.factory is None:
             raise TypeError(f"connector {self.slug} has no factory")
-        builder: Callable[[Settings], Connector] = _import(self.factory)
+        builder: ConnectorFactory = _import(self.factory)
         return builder(settings)
+
+
+def calendar_spec(slug: str, name: str) -> ConnectorSpec:
+    """The spec of a calendar provider: every calendar capability, built by
+    ``connectors.<slug>.spec:build``."""
+    return ConnectorSpec(
+        slug=slug, name=name, capabilities=CALENDAR_CAPABILITIES, factory=f"connectors.{slug}.spec:build"
+    )
 
 
 def _import(path: str) -> Any:

@@ -18,15 +18,10 @@ from connectors.google.client import TABLE, GoogleClient
 from connectors.google.push import GooglePush
 from connectors.google.sync import GoogleChangeFeed
 from hub import http
-from hub.connectors import Connector, ConnectorSpec
+from hub.connectors import Connector, calendar_spec
 from hub.settings import Settings
 
-SPEC = ConnectorSpec(
-    slug="google",
-    name="Google Calendar",
-    capabilities=frozenset({"oauth", "calendars", "change_feed", "push"}),
-    factory="connectors.google.spec:build",
-)
+SPEC = calendar_spec("google", "Google Calendar")
 
 
 def build(
@@ -35,8 +30,7 @@ def build(
     sleep: Callable[[float], None] = time.sleep,
     transport: httpx.BaseTransport | None = None,
 ) -> Connector:
-    """The connector's parts; ``sleep`` is what in-call retries wait with (tests pass a no-op),
-    ``transport`` what the httpx client sends through (tests pass a respx mock)."""
+    """The Google connector (a ``hub.connectors.ConnectorFactory``)."""
     http_client = http.client(transport=transport)
     tokens = GoogleTokens(settings, http_client)
     client = GoogleClient(tokens, base_url=settings.google_api_url, http_client=http_client, table=TABLE, sleep=sleep)

@@ -22,16 +22,11 @@ from connectors.microsoft.client import TABLE, MicrosoftClient
 from connectors.microsoft.push import MicrosoftPush
 from connectors.microsoft.sync import MicrosoftChangeFeed
 from hub import http
-from hub.connectors import Connector, ConnectorSpec
+from hub.connectors import Connector, calendar_spec
 from hub.redis import connect
 from hub.settings import Settings
 
-SPEC = ConnectorSpec(
-    slug="microsoft",
-    name="Microsoft 365 / Outlook",
-    capabilities=frozenset({"oauth", "calendars", "change_feed", "push"}),
-    factory="connectors.microsoft.spec:build",
-)
+SPEC = calendar_spec("microsoft", "Microsoft 365 / Outlook")
 
 
 def build(
@@ -40,8 +35,7 @@ def build(
     sleep: Callable[[float], None] = time.sleep,
     transport: httpx.BaseTransport | None = None,
 ) -> Connector:
-    """The connector's parts; ``sleep`` is what in-call retries wait with (tests pass a no-op),
-    ``transport`` what the httpx client sends through (tests pass a respx mock)."""
+    """The Microsoft connector (a ``hub.connectors.ConnectorFactory``)."""
     http_client = http.client(transport=transport)
     tokens = MicrosoftTokens(
         client_id=settings.microsoft_client_id or "",
