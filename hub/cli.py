@@ -120,6 +120,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from hub.redis import with_redis
 
     os.environ.setdefault("HUB_WEBHOOKS_ALLOW_PRIVATE", "true")
+    os.environ.setdefault("HUB_OAUTH_REDIRECT_ALLOW_LOCALHOST", "true")
     settings = _settings()
     db = _migrate(settings)
     settings = with_redis(settings)

@@ -133,6 +133,7 @@ def world(settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.
             redis_url=private.url,
             data_dir=tmp_path / "data",
             public_url=PUBLIC_URL,
+            oauth_redirect_origins=("https://app.example.com",),  # where REDIRECT is
             microsoft_client_id=CLIENT_ID,
             microsoft_client_secret=CLIENT_SECRET,
             microsoft_authority=graph.authority,
