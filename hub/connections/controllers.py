@@ -30,10 +30,10 @@ class AuthorizeController(Controller):
     def authorize(
         self, request: ApiRequest, db: Database, user_id: str, provider: str, data: AuthorizeRequest
     ) -> AuthorizeResponse:
-        state = request.app.state
-        return oauth.authorize(
-            db, state.settings, keyring_for(state.settings), request.user, user_id, provider, data.redirect_uri
-        )
+        settings = request.app.state.settings
+        oauth.provider_or_404(provider, settings)
+        redirect_uri = oauth.check_redirect(settings, data.redirect_uri)
+        return oauth.authorize(db, settings, keyring_for(settings), request.user, user_id, provider, redirect_uri)
 
 
 class ConnectionController(Controller):
