@@ -59,6 +59,14 @@ _WRITES = {
     "415": "unsupported_media_type: send application/json",
 }
 
+# Codes only some operations answer, added to that status's list: (method, path) -> status -> codes.
+_OPERATION_CODES = {
+    ("post", "/v1/users/{user_id}/connections/{provider}/authorize"): {
+        "422": "provider_not_configured, redirect_uri_not_allowed (the redirect_uri's origin is not allowed)"
+    },
+    ("post", "/v1/webhook-endpoints"): {"422": "webhook_url_not_allowed (the URL resolves to a non-public address)"},
+}
+
 
 def _problem(description: str) -> OpenAPIResponse:
     return OpenAPIResponse(
@@ -94,6 +102,8 @@ def add_problem_responses(app: Litestar) -> None:
                 answers.update(_WITH_ID)
             if method in ("post", "patch", "put"):
                 answers.update(_WRITES)
+            for status, codes in _OPERATION_CODES.get((method, path), {}).items():
+                answers[status] = f"{answers[status]}, {codes}" if status in answers else codes
             responses = operation.responses or {}
             for status, description in answers.items():
                 # Hub answers every error as problem+json: replace the framework's generic 400.

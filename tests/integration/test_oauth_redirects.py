@@ -186,3 +186,9 @@ def test_a_bad_setting_stops_start_up_naming_the_variable(value: str, says: str)
         Settings.from_env({"HUB_OAUTH_REDIRECT_ORIGINS": f"https://ok.example.com,{value}"})
     assert str(caught.value).startswith(f"HUB_OAUTH_REDIRECT_ORIGINS: {value!r} ")
     assert says in str(caught.value)
+
+
+def test_the_openapi_document_lists_the_code(unset: LiveServer) -> None:
+    document = httpx.get(f"{unset.url}/schema/openapi.json", timeout=30).json()
+    operation = document["paths"]["/v1/users/{user_id}/connections/{provider}/authorize"]["post"]
+    assert "redirect_uri_not_allowed" in operation["responses"]["422"]["description"]
