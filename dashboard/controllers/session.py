@@ -11,9 +11,11 @@ from dashboard.auth import (
     DASHBOARD_ROLES,
     clear_cookie,
     csrf_token,
+    end_session,
     new_session,
     read_session,
     session_cookie,
+    start_session,
 )
 from dashboard.context import DashboardContext
 from dashboard.controllers._common import Form, field, safe_next
@@ -87,7 +89,7 @@ class SessionController(Controller):
                 f"This is a {principal.role} key. The dashboard needs a key with the role support or owner; "
                 "ask an owner of your organization to create one.",
             )
-        signed_in = new_session(principal.key_id, principal.organization_id)
+        signed_in = start_session(db, principal.key_id, principal.organization_id)
         return Redirect(
             target,
             status_code=303,
@@ -95,8 +97,10 @@ class SessionController(Controller):
             cookies=[session_cookie(ctx.signer, signed_in, secure=ctx.secure_cookies)],
         )
 
-    @post("/sign-out", sync_to_thread=False, status_code=303)
-    def sign_out(self, ctx: DashboardContext) -> Redirect:
+    @post("/sign-out", sync_to_thread=True, status_code=303)
+    def sign_out(self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database) -> Redirect:
+        """End the session server-side too, so a copy of the cookie stops working as well."""
+        end_session(db, read_session(ctx.signer, request))
         return Redirect(
             "/dashboard/sign-in",
             status_code=303,

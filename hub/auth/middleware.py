@@ -2,7 +2,9 @@
 
 The middleware authenticates the bearer key (database lookup in a worker thread), counts the
 request against the key's rate limit, and adds the ``RateLimit-*`` headers to the response.
-The guard checks the scope that a route declares in ``opt={"scope": ...}``.
+The guard checks the scopes of the operation a route declares in ``opt=needs("...")``; which
+scopes an operation needs is decided in one table, ``hub.auth.scopes.OPERATION_SCOPES``, which
+the dashboard checks too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from litestar.types import Message, Receive, Scope, Send
 from hub.auth.authenticate import authenticate
 from hub.auth.principal import Principal
 from hub.auth.ratelimit import RateLimiter, RateLimitState
+from hub.auth.scopes import missing_scopes
 from hub.errors import ApiError, InsufficientScope, RateLimited, problem_response
 
 
@@ -77,11 +80,16 @@ def _authenticate_and_count(
 
 
 def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    required = handler.opt.get("scope")
-    if not required:
+    operation = handler.opt.get("operation")
+    if operation:
+        missing = missing_scopes(connection.scope["user"].scopes, operation)
+    elif handler.opt.get("scope"):  # a route that names its scope directly
+        principal: Principal = connection.scope["user"]
+        missing = () if principal.has(handler.opt["scope"]) else (handler.opt["scope"],)
+    else:
         return
-    principal: Principal = connection.scope["user"]
-    if not principal.has(required):
+    if missing:
+        required = missing[0]
         raise InsufficientScope(
             f"This API key lacks the `{required}` scope. Use a key that has it, or ask an owner to create one.",
             extra={"required_scope": required},

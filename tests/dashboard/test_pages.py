@@ -13,8 +13,15 @@ from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient, signed_in
 
-PAGES = ["/dashboard", "/dashboard/connections", "/dashboard/sync-runs", "/dashboard/jobs", "/dashboard/webhooks"]
-OWNER_PAGES = ["/dashboard/keys", "/dashboard/audit"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/connections",
+    "/dashboard/sync-runs",
+    "/dashboard/jobs",
+    "/dashboard/webhooks",
+    "/dashboard/audit",
+]
+OWNER_PAGES = ["/dashboard/keys"]
 
 
 def rows(html: str) -> int:
@@ -37,10 +44,10 @@ def test_support_sees_the_support_pages(support: DashboardClient, path: str) -> 
 
 
 @pytest.mark.parametrize("path", OWNER_PAGES)
-def test_support_cannot_open_the_developer_console(support: DashboardClient, path: str) -> None:
+def test_support_cannot_open_the_key_console(support: DashboardClient, path: str) -> None:
     response = support.get(path)
     assert response.status_code == 403
-    assert "needs an owner key" in response.text
+    assert "`keys:manage`" in response.text
 
 
 def test_empty_pages_say_what_to_do(owner: DashboardClient) -> None:
@@ -184,7 +191,7 @@ def test_webhook_deliveries_show_attempts_and_disabled_state(
     disabled = support.get(f"/dashboard/webhooks/{endpoint_id}")
     assert "410 Gone from the receiver" in disabled.text
     assert "badge-disabled" in disabled.text
-    assert "an owner can enable it again" in disabled.text
+    assert "a key with the <code>webhooks:write</code> scope can enable it again" in disabled.text
 
 
 def test_another_organizations_objects_are_not_found(
