@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -217,3 +218,41 @@ def test_another_organizations_objects_are_not_found(
     other_key_id = other_tenant.client.get("/v1/api-keys").json()["data"][0]["id"]
     assert owner.post(f"/dashboard/keys/{other_key_id}/revoke").status_code == 404
     assert other_tenant.client.get("/v1/api-keys").status_code == 200  # still works
+
+
+class _Structure(HTMLParser):
+    """The table header texts and heading levels of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self.levels: list[int] = []
+        self._in_th = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "th":
+            self._in_th = True
+            self.headers.append("")
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.levels.append(int(tag[1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_th:
+            self.headers[-1] += data.strip()
+
+
+@pytest.mark.parametrize("path", PAGES + OWNER_PAGES)
+def test_pages_have_named_table_headers_and_no_skipped_heading_level(
+    tenant: Tenant, db: Database, host: dict[str, Any], owner: DashboardClient, path: str
+) -> None:
+    seed.connection(db, tenant.organization_id, host["id"], status="reauth_required", failures=2)
+    structure = _Structure()
+    structure.feed(owner.get(path).text)
+    assert all(structure.headers), structure.headers  # every header cell has a name (maybe visually hidden)
+    assert structure.levels[0] == 1
+    for before, after in zip(structure.levels, structure.levels[1:], strict=False):
+        assert after <= before + 1, structure.levels
