@@ -16,9 +16,10 @@ from litestar.plugins.prometheus import PrometheusConfig
 import hub
 from dashboard.plugin import DashboardPlugin
 from hub import idempotency
+from hub.auth.client_address import trusted_networks
 from hub.auth.controllers import ApiKeyController, AuditController
 from hub.auth.middleware import ApiAuthMiddleware, scope_guard
-from hub.auth.ratelimit import RateLimiter
+from hub.auth.ratelimit import FailedAuthLimiter, RateLimiter
 from hub.availability.controllers import AvailabilityController
 from hub.bookings.controllers import BookingController
 from hub.connections.controllers import AuthorizeController, ConnectionController, oauth_callback
@@ -121,6 +122,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.connectors = {}
     app.state.relay = relay
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
+    app.state.auth_failures = FailedAuthLimiter(
+        redis_client, settings.auth_failures_per_minute, namespace="authfail:v1"
+    )
+    app.state.sign_in_failures = FailedAuthLimiter(
+        redis_client, settings.sign_in_failures_per_minute, namespace="authfail:dashboard"
+    )
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     db.set_commit_hook("outbox", relay)
     configure_jobs(settings)
     idempotency.configure(keyring_for(settings))

@@ -85,6 +85,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=False,  # Hub reads X-Forwarded-For itself, only from HUB_TRUSTED_PROXIES
     )
 
 

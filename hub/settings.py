@@ -6,6 +6,7 @@ command line; tests build ``Settings`` directly.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -16,6 +17,8 @@ import msgspec
 
 DEFAULT_RATE_LIMIT_PER_MINUTE = 600
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")  # where plain http:// is allowed
+DEFAULT_AUTH_FAILURES_PER_MINUTE = 30
+DEFAULT_SIGN_IN_FAILURES_PER_MINUTE = 10
 
 
 class SettingsError(ValueError):
@@ -29,6 +32,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_keys: tuple[str, ...] = ()
     public_url: str = "http://127.0.0.1:8000"
     rate_limit_per_minute: int = DEFAULT_RATE_LIMIT_PER_MINUTE
+    # failed authentications per client address and minute before Hub answers 429 (0: no limit)
+    auth_failures_per_minute: int = DEFAULT_AUTH_FAILURES_PER_MINUTE  # /v1 bearer keys
+    sign_in_failures_per_minute: int = DEFAULT_SIGN_IN_FAILURES_PER_MINUTE  # the dashboard's sign-in form
+    # addresses/networks of reverse proxies whose X-Forwarded-For is believed
+    trusted_proxies: tuple[str, ...] = ()
     max_body_bytes: int = 64 * 1024
     handler_threads: int = 8  # threads per server process running request handlers
     log_format: str = "console"  # "console" (readable) or "json"
@@ -84,8 +92,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raw = get(f"HUB_{field.name.upper()}")
             if raw is not None:
                 values[field.name] = raw
-        if "secret_keys" in values:
-            values["secret_keys"] = [k.strip() for k in str(values["secret_keys"]).split(",") if k.strip()]
+        for listed in ("secret_keys", "trusted_proxies"):
+            if listed in values:
+                values[listed] = [k.strip() for k in str(values[listed]).split(",") if k.strip()]
         if "oauth_redirect_origins" in values:
             values["oauth_redirect_origins"] = _parse_origins(str(values["oauth_redirect_origins"]))
         data_dir = Path(str(values.pop("data_dir", "./var")))
@@ -110,7 +119,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SettingsError(f"HUB_{name.upper()} must be one of {', '.join(allowed)}")
-        for name in ("rate_limit_per_minute", "smtp_port", "max_body_bytes"):
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"HUB_TRUSTED_PROXIES: {proxy!r} is not an IP address or network (like 10.0.0.0/8)"
+                ) from None
+        for name in (
+            "rate_limit_per_minute",
+            "auth_failures_per_minute",
+            "sign_in_failures_per_minute",
+            "smtp_port",
+            "max_body_bytes",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"HUB_{name.upper()} must not be negative")
         url = self.database_url

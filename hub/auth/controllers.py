@@ -6,6 +6,7 @@ from litestar import Controller, Response, get, post
 
 from hub.auth import service
 from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
+from hub.auth.scopes import needs
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
@@ -17,7 +18,7 @@ class ApiKeyController(Controller):
 
     @post(
         sync_to_thread=True,
-        opt={"scope": "keys:manage"},
+        opt=needs("keys.manage"),
         status_code=201,
         summary="Create an API key (the secret is shown once)",
     )
@@ -34,7 +35,7 @@ class ApiKeyController(Controller):
             request, db, idempotency_key, body, lambda finish: service.create_key(db, principal, data, finish)
         )
 
-    @get(sync_to_thread=True, opt={"scope": "keys:manage"}, summary="List API keys (never the secrets)")
+    @get(sync_to_thread=True, opt=needs("keys.manage"), summary="List API keys (never the secrets)")
     def list(
         self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[ApiKeyOut]:
@@ -43,7 +44,7 @@ class ApiKeyController(Controller):
     @post(
         "/{key_id:str}/revoke",
         sync_to_thread=True,
-        opt={"scope": "keys:manage"},
+        opt=needs("keys.manage"),
         status_code=200,
         summary="Revoke an API key",
     )
@@ -55,7 +56,7 @@ class AuditController(Controller):
     path = "/v1/audit-events"
     tags = ["Audit"]
 
-    @get(sync_to_thread=True, opt={"scope": "audit:read"}, summary="List audit events, newest first")
+    @get(sync_to_thread=True, opt=needs("audit.read"), summary="List audit events, newest first")
     def list(
         self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[AuditEventOut]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from litestar import Controller, Response, get, post
 
+from hub.auth.scopes import needs
 from hub.bookings import service
 from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
 from hub.db import Database
@@ -18,7 +19,7 @@ class BookingController(Controller):
     path = "/v1/bookings"
     tags = ["Bookings"]
 
-    @post(sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=201, summary="Create a booking")
+    @post(sync_to_thread=True, opt=needs("bookings.write"), status_code=201, summary="Create a booking")
     def create(
         self,
         request: ApiRequest,
@@ -32,11 +33,11 @@ class BookingController(Controller):
             request, db, idempotency_key, body, lambda finish: service.create_booking(db, principal, data, finish)
         )
 
-    @get("/{booking_id:str}", sync_to_thread=True, opt={"scope": "bookings:read"}, summary="Get a booking")
+    @get("/{booking_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a booking")
     def retrieve(self, request: ApiRequest, db: Database, booking_id: str) -> BookingOut:
         return service.get_booking(db, request.user, booking_id)
 
-    @get(sync_to_thread=True, opt={"scope": "bookings:read"}, summary="List bookings")
+    @get(sync_to_thread=True, opt=needs("bookings.read"), summary="List bookings")
     def list(
         self,
         request: ApiRequest,
@@ -62,7 +63,7 @@ class BookingController(Controller):
     @post(
         "/{booking_id:str}/cancel",
         sync_to_thread=True,
-        opt={"scope": "bookings:write"},
+        opt=needs("bookings.write"),
         status_code=200,
         summary="Cancel a booking",
     )
