@@ -954,6 +954,15 @@ def run_once(args: argparse.Namespace, options: Options, postgres: tuple[str, di
     return results
 
 
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown without its credentials part
+        return url.rpartition("@")[2]
+
+
 def _for(base: Path | None, database: str) -> Path | None:
     return None if base is None else profile_path(base, database)
 
@@ -977,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only in (None, "postgres"):
             if admin_url:
                 if (reason := postgres_unreachable(admin_url)) is not None:
-                    raise HarnessError(f"HUB_TEST_DATABASE_URL={admin_url} is unreachable: {reason}")
+                    raise HarnessError(f"HUB_TEST_DATABASE_URL={_safe_url(admin_url)} is unreachable: {reason}")
                 redis_url = os.environ.get("HUB_TEST_REDIS_URL", "").strip()
                 if redis_url and (reason := redis_unreachable(redis_url)) is not None:
                     raise HarnessError(f"HUB_TEST_REDIS_URL={redis_url} is unreachable: {reason}")
@@ -1009,6 +1018,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"\nbench/run.py: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nbench/run.py: interrupted", file=sys.stderr)
+        return 130
     finally:
         _stop_all()
 
