@@ -879,21 +879,21 @@ def report(run: int, runs: int, results: list[Result], options: Options) -> dict
 
 def report_spread(all_runs: list[list[Result]], all_verdicts: list[dict[tuple[str, str], bool | None]]) -> None:
     """Median, min and max of each path's figures over the runs."""
+
+    def spread(values: list[float], digits: int) -> str:
+        return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f} - {max(values):.{digits}f}]"
+
     print(f"\n== {len(all_runs)} runs: median [min - max] ==")
-    print(f"{'path':<48}{'req/s':>24}{'p99 ms':>24}{'share of floor':>26}  target met")
-    keys = [r.key for r in all_runs[0]]
-    for key in keys:
+    print(f"{'path':<48}  {'req/s':>24}  {'p99 ms':>24}  {'CPU ms/req':>24}  {'share of floor':>24}  target met")
+    for key in [r.key for r in all_runs[0]]:
         rows = [next(r for r in results if r.key == key) for results in all_runs]
         floors = [next(r for r in results if r.database == "floor").rps for results in all_runs]
         shares = [row.rps / floor if floor else 0.0 for row, floor in zip(rows, floors, strict=True)]
-
-        def spread(values: list[float], digits: int) -> str:
-            return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f} - {max(values):.{digits}f}]"
-
         met = [v[key] for v in all_verdicts if v.get(key) is not None]
         print(
-            f"{rows[0].label:<48}{spread([r.rps for r in rows], 1):>24}{spread([r.p99_ms for r in rows], 1):>24}"
-            f"{spread(shares, 3):>26}  {f'{sum(bool(m) for m in met)}/{len(met)}' if met else '-'}"
+            f"{rows[0].label:<48}  {spread([r.rps for r in rows], 1):>24}  {spread([r.p99_ms for r in rows], 1):>24}"
+            f"  {spread([r.cpu_ms for r in rows], 3):>24}  {spread(shares, 3):>24}"
+            f"  {f'{sum(bool(m) for m in met)}/{len(met)}' if met else '-'}"
         )
 
 
