@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.contract.openapi_diff import compare
-from tests.contract.snapshot import REFRESH_COMMAND, load_snapshot, normalised
+from tests.contract.snapshot import OUTSIDE_CONTRACT, REFRESH_COMMAND, load_snapshot, normalised
 
 Doc = dict[str, Any]
 
@@ -331,6 +331,34 @@ def test_identical_documents_differ_in_nothing() -> None:
     assert report.additive == []
 
 
+def _provider_route(d: Doc) -> Doc:
+    """``base_document`` with a provider-facing route, as Hub's document has."""
+    d["paths"]["/hooks/{provider}"] = {
+        "post": {"responses": {"200": {"content": {"application/json": {"schema": {}}}}, "400": {}}}
+    }
+    return d
+
+
+def test_changes_outside_the_contract_are_listed_not_breaking() -> None:
+    old = _provider_route(base_document())
+    new = copy.deepcopy(old)
+    new["paths"]["/hooks/{provider}"]["post"]["responses"] = {"202": {"content": {"text/plain": {"schema": {}}}}}
+    _remove_path(new)  # a contract change in the same document is still caught
+    report = compare(old, new, outside=["/hooks/{provider}"])
+    assert report.breaking == ["/v1/widgets/{widget_id}: path removed"]
+    assert report.additive == []
+    assert "POST /hooks/{provider}: response 200: status removed" in report.outside
+    assert "POST /hooks/{provider}: response 202: status added" in report.outside
+    # without the scope the same change is breaking
+    assert "POST /hooks/{provider}: response 200: status removed" in compare(old, new).breaking
+
+
+def test_only_routes_that_follow_another_protocol_are_outside_the_contract() -> None:
+    snapshot = load_snapshot()
+    assert set(OUTSIDE_CONTRACT) <= set(snapshot["paths"])
+    assert not [path for path in OUTSIDE_CONTRACT if path.startswith("/v1") or path in ("/versions", "/health")]
+
+
 def test_the_committed_snapshot_is_hub_v1() -> None:
     snapshot = load_snapshot()
     assert snapshot["openapi"].startswith("3.1")
@@ -340,7 +368,7 @@ def test_the_committed_snapshot_is_hub_v1() -> None:
 def test_live_v1_document_keeps_the_contract(live_server: LiveServer) -> None:
     live = httpx.get(f"{live_server.url}/schema/openapi.json", timeout=30).json()
     snapshot = load_snapshot()
-    report = compare(snapshot, live)
+    report = compare(snapshot, live, outside=OUTSIDE_CONTRACT)
     if report.breaking:
         pytest.fail(
             "Breaking changes to the v1 API contract (docs/migration-guide.md says how to evolve "
@@ -349,7 +377,9 @@ def test_live_v1_document_keeps_the_contract(live_server: LiveServer) -> None:
             pytrace=False,
         )
     if normalised(live) != normalised(snapshot):
-        changes = "\n  - ".join(report.additive) or "descriptions, summaries, examples or component names"
+        changes = (
+            "\n  - ".join(report.additive + report.outside) or "descriptions, summaries, examples or component names"
+        )
         pytest.fail(
             f"The v1 OpenAPI document changed additively:\n  - {changes}\n"
             f"If that is intended, refresh the committed snapshot on purpose: `{REFRESH_COMMAND}`.",
