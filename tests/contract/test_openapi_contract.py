@@ -385,3 +385,43 @@ def test_live_v1_document_keeps_the_contract(live_server: LiveServer) -> None:
             f"If that is intended, refresh the committed snapshot on purpose: `{REFRESH_COMMAND}`.",
             pytrace=False,
         )
+
+
+def _answers(document: Doc, method: str, path: str) -> dict[str, set[str]]:
+    """``{status: {media types}}`` of one operation of a served document."""
+    responses = document["paths"][path][method]["responses"]
+    return {status: set((answer.get("content") or {}).keys()) for status, answer in responses.items()}
+
+
+def test_routes_outside_v1_are_described_as_they_answer(live_server: LiveServer) -> None:
+    served = httpx.get(f"{live_server.url}/schema/openapi.json", timeout=30).json()
+
+    webhook = _answers(served, "post", "/webhooks/{provider}")
+    assert webhook == {
+        "200": {"text/plain"},  # Graph's validation handshake (the token), Google's acknowledgement
+        "202": {"text/plain"},
+        "400": {"text/plain"},
+        "403": {"text/plain"},
+        "404": {"application/problem+json"},
+        "413": {"application/problem+json"},
+    }
+    nosniff = served["paths"]["/webhooks/{provider}"]["post"]["responses"]["200"]["headers"]["X-Content-Type-Options"]
+    assert nosniff["schema"]["enum"] == ["nosniff"]
+
+    callback = _answers(served, "get", "/oauth/{provider}/callback")
+    assert callback == {"302": set(), "400": {"text/html"}, "422": {"application/problem+json"}}
+    assert "Location" in served["paths"]["/oauth/{provider}/callback"]["get"]["responses"]["302"]["headers"]
+
+    (metrics_type,) = _answers(served, "get", "/metrics")["200"]
+    assert metrics_type.startswith("text/plain; version=")
+    for path, method in (("/webhooks/{provider}", "post"), ("/oauth/{provider}/callback", "get"), ("/metrics", "get")):
+        assert served["paths"][path][method]["security"] == []  # called without an API key
+
+    # and that is what the server sends (this Hub has no Microsoft: the intake is a 404)
+    scraped = httpx.get(f"{live_server.url}/metrics", timeout=30)
+    assert (scraped.status_code, scraped.headers["content-type"]) == (200, metrics_type)
+    refused = httpx.get(f"{live_server.url}/oauth/google/callback", params={"state": "made-up"}, timeout=30)
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].split(";")[0] == "text/html"
+    intake = httpx.post(f"{live_server.url}/webhooks/microsoft", content=b"{}", timeout=30)
+    assert (intake.status_code, intake.headers["content-type"]) == (404, "application/problem+json")
