@@ -34,7 +34,7 @@ from hub.observability.context import RequestContextMiddleware
 from hub.observability.exposition import MetricsController
 from hub.observability.logging import configure_logging
 from hub.observability.plugin import TracingPlugin
-from hub.openapi import add_problem_responses
+from hub.openapi import add_problem_responses, describe_outside_routes
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 from hub.users.controllers import UserController
@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         # GIL contention (and connection-pool queueing) of anyio's default 40.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
         add_problem_responses(app)
+        describe_outside_routes(app)
 
     def on_shutdown(app: Litestar) -> None:
         relay.close()

@@ -86,7 +86,13 @@ class Journey:
 def journey(settings: Settings, tmp_path: Path) -> Iterator[Journey]:
     private = RedisServer(tmp_path / "redis").start()
     local = msgspec.structs.replace(
-        settings, redis_url=private.url, data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'hub.db'}"
+        settings,
+        redis_url=private.url,
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        # Google channels get notifications below: only a configured provider has an intake
+        google_client_id="metrics-test-client",
+        google_client_secret="metrics-test-secret",
     )
     database = Database(local.resolved_database_url)
     upgrade(database)
