@@ -15,7 +15,6 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 import hub
 from dashboard.plugin import DashboardPlugin
-from hub import idempotency
 from hub.auth.controllers import ApiKeyController, AuditController
 from hub.auth.middleware import ApiAuthMiddleware, scope_guard
 from hub.auth.ratelimit import RateLimiter
@@ -29,6 +28,7 @@ from hub.errors import ApiError, exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
+from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
 from hub.observability.exposition import MetricsController
 from hub.observability.logging import configure_logging
@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     prometheus = PrometheusConfig(app_name="hub", prefix="hub", group_path=True, exclude=["^/metrics$"])
 
     relay = OutboxRelay(redis_client, db)
+    keyring = keyring_for(settings)  # secrets at rest (stored idempotent answers, webhook secrets)
 
     def on_startup(app: Litestar) -> None:
         # Sync handlers run in worker threads; a few threads do the work of many without the
@@ -91,11 +92,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 
     app = Litestar(
         route_handlers=[health, ready, MetricsController, oauth_callback, provider_webhook, *API_CONTROLLERS],
-        dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+            "keyring": Provide(lambda: keyring, use_cache=True, sync_to_thread=False),
+        },
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
         exception_handlers=exception_handlers,
         before_request=require_json_body,
+        request_class=HubRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Hub API",
@@ -123,7 +128,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     db.set_commit_hook("outbox", relay)
     configure_jobs(settings)
-    idempotency.configure(keyring_for(settings))
     return app
 
 

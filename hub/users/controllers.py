@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Response, get, patch, post
 
 from hub.auth.principal import Principal
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.users import service
@@ -21,6 +22,7 @@ class UserController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: UserCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
@@ -28,7 +30,7 @@ class UserController(Controller):
         principal: Principal = request.user
 
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
+            request, db, keyring, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
         )
 
     @get("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:read"}, summary="Get a user")
