@@ -24,7 +24,7 @@ from hub.connections.controllers import AuthorizeController, ConnectionControlle
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpointController
-from hub.errors import ApiError, exception_handlers
+from hub.errors import ApiError, FieldError, exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
@@ -36,6 +36,7 @@ from hub.observability.plugin import TracingPlugin
 from hub.openapi import add_problem_responses
 from hub.redis import connect, with_redis
 from hub.settings import Settings
+from hub.text import NUL_MESSAGE
 from hub.users.controllers import UserController
 from hub.versioning import VersioningPlugin
 from hub.webhooks.controllers import provider_webhook
@@ -66,6 +67,23 @@ async def require_json_body(request: Request[Any, Any, Any]) -> None:
                 status=415,
                 title="Unsupported media type",
             )
+
+
+def refuse_nul_in_url(request: Request[Any, Any, Any]) -> None:
+    """No text may hold NUL (hub.text), and that includes the path and the query of a /v1 call."""
+    if not request.url.path.startswith("/v1/"):
+        return
+    if "\x00" in request.url.path:
+        raise FieldError("path", NUL_MESSAGE)
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise FieldError(name.replace("\x00", ""), NUL_MESSAGE)
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """What every request must pass before its handler's arguments are read."""
+    refuse_nul_in_url(request)
+    await require_json_body(request)
 
 
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
@@ -99,7 +117,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
         exception_handlers=exception_handlers,
-        before_request=require_json_body,
+        before_request=check_request,
         request_class=HubRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
