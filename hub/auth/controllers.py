@@ -7,6 +7,7 @@ from litestar import Controller, Response, get, post
 from hub.auth import service
 from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
 from hub.auth.scopes import needs
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
@@ -26,13 +27,14 @@ class ApiKeyController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: ApiKeyCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[ApiKeyCreated]:
         principal = request.user
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_key(db, principal, data, finish)
+            request, db, keyring, idempotency_key, body, lambda finish: service.create_key(db, principal, data, finish)
         )
 
     @get(sync_to_thread=True, opt=needs("keys.manage"), summary="List API keys (never the secrets)")

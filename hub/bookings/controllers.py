@@ -10,6 +10,7 @@ from litestar import Controller, Response, get, post
 from hub.auth.scopes import needs
 from hub.bookings import service
 from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
@@ -24,13 +25,19 @@ class BookingController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: BookingCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[BookingOut]:
         principal = request.user
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_booking(db, principal, data, finish)
+            request,
+            db,
+            keyring,
+            idempotency_key,
+            body,
+            lambda finish: service.create_booking(db, principal, data, finish),
         )
 
     @get("/{booking_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a booking")

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, delete, get, post
 
 from hub.auth.principal import Principal
 from hub.auth.scopes import needs
-from hub.crypto import keyring_for
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.deliveries import service
 from hub.deliveries.schemas import WebhookDeliveryOut, WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointOut
@@ -33,16 +33,17 @@ class WebhookEndpointController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: WebhookEndpointCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[WebhookEndpointCreated]:
         principal = request.user
         settings: Settings = request.app.state.settings
-        keyring = keyring_for(settings)
         return run_idempotent(
             request,
             db,
+            keyring,
             idempotency_key,
             body,
             lambda finish: service.create_endpoint(

@@ -6,6 +6,7 @@ from litestar import Controller, Response, get, patch, post
 
 from hub.auth.principal import Principal
 from hub.auth.scopes import needs
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.users import service
@@ -22,6 +23,7 @@ class UserController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: UserCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
@@ -29,7 +31,7 @@ class UserController(Controller):
         principal: Principal = request.user
 
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
+            request, db, keyring, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
         )
 
     @get("/{user_id:str}", sync_to_thread=True, opt=needs("users.read"), summary="Get a user")
