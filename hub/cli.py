@@ -150,6 +150,9 @@ def _prometheus_multiprocess(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
     private_dir(directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+    # prometheus_client creates those files with the process umask, and the server processes
+    # inherit this one: keep them 0600 like everything else in the data directory.
+    os.umask(0o077)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -54,7 +54,7 @@ class HubCommand:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=self.preexec_fn,  # noqa: PLW1509 (only os.umask)
+            preexec_fn=self.preexec_fn,
         )
         log.close()
         if wait:
@@ -139,7 +139,5 @@ def redis_servers(data_dir: Path) -> list[int]:
 def stop_redis_servers(data_dir: Path) -> None:
     """Clean up after a failed test: stop whatever redis-server still runs for ``data_dir``."""
     for pid in redis_servers(data_dir):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
