@@ -126,18 +126,6 @@ def release_embedded(data_dir: Path | None = None) -> None:
                 _write(directory, _State(server=server, users=users))
 
 
-def embedded_server(data_dir: Path) -> tuple[int, str] | None:
-    """``(pid, socket path)`` of the running embedded Redis of ``data_dir``, if any."""
-    directory = redis_dir(data_dir)
-    if not (directory / "leases.json").exists():
-        return None
-    with _locked(directory):
-        server = _read(directory).server
-    if server is None or not _running(server):
-        return None
-    return server.pid, server.socket
-
-
 def with_redis(settings: Settings) -> Settings:
     """``settings`` with ``redis_url`` filled in, starting the embedded Redis if needed."""
     if settings.redis_url:

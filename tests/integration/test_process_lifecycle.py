@@ -154,6 +154,28 @@ def test_two_processes_of_one_data_directory_share_redis_and_the_last_one_stops_
     assert redis_servers(hub_dir) == []
 
 
+def test_a_worker_keeps_the_embedded_redis_after_the_server_stops_and_stops_it_itself(
+    hub_dir: Path, started: list[HubCommand]
+) -> None:
+    server = _serve(hub_dir, started)
+    [redis_pid] = redis_servers(hub_dir)
+    worker = HubCommand(hub_dir, "worker")
+    started.append(worker)
+    worker.start(wait=False)
+    wait_for(lambda: "worker.started" in worker.log(), 60, "hub worker to start")
+
+    assert server.stop() == 0, server.log()
+    assert redis_servers(hub_dir) == [redis_pid]
+    time.sleep(1)
+    assert worker.process is not None
+    assert worker.process.poll() is None, worker.log()  # still working on the same server
+
+    assert worker.stop() == 0, worker.log()
+    assert "Traceback" not in worker.log()
+    wait_for(lambda: _gone(redis_pid), 10, "the embedded redis-server to end")
+    assert redis_servers(hub_dir) == []
+
+
 def test_restarts_never_leave_more_than_one_redis_server(hub_dir: Path, started: list[HubCommand]) -> None:
     """Clean stops leave none; a crash (SIGKILL) leaves one, which the next start replaces."""
     pids: list[int] = []
