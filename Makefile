@@ -24,8 +24,9 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# `make bench BENCH_ARGS="--runs 3 --only sqlite"`: options of bench/run.py (see bench/README.md).
 bench: $(BIN)/.installed
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

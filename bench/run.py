@@ -1,45 +1,78 @@
-"""End-to-end HTTP benchmark of Hub: a real ``hub serve`` process driven by a separate load generator.
+"""Hub's request paths against the framework floor, measured with wrk (``make bench``).
 
-Run with ``.venv/bin/python bench/run.py [--database sqlite|postgres|both] [--duration S] [--concurrency N]``.
+    .venv/bin/python bench/run.py [--duration 10] [--warmup 2] [--runs 1] [--only sqlite|postgres]
+                                  [--server uvicorn|granian] [--profile out.svg] [--verbose]
 
-For each database the script
+One run measures, in this order, each path with a short wrk warm-up and then ``--duration``
+seconds of wrk (32 connections, 2 threads, ``--latency``):
 
-1. starts ``hub serve --workers 1`` on a free port with a fresh temporary ``HUB_DATA_DIR``
-   (SQLite: the embedded database and embedded Redis; PostgreSQL: a fresh ``hub_bench_<random>``
-   database on the server of ``--postgres-url``, dropped afterwards, and ``--redis-url``), with
-   rate limiting off and warning-level logs, and waits for ``/health``;
-2. creates an owner key with ``hub keys create``, a host who works 00:00-24:00 UTC every day, and
-   a second host with 200 confirmed bookings spread over a 7-day window;
-3. runs ``bench/loadgen.py`` (asyncio + httpx, its own process) for each scenario: ``GET /health``
-   (the floor), ``POST /v1/bookings`` (unique 15-minute slots, a unique ``Idempotency-Key`` each)
-   and ``GET /v1/availability`` (7 days, 30-minute slots, the host with 200 bookings);
-4. prints requests/s, p50/p99 latency, errors and each rate as a percentage of the ``/health``
-   rate against the targets, with the CPU used in the window by the server, by the load generator
-   and by everything else on the machine (the figures only mean something on a quiet machine).
+1. the floor: ``bench/floor.py``, a bare Litestar app with one msgspec route (``GET /health``),
+   one process on the same interpreter and the same ASGI server as Hub;
+2. Hub on SQLite: ``hub serve`` (one process, embedded defaults, a fresh temporary
+   ``HUB_DATA_DIR``, ``HUB_RATE_LIMIT_PER_MINUTE=0``, ``HUB_LOG_LEVEL=warning``) with an owner key
+   (``hub keys create``) and a host with 168 bookings over 7 days (one 30-minute booking every
+   hour, made through the API). Paths: ``GET /health``; ``POST /v1/bookings`` (a new host who
+   works 24/7 for the warm-up and another for the measured window; every request a new 15-minute
+   slot and a new ``Idempotency-Key``, see ``bench/wrk/bookings.lua``); ``GET /v1/availability``
+   (7 days, 30-minute slots, the host with 168 bookings: 168 free slots);
+3. Hub on PostgreSQL, only when ``HUB_TEST_DATABASE_URL`` is set: the same on a fresh
+   ``hub_bench_<random>`` database created on that server and dropped afterwards, with Redis at
+   ``HUB_TEST_REDIS_URL`` (the jobs the run queued there are removed again) or else the embedded
+   one; then ``hub serve --workers 2`` on another fresh database for the booking path, reported
+   as a ratio to the one-process figure.
 
-At the end it runs ``bench/engine.py`` when present. The exit status is 1 when a target is
-missed. Every process started here is stopped on exit, also after errors or Ctrl-C.
+For each path it prints requests/s, p50/p99 latency, the server's CPU time per request (user +
+system time of the server's whole process tree, from ``/proc/<pid>/stat``, over the measured
+window, divided by the requests wrk completed), the count of unexpected answers (non-2xx; for
+bookings every answer other than 201), the CPU use of the server, of wrk and of everything else
+on the machine (100 % = one core), and the throughput as a share of the floor's ``/health`` in
+the same run against the targets, each marked ``met`` or ``MISSED``. ``--runs N`` repeats the
+whole run (fresh servers and data each time), prints every run's table and then the median and
+spread of each figure. The figures only mean something on an otherwise quiet machine: the
+``other`` column shows how busy it was.
+
+``--server granian`` runs the floor and Hub on granian instead of uvicorn (``pip install granian``
+first; Hub then runs as ``hub migrate`` + ``granian --factory hub.app:app_from_env``).
+``--profile PATH`` samples the Hub server with ``py-spy record`` during the measured booking
+window of the first run and writes one file per database, ``PATH`` with ``-sqlite`` or
+``-postgres`` before the suffix: ``.svg`` a flamegraph, ``.json`` speedscope, ``.txt`` collapsed
+stacks (and a summary of the top functions is printed). Sampling costs CPU, so the profiled
+booking figures are marked and lower than usual.
+
+A missed target is printed, not a failure: the exit status is 0 when the harness ran, 2 when it
+could not (wrk or py-spy missing, a server that does not start, a failed set-up, PostgreSQL
+asked for but unreachable). Every process started here is stopped on exit, also after errors
+or Ctrl-C.
+
+The other benchmarks in ``bench/`` (``engine.py``, ``jobs.py``, ``pipeline.py``,
+``dashboard.py``) are separate scripts; ``dashboard.py`` reuses ``hub_server`` and
+``postgres_database`` from here.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import importlib.util
 import json
 import os
-import random
+import platform
+import re
+import resource
 import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,19 +81,41 @@ import httpx
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
+WRK_DIR = BENCH_DIR / "wrk"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"  # bench/dashboard.py's default
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-BUSY_BOOKINGS = 200
+CONNECTIONS = 32
+WRK_THREADS = 2
+WRK_TIMEOUT = "10s"  # a slow answer is measured, not dropped as a wrk timeout (its default is 2 s)
+BUSY_BOOKINGS = 168  # one 30-minute booking every hour of the 7-day availability window
 AVAILABILITY_DAYS = 7
 AVAILABILITY_DURATION = 30
-BOOKING_TARGET_RATIO = 10.0  # percent of the /health rate
-BOOKING_TARGET_P99_MS = 25.0
-AVAILABILITY_TARGET_RATIO = 20.0
-STARTUP_TIMEOUT = 60.0
+SERVERS = ("uvicorn", "granian")
+STARTUP_TIMEOUT = 120.0  # a busy machine can take a minute to import and start two processes
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+# Throughput as a share of the floor's /health, per database and path.
+TARGETS: dict[str, dict[str, float]] = {
+    "sqlite": {"health": 0.6, "bookings": 0.08, "availability": 0.08},
+    "postgres": {"health": 0.6, "bookings": 0.06, "availability": 0.08},
+}
+SQLITE_BOOKING_P99_OVER_P50 = 4.0  # and 100 % 201s, on SQLite
+DATABASE_NAMES = {"floor": "floor", "sqlite": "SQLite", "postgres": "PostgreSQL"}
+PATH_NAMES = {
+    "health": "GET /health",
+    "bookings": "POST /v1/bookings",
+    "availability": "GET /v1/availability",
+    "bookings-w2": "POST /v1/bookings --workers 2",
+}
+
 _live: list[subprocess.Popen[Any]] = []  # every child still running, stopped by _stop_all
+
+
+class HarnessError(RuntimeError):
+    """The benchmark could not be run as asked (as opposed to a target that was missed)."""
+
+
+# -- processes ---------------------------------------------------------------------------------
 
 
 def _stop(process: subprocess.Popen[Any], *, group: bool, grace: float = 10.0) -> None:
@@ -108,46 +163,54 @@ def _hub_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "hub.cli"]
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` so far (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+def _granian_command(app: str, port: int, workers: int, *, factory: bool) -> list[str]:
+    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    return [*command, *(["--factory"] if factory else []), app]
 
 
-def _system_busy_seconds() -> float:
-    """CPU seconds all CPUs of the machine spent busy so far (everything but idle and iowait)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+def floor_command(server: str, port: int) -> list[str]:
+    """The floor app on ``server``, one process, with the options ``hub serve`` gives uvicorn."""
+    if server == "granian":
+        return _granian_command("bench.floor:app", port, 1, factory=False)
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.floor:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--timeout-keep-alive",
+        "5",
+    ]
 
 
-@dataclass
-class CpuSample:
-    """CPU seconds of the server, the load generator and the whole machine at one moment."""
+def hub_commands(server: str, port: int, workers: int) -> tuple[list[list[str]], list[str]]:
+    """The commands to run first (to completion) and the server command of Hub on ``server``.
 
-    at: float
-    server: float
-    generator: float
-    machine: float
-
-    @classmethod
-    def take(cls, server_pid: int, generator_pid: int) -> CpuSample:
-        return cls(time.perf_counter(), _cpu_seconds(server_pid), _cpu_seconds(generator_pid), _system_busy_seconds())
+    uvicorn is what ``hub serve`` runs. granian runs the factory ``hub serve`` hands uvicorn,
+    after ``hub migrate`` (which ``hub serve`` does itself before it starts uvicorn).
+    """
+    if server == "granian":
+        return [[*_hub_command(), "migrate"]], _granian_command("hub.app:app_from_env", port, workers, factory=True)
+    return [], [*_hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def check_server_installed(server: str) -> None:
+    if importlib.util.find_spec(server) is None:
+        raise HarnessError(
+            f"{server} is not installed in {sys.prefix}: {Path(sys.executable).parent}/pip install {server}"
+        )
 
 
 @dataclass
 class Server:
-    """A running ``hub serve`` process."""
+    """A running server process (Hub or the floor app)."""
 
     process: subprocess.Popen[Any]
     base_url: str
@@ -159,6 +222,45 @@ class Server:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _base_env() -> dict[str, str]:
+    """The environment without any HUB_ variable of the caller, with the project on the path."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _start(command: list[str], env: dict[str, str], log_path: Path, what: str) -> Server:
+    """Start ``command`` in its own session and wait until it answers ``GET /health`` with 200."""
+    port = int(command[command.index("--port") + 1])
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    _live.append(process)
+    server = Server(process, f"http://127.0.0.1:{port}", env, log_path)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    try:
+        while True:
+            if process.poll() is not None:
+                raise HarnessError(f"{what} exited with {process.returncode}:\n{server.log_tail()}")
+            with suppress(httpx.HTTPError):
+                if httpx.get(f"{server.base_url}/health", timeout=1.0).status_code == 200:
+                    return server
+            if time.monotonic() > deadline:
+                raise HarnessError(f"{what} did not answer /health in {STARTUP_TIMEOUT:g} s:\n{server.log_tail()}")
+            time.sleep(0.1)
+    except BaseException:
+        _stop(process, group=True, grace=5.0)
+        raise
 
 
 def _embedded_redis_pids(data_dir: Path) -> list[int]:
@@ -197,54 +299,50 @@ def _stop_redis(pid: int) -> None:
 
 
 @contextmanager
-def hub_server(extra_env: dict[str, str]) -> Iterator[Server]:
-    """Start ``hub serve --workers 1`` with a fresh data directory; stop it (and its Redis) on exit."""
+def hub_server(extra_env: dict[str, str], *, workers: int = 1, server: str = "uvicorn") -> Iterator[Server]:
+    """Start Hub (``hub serve --workers N`` on uvicorn) with a fresh data directory, rate limiting
+    off and warning-level logs; stop it (and its embedded Redis) on exit."""
     data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(
-        HUB_DATA_DIR=str(data_dir),
-        HUB_RATE_LIMIT_PER_MINUTE="0",
-        HUB_LOG_LEVEL="warning",
-        PYTHONUNBUFFERED="1",
-        **extra_env,
-    )
-    port = _free_port()
+    env = _base_env()
+    env.update(HUB_DATA_DIR=str(data_dir), HUB_RATE_LIMIT_PER_MINUTE="0", HUB_LOG_LEVEL="warning", **extra_env)
+    if server == "granian" and workers > 1:  # what `hub serve --workers N` sets up for uvicorn
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(data_dir / "prometheus"))
+        Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
-    process: subprocess.Popen[Any] | None = None
+    started: Server | None = None
     redis_pids: list[int] = []
     try:
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [*_hub_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                env=env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        _live.append(process)
-        server = Server(process, f"http://127.0.0.1:{port}", env, log_path)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"hub serve exited with {process.returncode}:\n{server.log_tail()}")
-            try:
-                if httpx.get(f"{server.base_url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"hub serve did not answer /health in {STARTUP_TIMEOUT:g} s:\n{server.log_tail()}")
-            time.sleep(0.1)
+        before, command = hub_commands(server, _free_port(), workers)
+        for step in before:
+            done = subprocess.run(step, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+            if done.returncode != 0:
+                raise HarnessError(f"{' '.join(step)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        started = _start(command, env, log_path, f"Hub ({server}, {workers} process(es))")
         redis_pids = _embedded_redis_pids(data_dir)
-        yield server
+        yield started
     finally:
-        if process is not None:
-            _stop(process, group=True)
+        if started is not None:
+            _stop(started.process, group=True)
         for pid in redis_pids or _embedded_redis_pids(data_dir):
             _stop_redis(pid)
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def floor_server(server: str) -> Iterator[Server]:
+    """Start the floor app (``bench/floor.py``) on ``server``; stop it on exit."""
+    log_dir = Path(tempfile.mkdtemp(prefix="hub-bench-floor-"))
+    started: Server | None = None
+    try:
+        started = _start(floor_command(server, _free_port()), _base_env(), log_dir / "server.log", "the floor app")
+        yield started
+    finally:
+        if started is not None:
+            _stop(started.process, group=True)
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+# -- PostgreSQL and Redis ------------------------------------------------------------------------
 
 
 @contextmanager
@@ -316,39 +414,74 @@ def postgres_unreachable(admin_url: str) -> str | None:
 
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "skip PostgreSQL"
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
         return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
     return None
 
 
-def redis_reachable(url: str) -> bool:
+def redis_unreachable(url: str) -> str | None:
+    """Why Redis at ``url`` cannot be used, or ``None`` when it answers."""
     try:
         import redis
 
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping())
-    except Exception:  # noqa: BLE001
-        return False
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
-@dataclass
-class Fixture:
-    """What the scenarios need: the key and the two hosts."""
+# -- data ------------------------------------------------------------------------------------
 
-    api_key: str
-    free_host: str
-    busy_host: str
-    window_start: datetime
-    availability_slots: int = 0
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _expect(response: httpx.Response, status: int, what: str) -> dict[str, Any]:
     if response.status_code != status:
-        raise RuntimeError(f"{what}: expected {status}, got {response.status_code}: {response.text[:500]}")
+        raise HarnessError(f"{what}: expected {status}, got {response.status_code}: {response.text[:500]}")
     return dict(response.json())
 
 
-def set_up(server: Server) -> Fixture:
-    """Owner key via the CLI, then the hosts and the 200 busy bookings via HTTP."""
+@dataclass
+class Fixture:
+    """What the paths need: an owner key, the start of the 7-day window and its busy host."""
+
+    server: Server
+    api_key: str
+    window_start: datetime
+    busy_host: str = ""
+    availability_slots: int = 0
+
+    def client(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        return httpx.Client(base_url=self.server.base_url, headers=headers, timeout=30.0)
+
+    def new_host(self, name: str) -> str:
+        """A host who works 00:00-24:00 UTC every day."""
+        body = {
+            "name": name,
+            "email": f"{secrets.token_hex(4)}@example.com",
+            "timezone": "UTC",
+            "working_hours": [{"weekday": day, "start": "00:00", "end": "24:00"} for day in WEEKDAYS],
+        }
+        with self.client() as client:
+            return str(_expect(client.post("/v1/users", json=body), 201, f"create host {name!r}")["id"])
+
+    def availability_path(self) -> str:
+        query = httpx.QueryParams(
+            {
+                "user_id": self.busy_host,
+                "start": _iso(self.window_start),
+                "end": _iso(self.window_start + timedelta(days=AVAILABILITY_DAYS)),
+                "duration_minutes": str(AVAILABILITY_DURATION),
+            }
+        )
+        return f"/v1/availability?{query}"
+
+
+def set_up(server: Server, *, busy_host: bool = True) -> Fixture:
+    """An owner key via the CLI; with ``busy_host``, a host with 168 bookings via the API."""
     created = subprocess.run(
         [*_hub_command(), "keys", "create", "--org", "bench", "--role", "owner", "--json"],
         env=server.env,
@@ -360,326 +493,536 @@ def set_up(server: Server) -> Fixture:
     )
     lines = [line for line in created.stdout.splitlines() if line.strip()]
     if created.returncode != 0 or not lines:
-        raise RuntimeError(f"hub keys create failed ({created.returncode}):\n{created.stdout}\n{created.stderr}")
-    api_key = json.loads(lines[-1])["api_key"]
+        raise HarnessError(f"hub keys create failed ({created.returncode}):\n{created.stdout}\n{created.stderr}")
     window_start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=2)
-    all_day = [{"weekday": day, "start": "00:00", "end": "24:00"} for day in WEEKDAYS]
-    headers = {"Authorization": f"Bearer {api_key}"}
-    with httpx.Client(base_url=server.base_url, headers=headers, timeout=30.0) as client:
-        free_host = _expect(
-            client.post(
-                "/v1/users",
-                json={
-                    "name": "Bench Free Host",
-                    "email": "free@example.com",
-                    "timezone": "UTC",
-                    "working_hours": all_day,
-                },
-            ),
-            201,
-            "create free host",
-        )["id"]
-        busy_host = _expect(
-            client.post(
-                "/v1/users",
-                json={
-                    "name": "Bench Busy Host",
-                    "email": "busy@example.com",
-                    "timezone": "UTC",
-                    "working_hours": all_day,
-                },
-            ),
-            201,
-            "create busy host",
-        )["id"]
-        # Distinct half-hours of the window, 15 to 30 minutes each: every booking takes exactly one
-        # of the 336 half-hour slots, so availability answers 136 slots around 200 busy blocks.
-        half_hours = sorted(random.Random(20261201).sample(range(AVAILABILITY_DAYS * 48), BUSY_BOOKINGS))
+    fixture = Fixture(server, json.loads(lines[-1])["api_key"], window_start)
+    if not busy_host:
+        return fixture
+    fixture.busy_host = fixture.new_host("Bench Busy Host")
+    with fixture.client() as client:
 
-        def book(index: int) -> None:
-            _expect(
-                client.post(
-                    "/v1/bookings",
-                    json={
-                        "host_id": busy_host,
-                        "start": _iso(window_start + timedelta(minutes=30 * half_hours[index])),
-                        "duration_minutes": 15 + 5 * (index % 4),
-                        "title": f"Busy {index}",
-                        "ignore_availability": True,
-                    },
-                ),
-                201,
-                f"busy booking {index}",
-            )
+        def book(hour: int) -> None:
+            body = {
+                "host_id": fixture.busy_host,
+                "start": _iso(window_start + timedelta(hours=hour)),
+                "duration_minutes": 30,
+                "title": f"Busy {hour}",
+            }
+            _expect(client.post("/v1/bookings", json=body), 201, f"busy booking {hour}")
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(book, range(BUSY_BOOKINGS)))
-        fixture = Fixture(api_key, free_host, busy_host, window_start)
-        answer = _expect(client.get("/v1/availability", params=availability_params(fixture)), 200, "availability")
-        fixture.availability_slots = len(answer["slots"])
+        answer = _expect(client.get(fixture.availability_path()), 200, "availability")
+    fixture.availability_slots = len(answer["slots"])
     return fixture
 
 
-def availability_params(fixture: Fixture) -> dict[str, str]:
-    return {
-        "user_id": fixture.busy_host,
-        "start": _iso(fixture.window_start),
-        "end": _iso(fixture.window_start + timedelta(days=AVAILABILITY_DAYS)),
-        "duration_minutes": str(AVAILABILITY_DURATION),
-    }
+# -- measuring -------------------------------------------------------------------------------
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of ``root`` and all its descendants (every thread) so far."""
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, pending = 0.0, [root]
+    while pending:
+        pid = pending.pop()
+        total += cpu.get(pid, 0.0)
+        pending.extend(children.get(pid, []))
+    return total
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all CPUs of the machine spent busy so far (everything but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class WrkRun:
+    """What one wrk invocation reported (its ``@@bench`` line, see ``bench/wrk/common.lua``)."""
+
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    socket_errors: dict[str, int]
+    unexpected: int
+    statuses: str
+    sample: str
+    output: str
+
+
+_WRK_LINE = re.compile(r"^@@bench (.*)$", re.MULTILINE)
+_WRK_SAMPLE = re.compile(r"^@@sample (.*)$", re.MULTILINE)
+
+
+def run_wrk(url: str, script: str, seconds: int, script_args: list[str], *, verbose: bool) -> WrkRun:
+    """Run wrk with ``bench/wrk/<script>.lua`` for ``seconds`` against ``url``."""
+    command = ["wrk", "-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s", "--timeout", WRK_TIMEOUT]
+    command += ["--latency", "-s", str(WRK_DIR / f"{script}.lua"), url]
+    if script_args:
+        command += ["--", *script_args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(f"wrk did not finish: {' '.join(command)}") from exc
+    output = done.stdout + done.stderr
+    if verbose:
+        print(output.rstrip(), flush=True)
+    match = _WRK_LINE.search(done.stdout)
+    if done.returncode != 0 or match is None:
+        raise HarnessError(f"wrk failed ({done.returncode}): {' '.join(command)}\n{output[-2000:]}")
+    values = dict(item.split("=", 1) for item in match.group(1).split())
+    sample = _WRK_SAMPLE.search(done.stdout)
+    return WrkRun(
+        requests=int(values["requests"]),
+        seconds=int(values["duration_us"]) / 1e6,
+        p50_ms=int(values["p50_us"]) / 1000,
+        p99_ms=int(values["p99_us"]) / 1000,
+        socket_errors={k: int(values[k]) for k in ("connect", "read", "write", "timeout") if int(values[k])},
+        unexpected=int(values["unexpected"]),
+        statuses=values.get("statuses", ""),
+        sample=sample.group(1) if sample else "",
+        output=output,
+    )
 
 
 @dataclass
 class Result:
-    """Figures of one scenario on one database."""
+    """Figures of one path in one run."""
 
-    scenario: str
-    rps: float = 0.0
-    p50_ms: float = 0.0
-    p99_ms: float = 0.0
-    requests: int = 0
-    errors: int = 0
-    error_samples: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> count, example
-    server_cpu_pct: float = 0.0
-    server_cpu_ms: float = 0.0  # server CPU time per request
-    client_cpu_pct: float = 0.0
-    other_cpu_pct: float = 0.0  # everything else running on the machine meanwhile
+    database: str  # floor, sqlite, postgres
+    path: str  # health, bookings, availability, bookings-w2
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    unexpected: int
+    cpu_ms: float  # server CPU time per request
+    server_cpu_pct: float  # 100 = one core
+    wrk_cpu_pct: float
+    other_cpu_pct: float
+    socket_errors: dict[str, int] = field(default_factory=dict)
+    statuses: str = ""
+    sample: str = ""
+    profiled: bool = False
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.database, self.path
+
+    @property
+    def label(self) -> str:
+        name = PATH_NAMES[self.path] + (" (bare Litestar)" if self.database == "floor" else "")
+        return f"{DATABASE_NAMES[self.database]:<10} {name}"
 
 
-def drive(server: Server, spec: dict[str, Any]) -> Result:
-    """Run the load generator for one scenario, sampling the server's CPU time over the window."""
-    spec = {"base_url": server.base_url, **spec}
-    # stderr goes to a file, not a pipe: a chatty stderr cannot block the generator
-    with tempfile.TemporaryFile(mode="w+") as errors:
-        process = subprocess.Popen(
-            [sys.executable, str(BENCH_DIR / "loadgen.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-            cwd=ROOT,
-            start_new_session=True,
-        )
-        _live.append(process)
-        try:
-            assert process.stdin is not None
-            assert process.stdout is not None
-            process.stdin.write(json.dumps(spec))
-            process.stdin.close()
-            start: CpuSample | None = None
-            end: CpuSample | None = None
-            payload: dict[str, Any] | None = None
-            for line in process.stdout:
-                line = line.strip()
-                if line == "MEASURE_START":
-                    start = CpuSample.take(server.process.pid, process.pid)
-                elif line == "MEASURE_END":
-                    end = CpuSample.take(server.process.pid, process.pid)
-                elif line.startswith("{"):
-                    payload = json.loads(line)
-            process.wait(timeout=60)
-            if payload is None or start is None or end is None or process.returncode != 0:
-                errors.seek(0)
-                raise RuntimeError(f"load generator failed ({process.returncode}):\n{errors.read()[-2000:]}")
-        finally:
-            _stop(process, group=True, grace=2.0)
-    wall = max(end.at - start.at, 1e-9)
-    busy = end.machine - start.machine
-    return Result(
-        scenario=spec["scenario"],
-        rps=payload["rps"],
-        p50_ms=payload["p50_ms"],
-        p99_ms=payload["p99_ms"],
-        requests=payload["requests"],
-        errors=payload["errors"],
-        error_samples=payload["error_samples"],
-        server_cpu_pct=100.0 * (end.server - start.server) / wall,
-        server_cpu_ms=1000.0 * (end.server - start.server) / max(payload["requests"], 1),
-        client_cpu_pct=100.0 * (end.generator - start.generator) / wall,
-        other_cpu_pct=100.0 * max(0.0, busy - (end.server - start.server) - (end.generator - start.generator)) / wall,
+@dataclass
+class Options:
+    warmup: int
+    duration: int
+    server: str
+    verbose: bool
+    profile: Path | None = None  # where to write the booking profile of this database, if at all
+    py_spy: str = ""
+
+
+def measure(
+    database: str,
+    path: str,
+    server: Server,
+    script: str,
+    args: list[str],
+    options: Options,
+    *,
+    warmup_args: list[str] | None = None,
+) -> Result:
+    """Warm ``server`` up with wrk, then measure one window, sampling CPU around it."""
+    if options.warmup > 0:
+        run_wrk(server.base_url, script, options.warmup, args if warmup_args is None else warmup_args, verbose=False)
+    sampler: subprocess.Popen[str] | None = None
+    profile = options.profile if path == "bookings" and database != "floor" else None
+    if profile is not None:
+        sampler = start_profile(options.py_spy, server.process.pid, options.duration, profile)
+    server_before, machine_before, wrk_before = (
+        _tree_cpu_seconds(server.process.pid),
+        _machine_busy_seconds(),
+        _children_cpu_seconds(),
     )
-
-
-def bench_database(label: str, extra_env: dict[str, str], args: argparse.Namespace) -> list[Result]:
-    """Start a server on one database, set up the data and run the three scenarios."""
     began = time.perf_counter()
-    with hub_server(extra_env) as server:
+    run = run_wrk(server.base_url, script, options.duration, args, verbose=options.verbose)
+    wall = max(time.perf_counter() - began, 1e-9)
+    server_cpu = _tree_cpu_seconds(server.process.pid) - server_before
+    wrk_cpu = _children_cpu_seconds() - wrk_before
+    machine = _machine_busy_seconds() - machine_before
+    if sampler is not None and profile is not None:
+        finish_profile(sampler, profile, options.duration)
+    result = Result(
+        database=database,
+        path=path,
+        rps=run.requests / max(run.seconds, 1e-9),
+        p50_ms=run.p50_ms,
+        p99_ms=run.p99_ms,
+        requests=run.requests,
+        unexpected=run.unexpected,
+        cpu_ms=1000.0 * server_cpu / max(run.requests, 1),
+        server_cpu_pct=100.0 * server_cpu / wall,
+        wrk_cpu_pct=100.0 * wrk_cpu / wall,
+        other_cpu_pct=100.0 * max(0.0, machine - server_cpu - wrk_cpu) / wall,
+        socket_errors=run.socket_errors,
+        statuses=run.statuses,
+        sample=run.sample,
+        profiled=profile is not None,
+    )
+    print(
+        f"  {result.label:<48} {result.rps:8.1f} req/s  p50 {result.p50_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms"
+        f"  {result.cpu_ms:6.2f} CPU ms/req  unexpected {result.unexpected}",
+        flush=True,
+    )
+    return result
+
+
+def measure_floor(options: Options) -> Result:
+    with floor_server(options.server) as server:
+        print(f"[floor] bare Litestar on {options.server} at {server.base_url}", flush=True)
+        return measure("floor", "health", server, "health", [], options)
+
+
+def measure_hub(database: str, extra_env: dict[str, str], options: Options) -> list[Result]:
+    """Hub, one process, on one database: set up the data, then the three paths."""
+    began = time.perf_counter()
+    with hub_server(extra_env, server=options.server) as server:
         started = time.perf_counter()
         fixture = set_up(server)
         print(
-            f"[{label}] server up in {started - began:.1f} s at {server.base_url}; set-up in "
+            f"[{database}] Hub on {options.server} up in {started - began:.1f} s at {server.base_url}; set-up in "
             f"{time.perf_counter() - started:.1f} s (availability answers {fixture.availability_slots} slots)",
             flush=True,
         )
-        common = {
-            "concurrency": args.concurrency,
-            "warmup": args.warmup,
-            "duration": args.duration,
-            "api_key": fixture.api_key,
-        }
-        specs: list[dict[str, Any]] = [
-            {"scenario": "health"},
-            {
-                "scenario": "bookings",
-                "host_id": fixture.free_host,
-                "run_id": secrets.token_hex(4),
-                "slot_base": int(fixture.window_start.timestamp()),
-            },
-            {"scenario": "availability", **availability_params(fixture)},
+        if fixture.availability_slots != BUSY_BOOKINGS:
+            print(f"  note: expected {BUSY_BOOKINGS} free slots around the {BUSY_BOOKINGS} bookings", flush=True)
+        return [
+            measure(database, "health", server, "health", [], options),
+            measure_bookings(database, "bookings", fixture, options),
+            measure(
+                database,
+                "availability",
+                server,
+                "availability",
+                [fixture.api_key, fixture.availability_path()],
+                options,
+            ),
         ]
-        results = []
-        for spec in specs:
-            result = drive(server, {**common, **spec})
-            print(
-                f"[{label}] {result.scenario:<12} {result.rps:8.0f} req/s  p50 {result.p50_ms:6.1f} ms  "
-                f"p99 {result.p99_ms:6.1f} ms  errors {result.errors}",
-                flush=True,
-            )
-            results.append(result)
-        return results
 
 
-SCENARIO_NAMES = {
-    "health": "GET /health",
-    "bookings": "POST /v1/bookings",
-    "availability": "GET /v1/availability",
-}
+def measure_bookings(database: str, path: str, fixture: Fixture, options: Options) -> Result:
+    """The booking path: a fresh host each for the warm-up and the measured window."""
+
+    def booking_args(host: str) -> list[str]:
+        base = int(fixture.window_start.timestamp())
+        return [fixture.api_key, host, str(base), secrets.token_hex(4), str(WRK_THREADS)]
+
+    warmup_args = booking_args(fixture.new_host("Bench Warm-up Host")) if options.warmup > 0 else None
+    args = booking_args(fixture.new_host("Bench Booking Host"))
+    return measure(database, path, fixture.server, "bookings", args, options, warmup_args=warmup_args)
 
 
-def report(label: str, results: list[Result], concurrency: int) -> bool:
-    """Print the table of one database; return whether every target is met.
+def measure_bookings_two_processes(extra_env: dict[str, str], options: Options) -> Result:
+    with hub_server(extra_env, server=options.server, workers=2) as server:
+        fixture = set_up(server, busy_host=False)
+        print(f"[postgres] Hub on {options.server}, 2 processes, at {server.base_url}", flush=True)
+        return measure_bookings("postgres", "bookings-w2", fixture, replace(options, profile=None))
 
-    ``% health`` is the measured rate over the measured ``/health`` rate (the targets). ``srv cpu``
-    is the server process's CPU use during the window, ``cpu ms/req`` its CPU time per request,
-    and ``% by cpu`` the ``/health`` CPU cost over the scenario's: the ratio the server would
-    reach if its one process's CPU were the only limit (independent of the load generator).
-    ``gen cpu`` is the load generator's CPU use and ``other`` that of everything else on the
-    machine (100% = one CPU), which includes the PostgreSQL server in the PostgreSQL run: a busy
-    machine makes every figure worse.
-    """
-    health = next((r for r in results if r.scenario == "health"), None)
-    health_rps = health.rps if health and health.rps else float("inf")
-    health_ms = health.server_cpu_ms if health else 0.0
-    print(f"\n== {label}: {concurrency} concurrent clients ==")
+
+# -- profiling -------------------------------------------------------------------------------
+
+PROFILE_FORMATS = {".svg": "flamegraph", ".json": "speedscope", ".txt": "raw"}
+
+
+def py_spy_path() -> str:
+    found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if found is None:
+        raise HarnessError(f"--profile needs py-spy: {Path(sys.executable).parent}/pip install py-spy (dev extras)")
+    return found
+
+
+def profile_path(base: Path, database: str) -> Path:
+    return base.with_name(f"{base.stem}-{database}{base.suffix}")
+
+
+def start_profile(py_spy: str, pid: int, seconds: int, output: Path) -> subprocess.Popen[str]:
+    """``py-spy record`` of ``pid`` (and its subprocesses) for ``seconds``, written to ``output``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    command = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100"]
+    command += ["--format", PROFILE_FORMATS[output.suffix], "--output", str(output), "--nonblocking", "--subprocesses"]
+    sampler = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _live.append(sampler)
+    return sampler
+
+
+def finish_profile(sampler: subprocess.Popen[str], output: Path, seconds: int) -> None:
+    try:
+        text, _ = sampler.communicate(timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        _stop(sampler, group=False, grace=2.0)
+        text = "(timed out)"
+    if sampler in _live:
+        _live.remove(sampler)
+    if sampler.returncode != 0 or not output.exists():
+        raise HarnessError(f"py-spy record failed ({sampler.returncode}):\n{text[-2000:]}")
+    print(f"  profile of the booking window written to {output}", flush=True)
+    if output.suffix == ".txt":
+        summarise_profile(output)
+
+
+def _frame_name(frame: str) -> str:
+    """``handle (/.../site-packages/litestar/routes/http.py:12)`` -> ``handle (litestar/routes/http.py)``."""
+    frame = re.sub(r":\d+\)$", ")", frame.strip())
+    frame = re.sub(r"\(.*/(site-packages|lib/python3\.\d+)/", "(", frame)
+    return frame.replace(f"({ROOT}/", "(")
+
+
+def summarise_profile(raw: Path, top: int = 15) -> None:
+    """Print the top functions by own time and Hub's own functions by inclusive time."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [_frame_name(f) for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += int(count_text)
+        own[frames[-1]] += int(count_text)
+        for name in set(frames):
+            inclusive[name] += int(count_text)
+    print(f"  {total} samples; top {top} by own time:")
+    for name, count in own.most_common(top):
+        print(f"    {100.0 * count / max(total, 1):5.1f}%  {name}")
+    print(f"  Hub's functions by inclusive time (top {top}):")
+    for name, count in [(n, c) for n, c in inclusive.most_common() if "(hub/" in n][:top]:
+        print(f"    {100.0 * count / max(total, 1):5.1f}%  {name}")
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def verdict(result: Result, floor_rps: float, one_process_rps: float | None) -> tuple[float, str, bool | None]:
+    """The share of the floor, the target text and whether it is met (``None``: no target)."""
+    share = result.rps / floor_rps if floor_rps else 0.0
+    if result.database == "floor":
+        return share, "(the floor)", None
+    if result.path == "bookings-w2":
+        ratio = result.rps / one_process_rps if one_process_rps else 0.0
+        return share, f"raises 1-process rate: x{ratio:.2f}", ratio > 1.0
+    goal = TARGETS[result.database][result.path]
+    met = share >= goal
+    text = f">= {goal:g}"
+    if result.database == "sqlite" and result.path == "bookings":
+        spread = result.p99_ms / result.p50_ms if result.p50_ms else float("inf")
+        created = 100.0 * (result.requests - result.unexpected) / max(result.requests, 1)
+        met = met and spread <= SQLITE_BOOKING_P99_OVER_P50 and result.unexpected == 0 and result.requests > 0
+        text += f", p99 <= {SQLITE_BOOKING_P99_OVER_P50:g}xp50 ({spread:.1f}x), 100 % 201 ({created:.2f} %)"
+    return share, text, met
+
+
+def report(run: int, runs: int, results: list[Result], options: Options) -> dict[tuple[str, str], bool | None]:
+    """Print the table of one run; return whether each path met its target."""
+    floor = next(r for r in results if r.database == "floor")
+    one_process = next((r.rps for r in results if r.key == ("postgres", "bookings")), None)
+    print(
+        f"\n== run {run}/{runs}: {options.server}, wrk {WRK_THREADS} threads x {CONNECTIONS} connections, "
+        f"{options.warmup} s warm-up + {options.duration} s per path =="
+    )
     header = (
-        f"{'scenario':<22}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'% health':>9}"
-        f"{'srv cpu':>8}{'cpu ms/req':>11}{'% by cpu':>9}{'gen cpu':>8}{'other':>7}  target"
+        f"{'path':<48}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'CPU ms/req':>11}{'non-2xx':>8}"
+        f"{'srv %':>6}{'wrk %':>6}{'other %':>8}{'share':>8}  target"
     )
     print(header)
-    print("-" * (len(header) + 38))
-    all_met = True
+    print("-" * (len(header) + 40))
+    verdicts: dict[tuple[str, str], bool | None] = {}
     for result in results:
-        ratio = 100.0 * result.rps / health_rps
-        by_cpu = 100.0 * health_ms / result.server_cpu_ms if result.server_cpu_ms else 0.0
-        if result.scenario == "bookings":
-            met = ratio >= BOOKING_TARGET_RATIO and result.p99_ms <= BOOKING_TARGET_P99_MS and result.errors == 0
-            target = f">= {BOOKING_TARGET_RATIO:g}% and p99 <= {BOOKING_TARGET_P99_MS:g} ms"
-        elif result.scenario == "availability":
-            met = ratio >= AVAILABILITY_TARGET_RATIO and result.errors == 0
-            target = f">= {AVAILABILITY_TARGET_RATIO:g}%"
-        else:
-            met, target = result.errors == 0, "(floor)"
-        all_met = all_met and met
+        share, target, met = verdict(result, floor.rps, one_process)
+        verdicts[result.key] = met
+        mark = "" if met is None else (": met" if met else ": MISSED")
         print(
-            f"{SCENARIO_NAMES[result.scenario]:<22}{result.rps:>8.0f}{result.p50_ms:>8.1f}{result.p99_ms:>8.1f}"
-            f"{result.errors:>7}{ratio:>8.1f}%{result.server_cpu_pct:>7.0f}%{result.server_cpu_ms:>11.2f}"
-            f"{by_cpu:>8.1f}%{result.client_cpu_pct:>7.0f}%{result.other_cpu_pct:>6.0f}%"
-            f"  {target}: {'ok' if met else 'MISSED'}"
-        )
-    if health is not None and health.server_cpu_pct < 80:
-        print(
-            f"  note: /health is not limited by the server (server {health.server_cpu_pct:.0f}%, load generator "
-            f"{health.client_cpu_pct:.0f}%, other {health.other_cpu_pct:.0f}% of {os.cpu_count()} CPUs): the floor is "
-            "the client and the machine; '% by cpu' compares the server's own cost instead."
+            f"{result.label + (' (profiled)' if result.profiled else ''):<48}{result.rps:>9.1f}{result.p50_ms:>8.1f}"
+            f"{result.p99_ms:>8.1f}{result.cpu_ms:>11.3f}{result.unexpected:>8}{result.server_cpu_pct:>6.0f}"
+            f"{result.wrk_cpu_pct:>6.0f}{result.other_cpu_pct:>8.0f}{share:>8.3f}  {target}{mark}"
         )
     for result in results:
-        for label, sample in result.error_samples.items():
-            print(f"  {SCENARIO_NAMES[result.scenario]}: {sample['count']} x {label}, e.g. {sample['example']}")
-    return all_met
+        if result.unexpected:
+            print(f"  {result.label}: unexpected answers {result.statuses or result.unexpected}, e.g. {result.sample}")
+        if result.socket_errors:
+            print(f"  {result.label}: wrk socket errors {result.socket_errors}")
+    return verdicts
 
 
-def run_engine() -> bool:
-    """Run ``bench/engine.py`` when present and print its output; return whether it passed."""
-    engine = BENCH_DIR / "engine.py"
-    if not engine.exists():
-        print("\nbench/engine.py: not present, skipped")
-        return True
-    print("\n== bench/engine.py ==", flush=True)
-    try:
-        completed = subprocess.run(
-            [sys.executable, str(engine)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+def report_spread(all_runs: list[list[Result]], all_verdicts: list[dict[tuple[str, str], bool | None]]) -> None:
+    """Median, min and max of each path's figures over the runs."""
+
+    def spread(values: list[float], digits: int) -> str:
+        return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f} - {max(values):.{digits}f}]"
+
+    print(f"\n== {len(all_runs)} runs: median [min - max] ==")
+    print(f"{'path':<48}  {'req/s':>24}  {'p99 ms':>24}  {'CPU ms/req':>24}  {'share of floor':>24}  target met")
+    for key in [r.key for r in all_runs[0]]:
+        rows = [next(r for r in results if r.key == key) for results in all_runs]
+        floors = [next(r for r in results if r.database == "floor").rps for results in all_runs]
+        shares = [row.rps / floor if floor else 0.0 for row, floor in zip(rows, floors, strict=True)]
+        met = [v[key] for v in all_verdicts if v.get(key) is not None]
+        print(
+            f"{rows[0].label:<48}  {spread([r.rps for r in rows], 1):>24}  {spread([r.p99_ms for r in rows], 1):>24}"
+            f"  {spread([r.cpu_ms for r in rows], 3):>24}  {spread(shares, 3):>24}"
+            f"  {f'{sum(bool(m) for m in met)}/{len(met)}' if met else '-'}"
         )
-    except subprocess.TimeoutExpired:
-        print("bench/engine.py: timed out after 120 s")
-        return False
-    for line in (completed.stdout + completed.stderr).splitlines():
-        print(line)
-    print(f"(exit status {completed.returncode})")
-    return completed.returncode == 0
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per scenario (default 5)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per scenario (default 1)")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
-    parser.add_argument(
-        "--postgres-url",
-        default=DEFAULT_POSTGRES_URL,
-        help="a database on the PostgreSQL server to use (a fresh one is created beside it)",
+# -- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Hub's request paths against a bare Litestar app, measured with wrk (see bench/README.md)."
     )
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis for the PostgreSQL run")
-    return parser.parse_args()
+    parser.add_argument("--duration", type=int, default=10, help="measured seconds per path (default 10)")
+    parser.add_argument("--warmup", type=int, default=2, help="wrk warm-up seconds before each path (default 2)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the whole run N times and print the spread")
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure Hub on this database only")
+    parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="ASGI server of the floor and Hub")
+    parser.add_argument("--profile", type=Path, help="py-spy profile of the booking path: .svg, .json or .txt")
+    parser.add_argument("--verbose", action="store_true", help="print wrk's own output of every measured window")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.warmup < 0 or args.runs < 1:
+        parser.error("--duration must be >= 1, --warmup >= 0 and --runs >= 1")
+    if args.profile is not None and args.profile.suffix not in PROFILE_FORMATS:
+        parser.error(f"--profile must end in one of {', '.join(PROFILE_FORMATS)}")
+    return args
 
 
-def main() -> int:
-    args = parse_args()
+def _describe_machine(options: Options) -> str:
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    wrk_words = wrk_version.split()
+    return (
+        f"Hub {commit or '?'}; Python {platform.python_version()}, {options.server}, "
+        f"wrk {wrk_words[1] if len(wrk_words) > 1 else '?'}; {os.cpu_count()} CPUs, load average {load}"
+    )
+
+
+def run_once(args: argparse.Namespace, options: Options, postgres: tuple[str, dict[str, str]] | None) -> list[Result]:
+    results = [measure_floor(options)]
+    if args.only in (None, "sqlite"):
+        results += measure_hub("sqlite", {}, replace(options, profile=_for(options.profile, "sqlite")))
+    if postgres is not None:
+        admin_url, redis_env = postgres
+        pg_options = replace(options, profile=_for(options.profile, "postgres"))
+        for workers in (1, 2):
+            with postgres_database(admin_url) as url:
+                env = {"HUB_DATABASE_URL": url, **redis_env}
+                try:
+                    if workers == 1:
+                        results += measure_hub("postgres", env, pg_options)
+                    else:
+                        results.append(measure_bookings_two_processes(env, options))
+                finally:
+                    if "HUB_REDIS_URL" in redis_env:
+                        removed = purge_outbox_jobs(redis_env["HUB_REDIS_URL"], url)
+                        print(f"  removed the {removed} jobs this server queued in {redis_env['HUB_REDIS_URL']}")
+    return results
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is shown without its credentials part
+        return url.rpartition("@")[2]
+
+
+def _for(base: Path | None, database: str) -> Path | None:
+    return None if base is None else profile_path(base, database)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_signal)
     atexit.register(_stop_all)
-    began = time.perf_counter()
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    print(
-        f"machine: {os.cpu_count()} CPUs, load average {load}; {args.concurrency} clients, "
-        f"{args.warmup:g} s warm-up + {args.duration:g} s per scenario",
-        flush=True,
-    )
-    tables: list[tuple[str, list[Result]]] = []
-    skipped: list[str] = []
     try:
-        if args.database in ("sqlite", "both"):
-            tables.append(("SQLite (embedded)", bench_database("sqlite", {}, args)))
-        if args.database in ("postgres", "both"):
-            reason = postgres_unreachable(args.postgres_url)
-            if reason is not None:
-                message = f"PostgreSQL skipped: {args.postgres_url} is unreachable ({reason})"
-                print(message, flush=True)
-                skipped.append(message)
+        if shutil.which("wrk") is None:
+            raise HarnessError(
+                "wrk is not installed: `sudo apt-get install wrk` (Debian/Ubuntu; `brew install wrk` on macOS) "
+                "or build it from https://github.com/wg/wrk"
+            )
+        check_server_installed(args.server)
+        options = Options(args.warmup, args.duration, args.server, args.verbose, args.profile)
+        if args.profile is not None:
+            options.py_spy = py_spy_path()
+        postgres: tuple[str, dict[str, str]] | None = None
+        admin_url = os.environ.get("HUB_TEST_DATABASE_URL", "").strip()
+        if args.only in (None, "postgres"):
+            if admin_url:
+                if (reason := postgres_unreachable(admin_url)) is not None:
+                    raise HarnessError(f"HUB_TEST_DATABASE_URL={_safe_url(admin_url)} is unreachable: {reason}")
+                redis_url = os.environ.get("HUB_TEST_REDIS_URL", "").strip()
+                if redis_url and (reason := redis_unreachable(redis_url)) is not None:
+                    raise HarnessError(f"HUB_TEST_REDIS_URL={redis_url} is unreachable: {reason}")
+                postgres = (admin_url, {"HUB_REDIS_URL": redis_url} if redis_url else {})
+            elif args.only == "postgres":
+                raise HarnessError(
+                    "--only postgres needs HUB_TEST_DATABASE_URL (a PostgreSQL server to create databases on)"
+                )
             else:
-                env: dict[str, str] = {}
-                if redis_reachable(args.redis_url):
-                    env["HUB_REDIS_URL"] = args.redis_url
-                else:
-                    print(f"[postgres] {args.redis_url} is unreachable: using the embedded Redis", flush=True)
-                with postgres_database(args.postgres_url) as url:
-                    env["HUB_DATABASE_URL"] = url
-                    try:
-                        tables.append(("PostgreSQL", bench_database("postgres", env, args)))
-                    finally:
-                        if "HUB_REDIS_URL" in env:
-                            removed = purge_outbox_jobs(env["HUB_REDIS_URL"], url)
-                            print(f"[postgres] removed {removed} queued jobs of this run from {args.redis_url}")
+                print("PostgreSQL: skipped (set HUB_TEST_DATABASE_URL to include it)")
+        print(_describe_machine(options), flush=True)
+        began = time.perf_counter()
+        all_runs: list[list[Result]] = []
+        all_verdicts: list[dict[tuple[str, str], bool | None]] = []
+        for run in range(1, args.runs + 1):
+            print(f"\n-- run {run}/{args.runs} --", flush=True)
+            results = run_once(args, options, postgres)
+            all_runs.append(results)
+            all_verdicts.append(report(run, args.runs, results, options))
+            options.profile = None  # profile the first run only
+        if args.runs > 1:
+            report_spread(all_runs, all_verdicts)
+        missed = sum(1 for verdicts in all_verdicts for met in verdicts.values() if met is False)
+        print(
+            f"\nTotal time {time.perf_counter() - began:.0f} s. "
+            + (f"{missed} target(s) MISSED (printed above; not a harness error)." if missed else "Every target met.")
+        )
+        return 0
+    except HarnessError as exc:
+        print(f"\nbench/run.py: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nbench/run.py: interrupted", file=sys.stderr)
+        return 130
     finally:
         _stop_all()
-    met = [report(label, results, args.concurrency) for label, results in tables]  # print every table
-    for message in skipped:
-        print(f"\n{message}")
-    engine_ok = run_engine()
-    print(
-        f"\nTotal time {time.perf_counter() - began:.0f} s. "
-        f"HTTP targets: {'all met' if all(met) else 'MISSED'}; engine: {'ok' if engine_ok else 'MISSED'}."
-    )
-    return 0 if all(met) and engine_ok else 1
 
 
 if __name__ == "__main__":

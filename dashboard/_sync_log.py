@@ -14,8 +14,7 @@ from sqlalchemy import Select, and_, or_, select
 
 from hub.db import Database
 from hub.db.tables import Connection, SyncRun
-from hub.errors import FieldError
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import decode_time_cursor, encode_time_cursor
 
 SYNC_PAGE = 50
 OUTCOMES = ("succeeded", "failed", "running", "skipped")
@@ -81,13 +80,7 @@ def sync_runs(
     db: Database, organization_id: str, where: SyncFilter, cursor: str | None = None, limit: int = SYNC_PAGE
 ) -> SyncPage:
     """One page of the sync log; ``cursor`` comes from the previous page's ``next_cursor``."""
-    after = None
-    if cursor:
-        started, run_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(started), run_id)
-        except ValueError:
-            raise FieldError("cursor", "is not a cursor of the sync log; start again from the newest") from None
+    after = decode_time_cursor(cursor) if cursor else None
     with db.read() as session:
         runs = list(session.scalars(sync_runs_statement(organization_id, where, after, limit)))
         ids = {run.connection_id for run in runs[:limit]}
@@ -119,5 +112,5 @@ def sync_runs(
     next_cursor = None
     if len(runs) > limit:
         last = runs[limit - 1]
-        next_cursor = encode_cursor([last.started_at.isoformat(), last.id])
+        next_cursor = encode_time_cursor(last.started_at, last.id)
     return SyncPage(rows=rows, next_cursor=next_cursor)

@@ -5,37 +5,44 @@
   expiry (8 hours after sign-in) and, once signed in, the API key's id and organization —
   never the key itself. The sign-in form gets an anonymous session first, so even sign-in is
   a CSRF-protected POST; signing in replaces the nonce.
+* A signed-in session also exists server-side: a ``dashboard_sessions`` row whose id is the
+  SHA-256 of the nonce (the nonce itself is never stored). Every request needs that row, so
+  signing out, revoking the key and "sign out everywhere" (which delete rows) end the session
+  at once, also for any copy of the cookie.
 * The CSRF token of a session is the HMAC of its nonce; every POST carries it in a hidden
   ``csrf_token`` field and it is compared in constant time before the handler runs.
 * On every request the key is read again: a revoked key ends the session at once.
-* Only ``owner`` and ``support`` keys may sign in. Support sessions are read-only except the
-  actions in ``SUPPORT_ACTIONS`` (retries, resyncs, re-sending a relink link).
+* Only ``owner`` and ``support`` keys may sign in. Each page and action names an operation of
+  ``hub.auth.scopes.OPERATION_SCOPES`` and needs its scopes, exactly as the ``/v1`` API does
+  (plus the support role's dashboard power to retry work it may read).
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from litestar import Request
 from litestar.datastructures import Cookie
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dashboard.signing import Signer
 from hub.auth.principal import Principal
+from hub.auth.scopes import dashboard_missing_scopes
+from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import ApiKey, Organization
+from hub.db.tables import ApiKey, DashboardSession, Organization
 
 COOKIE = "hub_dashboard"
 COOKIE_PATH = "/dashboard"
 SESSION_SECONDS = 8 * 3600
 ANONYMOUS_SECONDS = 3600  # how long a sign-in form stays usable
 DASHBOARD_ROLES = frozenset({"owner", "support"})
-SUPPORT_ACTIONS = frozenset({"resync", "relink", "retry_job", "retry_delivery"})
-OWNER_ACTIONS = SUPPORT_ACTIONS | {"create_key", "revoke_key", "read_keys", "read_audit", "enable_endpoint"}
 
 
 class Session(msgspec.Struct, frozen=True):
@@ -54,11 +61,12 @@ class SignInRequired(Exception):
 
 
 class NotAllowed(Exception):
-    """The signed-in key may look but not do this (HTTP 403, page says why)."""
+    """The signed-in key lacks a scope for this page or action (HTTP 403, the page names it)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, missing: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.missing = missing
 
 
 @dataclass(frozen=True)
@@ -79,25 +87,66 @@ class Viewer:
     def is_owner(self) -> bool:
         return self.principal.role == "owner"
 
-    def may(self, action: str) -> bool:
-        return action in (OWNER_ACTIONS if self.is_owner else SUPPORT_ACTIONS)
+    def missing(self, operation: str) -> tuple[str, ...]:
+        """The scopes this key lacks for ``operation`` (see ``hub.auth.scopes``); empty: allowed."""
+        return dashboard_missing_scopes(self.principal.role, self.principal.scopes, operation)
 
-    def require(self, action: str) -> None:
-        if not self.may(action):
+    def may(self, operation: str) -> bool:
+        return not self.missing(operation)
+
+    def require(self, operation: str) -> None:
+        missing = self.missing(operation)
+        if missing:
+            named = " and ".join(f"`{scope}`" for scope in missing)
             raise NotAllowed(
-                f"A {self.role} key cannot do this; it needs an owner key. Sign in with an owner key, "
-                "or ask an owner of your organization."
+                f"This needs the {named} scope{'s' if len(missing) > 1 else ''}, which the key of this session "
+                f"({self.key_name}, {self.key_prefix}…) does not have. Sign in with a key that has "
+                f"{'them' if len(missing) > 1 else 'it'}, or ask an owner of your organization to create one.",
+                missing,
             )
 
 
 def new_session(key_id: str | None = None, organization_id: str | None = None) -> Session:
+    """A session in the cookie only: the anonymous one of the sign-in form (``start_session``
+    makes signed-in ones)."""
     lifetime = SESSION_SECONDS if key_id else ANONYMOUS_SECONDS
     return Session(
-        nonce=secrets.token_urlsafe(18),
+        nonce=secrets.token_urlsafe(32),
         expires=int(time.time()) + lifetime,
         key_id=key_id,
         organization_id=organization_id,
     )
+
+
+def session_id(session: Session) -> str:
+    """The server-side id of a session: the SHA-256 of its nonce (256 random bits, so a fast hash will do)."""
+    return hashlib.sha256(session.nonce.encode("ascii")).hexdigest()
+
+
+def start_session(db: Database, key_id: str, organization_id: str) -> Session:
+    """Sign in: a new session, stored server-side (expired sessions of every key are swept here)."""
+    session = new_session(key_id, organization_id)
+    now = utcnow()
+    with db.write() as writing:
+        writing.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
+        writing.add(
+            DashboardSession(
+                id=session_id(session),
+                key_id=key_id,
+                organization_id=organization_id,
+                created_at=now,
+                expires_at=datetime.fromtimestamp(session.expires, UTC),
+            )
+        )
+    return session
+
+
+def end_session(db: Database, session: Session | None) -> None:
+    """Sign out: the session (and every copy of its cookie) stops working now."""
+    if session is None or session.key_id is None:
+        return
+    with db.write() as writing:
+        writing.execute(delete(DashboardSession).where(DashboardSession.id == session_id(session)))
 
 
 def session_cookie(signer: Signer, session: Session, *, secure: bool) -> Cookie:
@@ -145,15 +194,23 @@ def load_viewer(db: Database, signer: Signer, request: Request[Any, Any, Any]) -
         raise SignInRequired("Your session has ended; sign in again." if request.cookies.get(COOKIE) else None)
     with db.read() as reading:
         row = reading.execute(
-            select(ApiKey, Organization.name)
+            select(ApiKey, Organization.name, DashboardSession.id)
             .join(Organization, Organization.id == ApiKey.organization_id)
+            .outerjoin(
+                DashboardSession,
+                (DashboardSession.id == session_id(session))
+                & (DashboardSession.key_id == ApiKey.id)
+                & (DashboardSession.expires_at > utcnow()),
+            )
             .where(ApiKey.id == session.key_id)
         ).first()
     if row is None:
         raise SignInRequired("Your session has ended; sign in again.")
-    key, organization_name = row
+    key, organization_name, stored = row
     if key.revoked_at is not None:
         raise SignInRequired("The API key of this session was revoked; sign in with another key.")
+    if stored is None:
+        raise SignInRequired("Your session has ended (signed out, or ended by an owner); sign in again.")
     if key.organization_id != session.organization_id or key.role not in DASHBOARD_ROLES:
         raise SignInRequired("Your session has ended; sign in again.")
     principal = Principal(

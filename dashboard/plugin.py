@@ -137,7 +137,7 @@ def error_pages(context: DashboardContext) -> ExceptionHandlersMap:
         )
 
     def not_allowed(request: Request[Any, Any, Any], exc: NotAllowed) -> Response[Any]:
-        return _error_page(context, request, 403, "Owners only", exc.message)
+        return _error_page(context, request, 403, "Missing scope", exc.message)
 
     def api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
         return _error_page(context, request, exc.status, exc.title, exc.detail)

@@ -169,6 +169,7 @@ def page(
     *,
     status_code: int = 200,
     cookies: list[Cookie] | None = None,
+    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> Template:
     """Render ``template`` with the shared UI context; a pending flash message is shown once."""
@@ -180,7 +181,7 @@ def page(
         template_name=template,
         context={"ui": Ui(viewer, section, flash), **context},
         status_code=status_code,
-        headers=SECURITY_HEADERS,
+        headers={**SECURITY_HEADERS, **(headers or {})},
         cookies=all_cookies,
     )
 

@@ -15,27 +15,29 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 import hub
 from dashboard.plugin import DashboardPlugin
-from hub import idempotency
+from hub.auth.client_address import trusted_networks
 from hub.auth.controllers import ApiKeyController, AuditController
 from hub.auth.middleware import ApiAuthMiddleware, scope_guard
-from hub.auth.ratelimit import RateLimiter
+from hub.auth.ratelimit import FailedAuthLimiter, RateLimiter
 from hub.availability.controllers import AvailabilityController
 from hub.bookings.controllers import BookingController
 from hub.connections.controllers import AuthorizeController, ConnectionController, oauth_callback
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpointController
-from hub.errors import ApiError, exception_handlers
+from hub.errors import ApiError, FieldError, exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jobs.runner import configure as configure_jobs
+from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
 from hub.observability.exposition import MetricsController
 from hub.observability.logging import configure_logging
 from hub.observability.plugin import TracingPlugin
-from hub.openapi import add_problem_responses
+from hub.openapi import add_problem_responses, describe_outside_routes
 from hub.redis import connect, with_redis
 from hub.settings import Settings
+from hub.text import NUL_MESSAGE
 from hub.users.controllers import UserController
 from hub.versioning import VersioningPlugin
 from hub.webhooks.controllers import provider_webhook
@@ -68,6 +70,22 @@ async def require_json_body(request: Request[Any, Any, Any]) -> None:
             )
 
 
+def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:
+    """No text may hold NUL (hub.text), and that includes the query of a /v1 call. (Ids in the
+    path are checked against their own form and answer 404 when they do not match.)"""
+    if not request.url.path.startswith("/v1/"):
+        return
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise FieldError(name.replace("\x00", ""), NUL_MESSAGE)
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """What every request must pass before its handler's arguments are read."""
+    refuse_nul_in_query(request)
+    await require_json_body(request)
+
+
 def create_app(settings: Settings, *, database: Database | None = None) -> Litestar:
     settings = with_redis(settings)
     assert settings.redis_url is not None
@@ -76,12 +94,14 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     prometheus = PrometheusConfig(app_name="hub", prefix="hub", group_path=True, exclude=["^/metrics$"])
 
     relay = OutboxRelay(redis_client, db)
+    keyring = keyring_for(settings)  # secrets at rest (stored idempotent answers, webhook secrets)
 
     def on_startup(app: Litestar) -> None:
         # Sync handlers run in worker threads; a few threads do the work of many without the
         # GIL contention (and connection-pool queueing) of anyio's default 40.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
         add_problem_responses(app)
+        describe_outside_routes(app)
 
     def on_shutdown(app: Litestar) -> None:
         relay.close()
@@ -91,11 +111,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 
     app = Litestar(
         route_handlers=[health, ready, MetricsController, oauth_callback, provider_webhook, *API_CONTROLLERS],
-        dependencies={"db": Provide(lambda: db, use_cache=True, sync_to_thread=False)},
+        dependencies={
+            "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+            "keyring": Provide(lambda: keyring, use_cache=True, sync_to_thread=False),
+        },
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
         exception_handlers=exception_handlers,
-        before_request=require_json_body,
+        before_request=check_request,
+        request_class=HubRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Hub API",
@@ -121,9 +145,15 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.connectors = {}
     app.state.relay = relay
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
+    app.state.auth_failures = FailedAuthLimiter(
+        redis_client, settings.auth_failures_per_minute, namespace="authfail:v1"
+    )
+    app.state.sign_in_failures = FailedAuthLimiter(
+        redis_client, settings.sign_in_failures_per_minute, namespace="authfail:dashboard"
+    )
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     db.set_commit_hook("outbox", relay)
     configure_jobs(settings)
-    idempotency.configure(keyring_for(settings))
     return app
 
 

@@ -9,12 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
 
 from hub.db import Database, upgrade
+from hub.files import create_private, private_dir
 from hub.observability.logging import configure_logging
 from hub.settings import Settings, SettingsError
 
@@ -27,6 +28,8 @@ def _settings() -> Settings:
     except SettingsError as exc:
         sys.exit(f"hub: configuration error: {exc}")
     configure_logging(json=settings.log_format == "json", level=settings.log_level)
+    if settings.data_dir.is_dir():
+        private_dir(settings.data_dir)  # one made by an earlier version may still be 0755
     return settings
 
 
@@ -59,11 +62,61 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
 GRACEFUL_SHUTDOWN_SECONDS = 20  # in-flight requests get this long after SIGTERM; then the relay drains
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
+WORKER_STOP_SECONDS = 120  # `hub dev`: the worker's running job may end (its timeout plus a margin)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Stopped(Exception):
+    """A stop signal (SIGTERM, SIGINT) that arrived while no server or worker loop handled it,
+    or after uvicorn's graceful shutdown ended (uvicorn then re-raises the signal it got)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop_requested(signum: int, _frame: object) -> None:
+    """The first stop signal unwinds the command (``Stopped``); later ones are ignored so that
+    the cleanup it starts (stopping the worker, the embedded Redis) is never cut short."""
+    _ignore_stop_signals()
+    raise Stopped(signum)
+
+
+def _ignore_further(signum: int, _frame: object) -> None:
+    log.info("hub.stop_signal_ignored", signal=signal.Signals(signum).name, reason="already stopping")
+
+
+def _ignore_stop_signals() -> None:
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _ignore_further)
+
+
+def _run_until_stopped(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a long-running command (serve, worker, dev) so that SIGTERM and SIGINT end it
+    through its own cleanup: the servers' graceful shutdown, then the embedded Redis's lease
+    given back (and the server stopped when no other Hub process uses it), exit status 0."""
+    from hub.redis import release_embedded
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _stop_requested)
+    try:
+        return command(args)
+    except Stopped as stop:
+        log.info("hub.stopped", signal=str(stop))
+        return 0
+    finally:
+        _ignore_stop_signals()  # uvicorn and RQ leave their own handlers installed
+        release_embedded()
 
 
 def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     """Run uvicorn until SIGTERM/SIGINT: it stops accepting, lets in-flight requests finish
-    (up to ``GRACEFUL_SHUTDOWN_SECONDS``), then the app's shutdown drains the outbox relay."""
+    (up to ``GRACEFUL_SHUTDOWN_SECONDS``), then the app's shutdown drains the outbox relay.
+
+    With one process uvicorn serves here and re-raises the signal once it shut down, which
+    ``_run_until_stopped`` turns into a normal exit. With ``--workers N`` this process is
+    uvicorn's supervisor: it passes SIGTERM on to every server process (each shuts down
+    gracefully as above) and returns once all of them ended."""
     import uvicorn
 
     from hub.redis import with_redis
@@ -85,6 +138,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=False,  # Hub reads X-Forwarded-For itself, only from HUB_TRUSTED_PROXIES
     )
 
 
@@ -95,8 +149,11 @@ def _prometheus_multiprocess(directory: Path) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         return
     shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
+    private_dir(directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory.resolve())
+    # prometheus_client creates those files with the process umask, and the server processes
+    # inherit this one: keep them 0600 like everything else in the data directory.
+    os.umask(0o077)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -120,6 +177,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from hub.redis import with_redis
 
     os.environ.setdefault("HUB_WEBHOOKS_ALLOW_PRIVATE", "true")
+    os.environ.setdefault("HUB_OAUTH_REDIRECT_ALLOW_LOCALHOST", "true")
     settings = _settings()
     db = _migrate(settings)
     settings = with_redis(settings)
@@ -127,7 +185,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     marker = settings.data_dir / ".bootstrapped"
     if not marker.exists():
         organization_id, secret = bootstrap_key(db, "Default", role="owner", name="dev owner")
-        marker.write_text(organization_id)
+        with os.fdopen(create_private(marker, exclusive=False, truncate=True), "w") as handle:
+            handle.write(organization_id)
         print(
             f"\nCreated organization {organization_id} with an owner API key (shown once, keep it):\n\n"
             f"    {secret}\n\nTry:  curl -H 'Authorization: Bearer {secret}' http://{args.host}:{args.port}/v1/users\n",
@@ -136,21 +195,25 @@ def cmd_dev(args: argparse.Namespace) -> int:
     else:
         print(f"Organization {marker.read_text()} exists; create another key with `hub keys create`.", flush=True)
     db.dispose()
-    worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=dict(os.environ))
-
-    def stop(signum: int, _frame: object) -> None:
-        # uvicorn re-raises SIGTERM/SIGINT after its own graceful shutdown; stop the worker too.
-        worker.terminate()
-        worker.wait(timeout=30)
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop)
+    # Its own session: Ctrl-C reaches only this process, which then stops the worker once,
+    # after the server's graceful shutdown (a second signal would make RQ drop the running job).
+    worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env=dict(os.environ), start_new_session=True)
     try:
         _serve(settings, args.host, args.port, 1)
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        _stop_worker(worker)
     return 0
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM: RQ's warm shutdown lets the running job end; SIGKILL if it takes too long."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("dev.worker_killed", pid=worker.pid, reason=f"still running {WORKER_STOP_SECONDS} s after SIGTERM")
+        worker.kill()
+        worker.wait()
 
 
 def cmd_jobs_failed(_args: argparse.Namespace) -> int:
@@ -246,8 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LONG_RUNNING = {"serve", "worker", "dev"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in LONG_RUNNING:
+        return _run_until_stopped(args.func, args)
     return int(args.func(args) or 0)
 
 

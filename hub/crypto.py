@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hub.files import create_private, private_dir
 from hub.settings import Settings
 
 _VERSION = b"\x01"
@@ -76,8 +77,7 @@ def keyring_for(settings: Settings) -> Keyring:
 def _development_key(data_dir: Path) -> str:
     path = data_dir / "secret.key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
+        private_dir(data_dir)
+        with os.fdopen(create_private(path), "w") as handle:
             handle.write(secrets.token_urlsafe(32))
     return path.read_text().strip()

@@ -233,6 +233,7 @@ def _validation_errors(extra: Any, detail: str = "") -> list[dict[str, str]]:
             key = path.rstrip("`") if key in ("", "data") else f"{key}.{path.rstrip('`')}"
         elif message == "'data'" or (key == "data" and message.startswith("'")):
             message = "a JSON body is required"
+        message = _readable_pattern(message)
         missing = _MISSING_FIELD.fullmatch(message)
         if missing:
             # Name the missing field itself, not the object (or the whole body) that lacks it.
@@ -245,6 +246,16 @@ def _validation_errors(extra: Any, detail: str = "") -> list[dict[str, str]]:
         if missing:
             errors.append({"field": missing["name"], "message": f"is a required {missing['kind']} parameter"})
     return errors
+
+
+def _readable_pattern(message: str) -> str:
+    """The text rule's own sentence for msgspec's "Expected `str` matching regex '...'" (hub.text)."""
+    from hub.text import MESSAGES  # hub.text builds on this module
+
+    for pattern, readable in MESSAGES.items():
+        if message == f"Expected `str` matching regex {pattern!r}":
+            return readable
+    return message
 
 
 def _from_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:

@@ -204,6 +204,11 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+def tls_context() -> ssl.SSLContext:
+    """The TLS context Hub's clients verify servers with (for a transport built outside ``client``)."""
+    return _tls_context()
+
+
 def client(
     *, timeout: httpx.Timeout = DEFAULT_TIMEOUT, headers: Mapping[str, str] | None = None, **options: Any
 ) -> httpx.Client:

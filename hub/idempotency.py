@@ -10,7 +10,8 @@
   ``STALE_CLAIM`` belongs to a process that died before committing anything; it is taken over.
 * Keys are scoped to the API key that sent them and kept for ``RETENTION``.
 * Stored answers are encrypted at rest (they may hold a secret shown once, such as a new API
-  key): ``configure()`` hands this module the keyring at start-up.
+  key): ``run()`` takes the keyring as a required argument, so there is no way to store an
+  answer in plaintext.
 """
 
 from __future__ import annotations
@@ -45,19 +46,9 @@ def no_finish(_session: Session, _status: int, _obj: Any) -> None:
     """The ``finish`` of a call that is not guarded by an idempotency key."""
 
 
-_keyring: list[Keyring] = []
-
-
-def configure(keyring: Keyring) -> None:
-    _keyring[:] = [keyring]
-
-
-def _seal(api_key_id: str, key: str, body: bytes) -> bytes:
-    return _keyring[0].encrypt(body, f"idempotency:{api_key_id}:{key}") if _keyring else body
-
-
-def _open(api_key_id: str, key: str, body: bytes) -> bytes:
-    return _keyring[0].decrypt(body, f"idempotency:{api_key_id}:{key}") if _keyring else body
+def associated_data(api_key_id: str, key: str) -> str:
+    """What binds a stored answer's ciphertext to its row (``hub secrets rotate`` uses it too)."""
+    return f"idempotency:{api_key_id}:{key}"
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -76,6 +67,7 @@ def validate_key(key: str) -> str:
 
 def run(
     db: Database,
+    keyring: Keyring,
     principal: Principal,
     key: str | None,
     request_fingerprint: str,
@@ -83,7 +75,8 @@ def run(
     operation: Operation,
 ) -> Response[bytes]:
     """Run ``operation`` at most once per key. ``operation(finish)`` must call
-    ``finish(session, status, obj)`` inside the transaction that commits its effects."""
+    ``finish(session, status, obj)`` inside the transaction that commits its effects. The
+    stored answer is encrypted with ``keyring``."""
     answer: list[tuple[int, bytes]] = []
 
     def record(session: Session, status: int, body: bytes) -> None:
@@ -91,7 +84,11 @@ def run(
             session.execute(
                 update(IdempotencyKey)
                 .where(IdempotencyKey.api_key_id == principal.key_id, IdempotencyKey.key == key)
-                .values(state="done", response_status=status, response_body=_seal(principal.key_id, key, body))
+                .values(
+                    state="done",
+                    response_status=status,
+                    response_body=keyring.encrypt(body, associated_data(principal.key_id, key)),
+                )
             )
 
     def finish(session: Session, status: int, obj: Any) -> None:
@@ -103,7 +100,7 @@ def run(
         operation(finish)
         return _json(*answer[0], replayed=False)
     key = validate_key(key)
-    stored = _claim(db, principal.key_id, key, request_fingerprint)
+    stored = _claim(db, keyring, principal.key_id, key, request_fingerprint)
     if stored is not None:
         return _json(stored[0], stored[1], replayed=True)
     try:
@@ -122,7 +119,9 @@ def run(
     return _json(*answer[0], replayed=False)
 
 
-def _claim(db: Database, api_key_id: str, key: str, request_fingerprint: str) -> tuple[int, bytes] | None:
+def _claim(
+    db: Database, keyring: Keyring, api_key_id: str, key: str, request_fingerprint: str
+) -> tuple[int, bytes] | None:
     now = datetime.now(UTC)
     claim = insert(IdempotencyKey).values(
         api_key_id=api_key_id,
@@ -158,7 +157,9 @@ def _claim(db: Database, api_key_id: str, key: str, request_fingerprint: str) ->
                 title="Idempotency key reused",
             )
         if existing.state == "done" and existing.response_status is not None:
-            return existing.response_status, _open(api_key_id, key, existing.response_body or b"")
+            return existing.response_status, keyring.decrypt(
+                existing.response_body or b"", associated_data(api_key_id, key)
+            )
         if now - existing.locked_at < STALE_CLAIM:
             raise Conflict(
                 "A request with this Idempotency-Key is still being processed. Retry after it "

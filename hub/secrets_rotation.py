@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from hub import idempotency
 from hub.crypto import DecryptionError, Keyring
 from hub.db import Database
 from hub.db.tables import Connection, IdempotencyKey, OAuthState, WebhookEndpoint
@@ -25,7 +26,7 @@ _TARGETS: list[tuple[Any, Any, Any, Callable[[Any], str]]] = [
         IdempotencyKey,
         IdempotencyKey.id,
         IdempotencyKey.response_body,
-        lambda row: f"idempotency:{row.api_key_id}:{row.key}",
+        lambda row: idempotency.associated_data(row.api_key_id, row.key),
     ),
 ]
 

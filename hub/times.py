@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from hub.errors import FieldError
 
-__all__ = ["load_zone", "parse_instant", "to_local_rfc3339", "to_rfc3339_utc"]
+__all__ = ["load_zone", "parse_instant", "supported_instant", "to_local_rfc3339", "to_rfc3339_utc"]
 
 _INSTANT = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})"
@@ -54,6 +54,25 @@ def load_zone(name: str, field: str = "timezone") -> ZoneInfo:
 
 
 MIN_YEAR, MAX_YEAR = 1970, 2199  # far enough for any calendar; far from datetime's limits
+
+
+def supported_instant(value: datetime, *, field: str) -> datetime:
+    """``value`` in UTC, if it has an offset and falls in the years ``MIN_YEAR``..``MAX_YEAR``.
+
+    Every instant that reaches Hub already parsed (a query parameter read by the framework, a
+    time inside a cursor) passes here before it is compared or stored: an instant near
+    datetime's limits, such as ``9999-12-31T23:59:59-14:00``, cannot even be converted to UTC.
+    Anything else raises ``FieldError`` naming ``field``.
+    """
+    if value.utcoffset() is None:
+        raise FieldError(field, f"must include a UTC offset, e.g. {_EXAMPLE}")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise FieldError(field, f"must be between the years {MIN_YEAR} and {MAX_YEAR} (in UTC)")
+    return utc
 
 
 def parse_instant(value: str, *, field: str, zone: ZoneInfo | None) -> datetime:

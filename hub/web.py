@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from hub import idempotency
 from hub.auth.principal import Principal
+from hub.crypto import Keyring
 from hub.observability.context import request_id_of
 from hub.pagination import MAX_LIMIT
 
@@ -29,8 +30,14 @@ IdempotencyKeyHeader = Annotated[
 
 
 def run_idempotent(
-    request: ApiRequest, db: Any, key: str | None, body: bytes, operation: Callable[[idempotency.Finish], object]
+    request: ApiRequest,
+    db: Any,
+    keyring: Keyring,
+    key: str | None,
+    body: bytes,
+    operation: Callable[[idempotency.Finish], object],
 ) -> Response[Any]:
-    """Run a creating POST under its ``Idempotency-Key`` (see ``hub.idempotency``)."""
+    """Run a creating POST under its ``Idempotency-Key`` (see ``hub.idempotency``); the stored
+    answer is encrypted with ``keyring`` (the app's ``keyring`` dependency)."""
     fingerprint = idempotency.fingerprint(request.method, request.url.path, body)
-    return idempotency.run(db, request.user, key, fingerprint, request_id(request), operation)
+    return idempotency.run(db, keyring, request.user, key, fingerprint, request_id(request), operation)

@@ -53,6 +53,9 @@ def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
         redis_url=redis_url,
         secret_keys=("test-secret-key-0123456789abcdef",),
         rate_limit_per_minute=100_000,
+        # every test connects from 127.0.0.1: the failed-authentication limits are tested on their own servers
+        auth_failures_per_minute=100_000,
+        sign_in_failures_per_minute=100_000,
         webhooks_allow_private=True,
     )
 
@@ -78,7 +81,9 @@ class LiveServer:
         self.app = app
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -6,8 +6,10 @@ row with status ``sent`` and skips that recipient; right after each send it reco
 So dispatching an event twice, or re-running a job that died halfway, sends nobody the same
 email twice. A transient failure (server down, 4xx) is raised, and RQ retries the job later;
 the recipients already served are then skipped. A recipient the server refuses for good is
-recorded as ``failed`` with the error code and the job goes on with the others; a permanent
-failure of Hub's own SMTP setup is recorded for the recipient at hand and ends the job.
+recorded as ``failed`` with the error code and the job goes on with the others, and so is a
+recipient whose stored name or address no email header can carry (``email_invalid_recipient``:
+a line break or NUL in data written before the API refused them). A permanent failure of Hub's
+own SMTP setup is recorded for the recipient at hand and ends the job.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.email.invite import KINDS, BookingPayload, Invite, Person, invite_for, parse_payload
-from connectors.email.notifier import compose
+from connectors.email.notifier import InvalidRecipient, compose, message_id, sender_domain
 from connectors.email.transport import MessageRefused, transport_for
 from hub.clock import utcnow
 from hub.db import Database
@@ -124,19 +126,22 @@ def send_booking_emails(outbox_id: str) -> dict[str, object]:
             counts["skipped"] += 1
             SENDS.labels("skipped").inc()
             continue
-        message = compose(work.invite, recipient, sender=ctx.settings.email_from, now=utcnow())
-        message_id = str(message["Message-ID"])
+        invite = work.invite
+        sent_id = message_id(
+            invite.booking_id, invite.sequence, recipient.email, sender_domain(ctx.settings.email_from)
+        )
         try:
+            message = compose(invite, recipient, sender=ctx.settings.email_from, now=utcnow())
             transport.send(message)
         except PermanentError as exc:
-            _record(ctx.db, work, outbox_id, recipient.email, message_id, f"{exc.code}: {exc.message}")
+            _record(ctx.db, work, outbox_id, recipient.email, sent_id, f"{exc.code}: {exc.message}")
             counts["failed"] += 1
             SENDS.labels("failed").inc()
             log.warning("email.failed", kind=work.invite.kind, code=exc.code, error=exc.message)
-            if not isinstance(exc, MessageRefused):
+            if not isinstance(exc, (MessageRefused, InvalidRecipient)):
                 raise  # Hub's own SMTP setup is wrong: the next recipient would fail the same way
             continue
-        _record(ctx.db, work, outbox_id, recipient.email, message_id, None)
+        _record(ctx.db, work, outbox_id, recipient.email, sent_id, None)
         counts["sent"] += 1
         SENDS.labels("sent").inc()
     log.info("email.completed", kind=work.invite.kind, **counts)

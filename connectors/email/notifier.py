@@ -10,11 +10,19 @@ and in UTC.
 The ``Message-ID`` is derived from the booking, its sequence and the recipient, so composing
 the same email again yields the same id; a cancellation refers to the invitation's id so mail
 clients thread the two.
+
+Names and addresses come from stored data. The API refuses line breaks and NUL in them, but a
+row written before that rule (or by other means) may still hold one, and a header cannot: a
+recipient whose name or address cannot be written raises ``InvalidRecipient`` (a
+``PermanentError``, code ``email_invalid_recipient``), so the job records it for that recipient
+and goes on with the others. The organizer's name is left out of ``Reply-To`` when it cannot be
+written, and line breaks in a title become spaces in the ``Subject``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -28,6 +36,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from connectors.email.ics import build_ics
 from connectors.email.invite import Invite, Person
+from hub.errors import PermanentError
 
 TEMPLATES = Path(__file__).parent / "templates"
 ATTACHMENT_NAME = "invite.ics"
@@ -35,6 +44,14 @@ ATTACHMENT_NAME = "invite.ics"
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DASH = "\N{EN DASH}"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_UNWRITABLE = re.compile(r"[\x00\r\n]")  # what no header may carry
+_BREAKS = re.compile(r"[\x00\r\n]+")
+
+
+class InvalidRecipient(PermanentError):
+    """The recipient's name or address cannot be written into an email header; retrying cannot help."""
+
+    code = "email_invalid_recipient"
 
 
 @cache
@@ -84,7 +101,7 @@ def subject(invite: Invite, recipient: Person) -> str:
         prefix = "Cancelled"
     else:
         prefix = "New booking" if _is_host(invite, recipient) else "Invitation"
-    return f"{prefix}: {invite.summary} @ {when}"
+    return f"{prefix}: {_BREAKS.sub(' ', invite.summary)} @ {when}"
 
 
 def message_id(booking_id: str, sequence: int, recipient: str, domain: str) -> str:
@@ -93,7 +110,7 @@ def message_id(booking_id: str, sequence: int, recipient: str, domain: str) -> s
     return f"<{booking_id}.s{sequence}.{digest}@{domain}>"
 
 
-def _sender_domain(sender: str) -> str:
+def sender_domain(sender: str) -> str:
     return parseaddr(sender)[1].rpartition("@")[2] or "hub"
 
 
@@ -125,13 +142,32 @@ def _cte(text: str) -> str | None:
 
 
 def _address(person: Person) -> Address:
+    """``person`` as a header address, or ``InvalidRecipient`` when that cannot be written."""
     username, _, domain = person.email.rpartition("@")
-    return Address(display_name=person.name or "", username=username, domain=domain)
+    if _UNWRITABLE.search(person.email) or _UNWRITABLE.search(person.name or "") or not username:
+        raise InvalidRecipient(
+            f"the name or address of recipient {person.email!r} holds a line break or NUL character, "
+            "or is not an address; no email header can carry it (correct the booking or the user)"
+        )
+    try:
+        return Address(display_name=person.name or "", username=username, domain=domain)
+    except ValueError as exc:
+        raise InvalidRecipient(f"recipient {person.email!r} cannot be written as an address: {exc}") from None
+
+
+def _reply_to(organizer: Person) -> Address | None:
+    """The organizer for ``Reply-To``: without the name if it cannot be written, else not at all."""
+    for person in (organizer, Person(organizer.email)):
+        try:
+            return _address(person)
+        except InvalidRecipient:
+            continue
+    return None
 
 
 def compose(invite: Invite, recipient: Person, *, sender: str, now: datetime) -> EmailMessage:
     """The complete email of ``invite`` for ``recipient``, sent from ``sender``."""
-    domain = _sender_domain(sender)
+    domain = sender_domain(sender)
     ics = build_ics(invite)
     ics_text = ics.decode()
     text, html = render(invite, recipient)
@@ -139,8 +175,9 @@ def compose(invite: Invite, recipient: Person, *, sender: str, now: datetime) ->
     message = EmailMessage()
     message["From"] = sender
     message["To"] = _address(recipient)
-    if not _is_host(invite, recipient):
-        message["Reply-To"] = _address(invite.organizer)
+    reply_to = None if _is_host(invite, recipient) else _reply_to(invite.organizer)
+    if reply_to is not None:
+        message["Reply-To"] = reply_to
     message["Subject"] = subject(invite, recipient)
     message["Date"] = format_datetime(now.astimezone(UTC))
     message["Message-ID"] = message_id(invite.booking_id, invite.sequence, recipient.email, domain)

@@ -16,6 +16,7 @@ opens; ``hub dev`` uses it so a newcomer sees what would have been sent.
 
 from __future__ import annotations
 
+import os
 import re
 import smtplib
 import ssl
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hub.errors import PermanentError, PipelineError, TransientError
+from hub.files import create_private, private_dir
 from hub.settings import Settings
 
 TIMEOUT_SECONDS = 15.0
@@ -150,13 +152,14 @@ class FileTransport:
         self.directory = directory
 
     def send(self, message: EmailMessage) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # 0700: the names show recipients and subjects
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{stamp}-{_slug(parseaddr(str(message['To']))[1], str(message['Subject']))}"
         data = message.as_bytes(policy=_WIRE)
         for suffix in ("", *(f"-{n}" for n in range(2, 100))):
             try:
-                with open(self.directory / f"{name}{suffix}.eml", "xb") as handle:  # never overwrite
+                # 0600, never overwritten: a message may carry a link that works for days
+                with os.fdopen(create_private(self.directory / f"{name}{suffix}.eml"), "wb") as handle:
                     handle.write(data)
                 return
             except FileExistsError:

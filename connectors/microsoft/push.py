@@ -16,8 +16,11 @@ Subscriptions (PROTOCOLS D):
   the subscription (404, e.g. after ``subscriptionRemoved``) a new one is created and returned.
 
 Parsing (pure): a ``validationToken`` query parameter is answered before anything else, with the
-decoded token as ``text/plain``. Otherwise the body is a ``changeNotificationCollection``; each
-entry becomes a ``Notification`` with ``secret = clientState`` (core compares it in constant time).
+decoded token as ``text/plain``; a token longer than ``MAX_VALIDATION_TOKEN`` characters is
+refused with 400 (Graph's tokens are short; nothing else gets an echo of any length). Otherwise
+the body is a ``changeNotificationCollection``; each entry becomes a ``Notification`` with
+``secret = clientState`` (core compares it in constant time, and caps how many one request may
+carry: ``hub.webhooks.service.MAX_NOTIFICATIONS``).
 
 Dedup keys collapse Graph's redeliveries (it retries an unanswered POST for up to 4 hours with
 the same content) without swallowing later, real changes:
@@ -56,6 +59,7 @@ CHANGE_TYPES: Final = "created,updated,deleted"
 DEFAULT_EXPIRY_MINUTES: Final = 4_200
 MAX_CLIENT_STATE: Final = 128
 MAX_DEDUP_KEY: Final = 500
+MAX_VALIDATION_TOKEN: Final = 1_024  # characters, after URL decoding
 LIFECYCLE_EVENTS: Final = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 
 
@@ -136,6 +140,12 @@ def parse_notifications(query: Mapping[str, str], body: bytes) -> WebhookAnswer 
     """Pure: the validation answer, a 400 for an unreadable body, or the notifications."""
     token = query.get("validationToken")
     if token is not None:  # the handshake comes first, before any JSON parsing (PROTOCOLS D)
+        if len(token) > MAX_VALIDATION_TOKEN:
+            return WebhookAnswer(
+                status=400,
+                body=f"validationToken is longer than {MAX_VALIDATION_TOKEN} characters",
+                media_type="text/plain",
+            )
         return WebhookAnswer(status=200, body=token, media_type="text/plain")
     try:
         collection = msgspec.json.decode(body, type=NotificationCollection)

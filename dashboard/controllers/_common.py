@@ -13,6 +13,7 @@ from litestar.params import Body
 from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.db import Database
+from hub.times import MAX_YEAR, MIN_YEAR
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
@@ -38,13 +39,15 @@ def choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
 
 
 def day_start(value: str | None) -> datetime | None:
-    """``YYYY-MM-DD`` as midnight UTC; ``None`` for anything else."""
+    """``YYYY-MM-DD`` as midnight UTC; ``None`` for anything else, including days outside the
+    years Hub supports (``hub.times``), whose next day may not even exist (9999-12-31)."""
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         return None
+    return day if MIN_YEAR <= day.year <= MAX_YEAR else None
 
 
 def redis_client(request: Request[Any, Any, Any]) -> redis.Redis:

@@ -38,6 +38,7 @@ class ConnectionsController(Controller):
         q: str | None = None,
         after: str | None = None,
     ) -> Template:
+        viewer.require("connections.read")
         org = viewer.principal.organization_id
         filters = {
             "status": choice(status, STATUSES),
@@ -65,6 +66,7 @@ class ConnectionsController(Controller):
     def detail(
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, connection_id: str
     ) -> Template:
+        viewer.require("connections.read")
         org = viewer.principal.organization_id
         with db.read() as session:
             connection = service.load(session, org, connection_id)  # another organization's id: 404
@@ -88,7 +90,7 @@ class ConnectionsController(Controller):
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, connection_id: str
     ) -> Redirect:
         """Queue a sync of every busy-source calendar of the connection, now."""
-        viewer.require("resync")
+        viewer.require("connections.sync")
         back = f"/dashboard/connections/{connection_id}"
         try:
             queued = service.request_connection_sync(db, redis_client(request), viewer.principal, connection_id)
@@ -124,7 +126,7 @@ class ConnectionsController(Controller):
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, connection_id: str
     ) -> Redirect:
         """Email the connection's user a fresh link to connect the account again."""
-        viewer.require("relink")
+        viewer.require("connections.relink")
         back = f"/dashboard/connections/{connection_id}"
         try:
             recipient = relink.request_relink(db, redis_client(request), ctx.settings, viewer.principal, connection_id)

@@ -1,4 +1,4 @@
-"""The developer console (owners only): API keys — create, list, revoke — and the audit log."""
+"""The developer console: API keys — create, list, revoke, sign out everywhere — and the audit log."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ class ConsoleController(Controller):
         viewer: Viewer,
         after: str | None = None,
     ) -> Template:
-        viewer.require("read_keys")
+        viewer.require("keys.manage")
         return self._keys_page(request, ctx, db, viewer, after=after)
 
     @post("/keys", sync_to_thread=True, status_code=200)
@@ -78,7 +78,7 @@ class ConsoleController(Controller):
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, data: Form
     ) -> Template:
         """Create a key and show its secret on this page, once; nothing stores it in the clear."""
-        viewer.require("create_key")
+        viewer.require("keys.manage")
         form = {"name": field(data, "name"), "role": field(data, "role"), "scopes": fields(data, "scopes")}
         try:
             request_data = msgspec.convert(
@@ -104,11 +104,25 @@ class ConsoleController(Controller):
     def revoke_key(
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, key_id: str
     ) -> Redirect:
-        viewer.require("revoke_key")
+        viewer.require("keys.manage")
         revoked = service.revoke_key(db, viewer.principal, key_id)  # another organization's id: 404
         if revoked.id == viewer.principal.key_id:
             return done(ctx.signer, "/dashboard/sign-in", f"You revoked the key of this session ({revoked.name}).")
         return done(ctx.signer, "/dashboard/keys", f"Revoked {revoked.name} ({revoked.prefix}…). It stops working now.")
+
+    @post("/keys/{key_id:str}/sign-out-everywhere", sync_to_thread=True, status_code=303)
+    def sign_out_everywhere(
+        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, key_id: str
+    ) -> Redirect:
+        """End every dashboard session of a key (copies of its cookies included); the key keeps working."""
+        viewer.require("keys.manage")
+        key, ended = service.end_dashboard_sessions(db, viewer.principal, key_id)  # another organization's id: 404
+        if key.id == viewer.principal.key_id:
+            return done(
+                ctx.signer, "/dashboard/sign-in", f"You ended every dashboard session of {key.name}, this one too."
+            )
+        sessions = f"{ended} dashboard session{'s' if ended != 1 else ''}"
+        return done(ctx.signer, "/dashboard/keys", f"Ended {sessions} of {key.name} ({key.prefix}…).")
 
     @get("/audit", sync_to_thread=True)
     def audit(
@@ -119,7 +133,7 @@ class ConsoleController(Controller):
         viewer: Viewer,
         cursor: str | None = None,
     ) -> Template:
-        viewer.require("read_audit")
+        viewer.require("audit.read")
         events = service.list_audit_events(db, viewer.principal, AUDIT_PAGE, cursor)
         return page(
             ctx.signer,

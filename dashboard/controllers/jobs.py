@@ -23,6 +23,7 @@ class JobsController(Controller):
 
     @get("/", sync_to_thread=True)
     def index(self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer) -> Template:
+        viewer.require("jobs.read")
         connection = redis_client(request)
         org = viewer.principal.organization_id
         return page(
@@ -41,7 +42,7 @@ class JobsController(Controller):
     def retry_all(
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer
     ) -> Redirect:
-        viewer.require("retry_job")
+        viewer.require("jobs.retry")
         count = queue_state.retry_all(db, redis_client(request), viewer.principal.organization_id)
         if count:
             record(db, viewer.principal, "jobs.retried", "job", "all", {"count": count})
@@ -54,7 +55,7 @@ class JobsController(Controller):
     def retry(
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, job_id: str
     ) -> Redirect:
-        viewer.require("retry_job")
+        viewer.require("jobs.retry")
         if not queue_state.retry(db, redis_client(request), viewer.principal.organization_id, job_id):
             raise NotFound(f"No failed job with id {job_id!r} in this organization; it may have been retried already.")
         record(db, viewer.principal, "job.retried", "job", job_id)

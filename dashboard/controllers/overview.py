@@ -54,5 +54,9 @@ class OverviewController(Controller):
             hub_day=ctx.sampler.figures(86400),
             charts=charts,
             series=series,
-            attention=list_connections(db, org, attention=True, limit=ATTENTION_SHOWN),
+            attention=(
+                list_connections(db, org, attention=True, limit=ATTENTION_SHOWN)
+                if viewer.may("connections.read")
+                else None
+            ),
         )

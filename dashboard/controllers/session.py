@@ -11,14 +11,18 @@ from dashboard.auth import (
     DASHBOARD_ROLES,
     clear_cookie,
     csrf_token,
+    end_session,
     new_session,
     read_session,
     session_cookie,
+    start_session,
 )
 from dashboard.context import DashboardContext
 from dashboard.controllers._common import Form, field, safe_next
 from dashboard.render import SECURITY_HEADERS, flash_cookie, page
 from hub.auth.authenticate import authenticate
+from hub.auth.client_address import client_address
+from hub.auth.ratelimit import FailedAuthLimiter
 from hub.db import Database
 from hub.errors import ApiKeyRevoked, Unauthenticated
 
@@ -59,7 +63,10 @@ class SessionController(Controller):
         assert session is not None  # the CSRF check refused the POST otherwise
         target = safe_next(field(data, "next"))
 
-        def refuse(status: int, message: str) -> Template:
+        failures: FailedAuthLimiter = request.app.state.sign_in_failures
+        address = client_address(request.scope, request.app.state.trusted_proxies)
+
+        def refuse(status: int, message: str, headers: dict[str, str] | None = None) -> Template:
             return page(
                 ctx.signer,
                 request,
@@ -67,6 +74,7 @@ class SessionController(Controller):
                 None,
                 "sign-in",
                 status_code=status,
+                headers=headers,
                 error=message,
                 csrf=csrf_token(ctx.signer, session),
                 next=target,
@@ -75,11 +83,20 @@ class SessionController(Controller):
         secret = field(data, "api_key")
         if not secret:
             return refuse(401, "Paste an API key to sign in.")
+        blocked = failures.blocked(address)
+        if blocked is not None:  # refused before the key is checked: a right guess looks like a wrong one
+            return refuse(
+                429,
+                f"Too many failed sign-ins came from your address ({blocked.limit} in a minute). "
+                f"Wait {blocked.reset_seconds} seconds, then try again.",
+                {"Retry-After": str(blocked.reset_seconds)},
+            )
         try:
             principal = authenticate(db, f"Bearer {secret}")
         except ApiKeyRevoked:
             return refuse(401, "This API key was revoked. Sign in with another key.")
         except Unauthenticated:
+            failures.failed(address)
             return refuse(401, "This is not a valid API key. Check that it was copied whole (it starts with hub_sk_).")
         if principal.role not in DASHBOARD_ROLES:
             return refuse(
@@ -87,7 +104,7 @@ class SessionController(Controller):
                 f"This is a {principal.role} key. The dashboard needs a key with the role support or owner; "
                 "ask an owner of your organization to create one.",
             )
-        signed_in = new_session(principal.key_id, principal.organization_id)
+        signed_in = start_session(db, principal.key_id, principal.organization_id)
         return Redirect(
             target,
             status_code=303,
@@ -95,8 +112,10 @@ class SessionController(Controller):
             cookies=[session_cookie(ctx.signer, signed_in, secure=ctx.secure_cookies)],
         )
 
-    @post("/sign-out", sync_to_thread=False, status_code=303)
-    def sign_out(self, ctx: DashboardContext) -> Redirect:
+    @post("/sign-out", sync_to_thread=True, status_code=303)
+    def sign_out(self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database) -> Redirect:
+        """End the session server-side too, so a copy of the cookie stops working as well."""
+        end_session(db, read_session(ctx.signer, request))
         return Redirect(
             "/dashboard/sign-in",
             status_code=303,

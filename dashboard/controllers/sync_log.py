@@ -40,6 +40,7 @@ class SyncLogController(Controller):
         cursor: str | None = None,
     ) -> Template:
         """``period`` keeps the last hour/day/week/month; ``until`` (a UTC day) ends the log at that day."""
+        viewer.require("connections.read")
         filters = {
             "outcome": choice(outcome, OUTCOMES),
             "provider": choice(provider, CALENDAR_PROVIDERS),

@@ -34,6 +34,7 @@ class WebhooksController(Controller):
         viewer: Viewer,
         after: str | None = None,
     ) -> Template:
+        viewer.require("webhooks.read")
         endpoints = service.list_endpoints(db, viewer.principal, ENDPOINTS_SHOWN, after)
         counts = delivery_counts(db, viewer.principal.organization_id, utcnow() - timedelta(days=1))
         return page(ctx.signer, request, "webhooks.html", viewer, "webhooks", endpoints=endpoints, counts=counts)
@@ -48,6 +49,7 @@ class WebhooksController(Controller):
         endpoint_id: str,
         cursor: str | None = None,
     ) -> Template:
+        viewer.require("webhooks.read")
         found = service.get_endpoint(db, viewer.principal, endpoint_id)  # another organization's id: 404
         deliveries = service.list_deliveries(db, viewer.principal, endpoint_id, DELIVERIES_PAGE, cursor)
         return page(
@@ -66,7 +68,7 @@ class WebhooksController(Controller):
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, endpoint_id: str
     ) -> Redirect:
         """Turn a disabled endpoint back on (owners); its failing streak starts again from zero."""
-        viewer.require("enable_endpoint")
+        viewer.require("webhooks.enable")
         service.enable_endpoint(db, viewer.principal, endpoint_id)
         return done(ctx.signer, f"/dashboard/webhooks/{endpoint_id}", "The endpoint is enabled again.")
 
@@ -79,7 +81,7 @@ class DeliveriesController(Controller):
         self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, viewer: Viewer, delivery_id: str
     ) -> Redirect:
         """Send the delivery again now (a disabled endpoint must be enabled first)."""
-        viewer.require("retry_delivery")
+        viewer.require("deliveries.retry")
         delivery = service.get_delivery(db, viewer.principal, delivery_id)  # another organization's id: 404
         back = f"/dashboard/webhooks/{delivery.endpoint_id}"
         try:

@@ -6,6 +6,8 @@ from litestar import Controller, Response, get, post
 
 from hub.auth import service
 from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventOut
+from hub.auth.scopes import needs
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
@@ -17,7 +19,7 @@ class ApiKeyController(Controller):
 
     @post(
         sync_to_thread=True,
-        opt={"scope": "keys:manage"},
+        opt=needs("keys.manage"),
         status_code=201,
         summary="Create an API key (the secret is shown once)",
     )
@@ -25,16 +27,17 @@ class ApiKeyController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: ApiKeyCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[ApiKeyCreated]:
         principal = request.user
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_key(db, principal, data, finish)
+            request, db, keyring, idempotency_key, body, lambda finish: service.create_key(db, principal, data, finish)
         )
 
-    @get(sync_to_thread=True, opt={"scope": "keys:manage"}, summary="List API keys (never the secrets)")
+    @get(sync_to_thread=True, opt=needs("keys.manage"), summary="List API keys (never the secrets)")
     def list(
         self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[ApiKeyOut]:
@@ -43,7 +46,7 @@ class ApiKeyController(Controller):
     @post(
         "/{key_id:str}/revoke",
         sync_to_thread=True,
-        opt={"scope": "keys:manage"},
+        opt=needs("keys.manage"),
         status_code=200,
         summary="Revoke an API key",
     )
@@ -55,7 +58,7 @@ class AuditController(Controller):
     path = "/v1/audit-events"
     tags = ["Audit"]
 
-    @get(sync_to_thread=True, opt={"scope": "audit:read"}, summary="List audit events, newest first")
+    @get(sync_to_thread=True, opt=needs("audit.read"), summary="List audit events, newest first")
     def list(
         self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[AuditEventOut]:

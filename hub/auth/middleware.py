@@ -2,7 +2,11 @@
 
 The middleware authenticates the bearer key (database lookup in a worker thread), counts the
 request against the key's rate limit, and adds the ``RateLimit-*`` headers to the response.
-The guard checks the scope that a route declares in ``opt={"scope": ...}``.
+A client address with too many invalid keys this minute is refused (429) before its key is
+looked at (``HUB_AUTH_FAILURES_PER_MINUTE``; the address as ``hub.auth.client_address`` finds it).
+The guard checks the scopes of the operation a route declares in ``opt=needs("...")``; which
+scopes an operation needs is decided in one table, ``hub.auth.scopes.OPERATION_SCOPES``, which
+the dashboard checks too.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from litestar.middleware import AbstractMiddleware
 from litestar.types import Message, Receive, Scope, Send
 
 from hub.auth.authenticate import authenticate
+from hub.auth.client_address import client_address
 from hub.auth.principal import Principal
-from hub.auth.ratelimit import RateLimiter, RateLimitState
-from hub.errors import ApiError, InsufficientScope, RateLimited, problem_response
+from hub.auth.ratelimit import FailedAuthLimiter, RateLimiter, RateLimitState
+from hub.auth.scopes import missing_scopes
+from hub.errors import ApiError, InsufficientScope, RateLimited, Unauthenticated, problem_response
 
 
 class ApiAuthMiddleware(AbstractMiddleware):
@@ -35,7 +41,12 @@ class ApiAuthMiddleware(AbstractMiddleware):
         authorization = raw.decode("latin-1") if raw else None
         try:
             principal, limit = await anyio.to_thread.run_sync(
-                _authenticate_and_count, app_state.db, app_state.rate_limiter, authorization
+                _authenticate_and_count,
+                app_state.db,
+                app_state.rate_limiter,
+                app_state.auth_failures,
+                authorization,
+                client_address(scope, app_state.trusted_proxies),
             )
             scope["user"] = principal
             structlog.contextvars.bind_contextvars(
@@ -70,18 +81,36 @@ class ApiAuthMiddleware(AbstractMiddleware):
 
 
 def _authenticate_and_count(
-    db: Any, limiter: RateLimiter, authorization: str | None
+    db: Any, limiter: RateLimiter, failures: FailedAuthLimiter, authorization: str | None, address: str
 ) -> tuple[Principal, RateLimitState | None]:
-    principal = authenticate(db, authorization)
+    if authorization:
+        blocked = failures.blocked(address)
+        if blocked is not None:
+            raise RateLimited(
+                f"Too many requests with an invalid API key came from your address ({blocked.limit} in a minute). "
+                f"Retry after {blocked.reset_seconds} s with a valid key.",
+                headers={"Retry-After": str(blocked.reset_seconds)},
+            )
+    try:
+        principal = authenticate(db, authorization)
+    except Unauthenticated:  # not ``ApiKeyRevoked``: a key that once was valid is not a guess
+        if authorization:
+            failures.failed(address)
+        raise
     return principal, limiter.hit(principal.key_id)
 
 
 def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    required = handler.opt.get("scope")
-    if not required:
+    operation = handler.opt.get("operation")
+    if operation:
+        missing = missing_scopes(connection.scope["user"].scopes, operation)
+    elif handler.opt.get("scope"):  # a route that names its scope directly
+        principal: Principal = connection.scope["user"]
+        missing = () if principal.has(handler.opt["scope"]) else (handler.opt["scope"],)
+    else:
         return
-    principal: Principal = connection.scope["user"]
-    if not principal.has(required):
+    if missing:
+        required = missing[0]
         raise InsufficientScope(
             f"This API key lacks the `{required}` scope. Use a key that has it, or ask an owner to create one.",
             extra={"required_scope": required},

@@ -1,6 +1,8 @@
-"""Per-API-key rate limits kept in Redis, so they hold across every server process.
+"""Rate limits kept in Redis, so they hold across every server process.
 
-A fixed one-minute window per key (``INCR`` + ``EXPIRE`` in one round trip). When Redis cannot
+A fixed one-minute window per subject (``INCR`` + ``EXPIRE`` in one round trip). Two uses:
+requests per API key, and failed authentications per client address (``peek`` before the
+attempt, ``hit`` for each failure; namespaces keep the counters apart). When Redis cannot
 be reached the request is let through and a warning is logged: a rate limiter must never turn
 a Redis outage into an API outage (bookings keep working while Redis is down).
 """
@@ -34,33 +36,72 @@ class RateLimitState(msgspec.Struct, frozen=True):
 
 
 class RateLimiter:
-    def __init__(self, client: redis.Redis, per_minute: int) -> None:
+    def __init__(self, client: redis.Redis, per_minute: int, *, namespace: str = "ratelimit") -> None:
         self.client = client
         self.per_minute = per_minute
+        self.namespace = namespace
 
     @property
     def enabled(self) -> bool:
         return self.per_minute > 0
 
-    def hit(self, key_id: str) -> RateLimitState | None:
-        """Count one request for ``key_id``; ``None`` when limits are off or Redis is down."""
+    def hit(self, subject: str) -> RateLimitState | None:
+        """Count one event for ``subject`` (an API key id, a client address); ``None`` when
+        limits are off or Redis is down. ``allowed`` is false once the count exceeds the limit."""
         if not self.enabled:
             return None
         now = time.time()
         window = int(now // 60)
-        bucket = f"hub:ratelimit:{key_id}:{window}"
+        bucket = f"hub:{self.namespace}:{subject}:{window}"
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.incr(bucket)
             pipe.expire(bucket, 120)
             count = int(pipe.execute()[0])
         except redis.RedisError as exc:
-            log.warning("ratelimit.unavailable", error=type(exc).__name__)
+            log.warning("ratelimit.unavailable", error=type(exc).__name__, namespace=self.namespace)
             return None
+        return self._state(count, count <= self.per_minute, window, now)
+
+    def peek(self, subject: str) -> RateLimitState | None:
+        """The window's count for ``subject`` without counting; ``allowed`` is false once the
+        limit is used up (the next event would exceed it). ``None`` when off or Redis is down."""
+        if not self.enabled:
+            return None
+        now = time.time()
+        window = int(now // 60)
+        try:
+            raw = self.client.get(f"hub:{self.namespace}:{subject}:{window}")
+        except redis.RedisError as exc:
+            log.warning("ratelimit.unavailable", error=type(exc).__name__, namespace=self.namespace)
+            return None
+        count = int(raw) if raw is not None else 0
+        return self._state(count, count < self.per_minute, window, now)
+
+    def _state(self, count: int, allowed: bool, window: int, now: float) -> RateLimitState:
         reset = max(1, int((window + 1) * 60 - now + 0.999))
         return RateLimitState(
             limit=self.per_minute,
             remaining=max(0, self.per_minute - count),
             reset_seconds=reset,
-            allowed=count <= self.per_minute,
+            allowed=allowed,
         )
+
+
+class FailedAuthLimiter:
+    """Failed authentications per client address: ``blocked`` before an attempt is checked,
+    ``failed`` after one was refused. An address over its limit is refused before its key is
+    even looked at, so a right guess cannot be told apart from a wrong one while blocked."""
+
+    def __init__(self, client: redis.Redis, per_minute: int, *, namespace: str) -> None:
+        self.limiter = RateLimiter(client, per_minute, namespace=namespace)
+
+    def blocked(self, address: str) -> RateLimitState | None:
+        """The state when ``address`` has used up its failures this minute, else ``None``."""
+        state = self.limiter.peek(address)
+        return state if state is not None and not state.allowed else None
+
+    def failed(self, address: str) -> None:
+        state = self.limiter.hit(address)
+        if state is not None and state.remaining == 0:
+            log.warning("auth.failures_limited", namespace=self.limiter.namespace, client_address=address)

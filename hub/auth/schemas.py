@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from hub.auth.scopes import ALL_SCOPES
+from hub.text import line
 
 Role = Literal["owner", "member", "support", "app"]
 Scope = Literal[ALL_SCOPES]  # type: ignore[valid-type]
 
 
 class ApiKeyCreate(msgspec.Struct):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, line(min_length=1, max_length=200)]
     role: Role = "app"
     scopes: list[Scope] | None = None
 

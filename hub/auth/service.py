@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.auth import audit
@@ -12,7 +12,7 @@ from hub.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEventO
 from hub.auth.scopes import ROLE_SCOPES, default_scopes, may_grant_role
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import ApiKey, AuditEvent, Organization
+from hub.db.tables import ApiKey, AuditEvent, DashboardSession, Organization
 from hub.errors import FieldError, InsufficientScope, NotFound
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
@@ -101,6 +101,7 @@ def revoke_key(db: Database, principal: Principal, key_id: str) -> ApiKeyOut:
             raise NotFound(f"No API key with id {key_id!r} exists in this organization.")
         if key.revoked_at is None:
             key.revoked_at = utcnow()
+            _end_dashboard_sessions(session, key.id)
             audit.record(
                 session,
                 organization_id=key.organization_id,
@@ -111,6 +112,31 @@ def revoke_key(db: Database, principal: Principal, key_id: str) -> ApiKeyOut:
                 data={"name": key.name},
             )
         return _out(key)
+
+
+def _end_dashboard_sessions(session: Session, key_id: str) -> int:
+    result = session.execute(delete(DashboardSession).where(DashboardSession.key_id == key_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def end_dashboard_sessions(db: Database, principal: Principal, key_id: str) -> tuple[ApiKeyOut, int]:
+    """Sign a key out of the dashboard everywhere: every session of it ends now (the key keeps
+    working). Recorded as ``api_key.sessions_ended`` with the number of sessions ended."""
+    with db.write() as session:
+        key = session.get(ApiKey, key_id) if is_valid(key_id, "api_key") else None
+        if key is None or key.organization_id != principal.organization_id:
+            raise NotFound(f"No API key with id {key_id!r} exists in this organization.")
+        ended = _end_dashboard_sessions(session, key.id)
+        audit.record(
+            session,
+            organization_id=key.organization_id,
+            action="api_key.sessions_ended",
+            actor_key_id=principal.key_id,
+            target_type="api_key",
+            target_id=key.id,
+            data={"name": key.name, "sessions": ended},
+        )
+        return _out(key), ended
 
 
 def list_audit_events(db: Database, principal: Principal, limit: int, cursor: str | None) -> Page[AuditEventOut]:

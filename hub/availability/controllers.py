@@ -7,6 +7,7 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter
 
+from hub.auth.scopes import needs
 from hub.availability.service import Availability, availability
 from hub.db import Database
 from hub.web import ApiRequest
@@ -18,7 +19,7 @@ class AvailabilityController(Controller):
     path = "/v1/availability"
     tags = ["Availability"]
 
-    @get(sync_to_thread=True, opt={"scope": "availability:read"}, summary="Free slots of a user")
+    @get(sync_to_thread=True, opt=needs("availability.read"), summary="Free slots of a user")
     def get_availability(
         self,
         request: ApiRequest,

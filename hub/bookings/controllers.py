@@ -7,8 +7,10 @@ from typing import Literal
 
 from litestar import Controller, Response, get, post
 
+from hub.auth.scopes import needs
 from hub.bookings import service
 from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
@@ -18,25 +20,31 @@ class BookingController(Controller):
     path = "/v1/bookings"
     tags = ["Bookings"]
 
-    @post(sync_to_thread=True, opt={"scope": "bookings:write"}, status_code=201, summary="Create a booking")
+    @post(sync_to_thread=True, opt=needs("bookings.write"), status_code=201, summary="Create a booking")
     def create(
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: BookingCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[BookingOut]:
         principal = request.user
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_booking(db, principal, data, finish)
+            request,
+            db,
+            keyring,
+            idempotency_key,
+            body,
+            lambda finish: service.create_booking(db, principal, data, finish),
         )
 
-    @get("/{booking_id:str}", sync_to_thread=True, opt={"scope": "bookings:read"}, summary="Get a booking")
+    @get("/{booking_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a booking")
     def retrieve(self, request: ApiRequest, db: Database, booking_id: str) -> BookingOut:
         return service.get_booking(db, request.user, booking_id)
 
-    @get(sync_to_thread=True, opt={"scope": "bookings:read"}, summary="List bookings")
+    @get(sync_to_thread=True, opt=needs("bookings.read"), summary="List bookings")
     def list(
         self,
         request: ApiRequest,
@@ -62,7 +70,7 @@ class BookingController(Controller):
     @post(
         "/{booking_id:str}/cancel",
         sync_to_thread=True,
-        opt={"scope": "bookings:write"},
+        opt=needs("bookings.write"),
         status_code=200,
         summary="Cancel a booking",
     )

@@ -7,31 +7,38 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from hub.users.schemas import Email
+from hub.text import check_json, line, text
+from hub.users.schemas import Email, TimezoneName
 
-Title = Annotated[str, msgspec.Meta(max_length=500)]
+Title = Annotated[str, line(max_length=500)]
+Field = Annotated[str, text()]
+"""An id, a time or a zone as sent: no NUL (the field's own rules come after)."""
 
 
 class Attendee(msgspec.Struct):
     email: Email
-    name: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    name: Annotated[str, line(max_length=200)] | None = None
 
 
 class BookingCreate(msgspec.Struct):
-    host_id: str
-    start: Annotated[str, msgspec.Meta(examples=["2026-12-07T09:00:00", "2026-12-07T08:00:00Z"])]
-    end: str | None = None
+    host_id: Field
+    start: Annotated[str, text(examples=["2026-12-07T09:00:00", "2026-12-07T08:00:00Z"])]
+    end: Field | None = None
     duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
-    timezone: str | None = None
+    timezone: TimezoneName | None = None
     title: Title = ""
     attendees: Annotated[list[Attendee], msgspec.Meta(max_length=100)] = []
     metadata: dict[str, Any] = {}
-    client_timestamp: str | None = None
+    client_timestamp: Field | None = None
     ignore_availability: bool = False
+
+    def __post_init__(self) -> None:
+        # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
+        check_json(self.metadata, "metadata")
 
 
 class BookingCancel(msgspec.Struct):
-    reason: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    reason: Annotated[str, text(max_length=1000)] | None = None
 
 
 class Requested(msgspec.Struct):

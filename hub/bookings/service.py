@@ -36,8 +36,8 @@ from hub.errors import ApiError, Conflict, FieldError, InsufficientScope, NotFou
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
 from hub.observability.metrics import BOOKINGS
-from hub.pagination import Page, decode_cursor, encode_cursor
-from hub.times import load_zone, parse_instant, to_local_rfc3339
+from hub.pagination import Page, decode_time_cursor, encode_time_cursor
+from hub.times import load_zone, parse_instant, supported_instant, to_local_rfc3339
 from hub.users.service import load_user
 
 MAX_LENGTH = timedelta(hours=24)
@@ -273,9 +273,10 @@ def list_bookings(
     start_after: datetime | None,
     start_before: datetime | None,
 ) -> Page[BookingOut]:
-    for name, value in (("start_after", start_after), ("start_before", start_before)):
-        if value is not None and value.tzinfo is None:
-            raise FieldError(name, "must include a UTC offset, e.g. 2030-12-02T09:00:00Z")
+    if start_after is not None:
+        start_after = supported_instant(start_after, field="start_after")
+    if start_before is not None:
+        start_before = supported_instant(start_before, field="start_before")
     query = select(Booking).where(Booking.organization_id == principal.organization_id)
     if host_id is not None:
         query = query.where(Booking.host_id == host_id)
@@ -286,18 +287,12 @@ def list_bookings(
     if start_before is not None:
         query = query.where(Booking.start_at < start_before)
     if cursor:
-        last_start, last_id = decode_cursor(cursor, 2)
-        try:
-            after = datetime.fromisoformat(last_start)
-        except ValueError:
-            after = None
-        if after is None or after.tzinfo is None:
-            raise FieldError("cursor", "is not a cursor returned by this list; start again without `cursor`")
+        after, last_id = decode_time_cursor(cursor)
         query = query.where((Booking.start_at > after) | ((Booking.start_at == after) & (Booking.id > last_id)))
     with db.read() as session:
         rows = list(session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor([last.start_at.isoformat(), last.id])
+        next_cursor = encode_time_cursor(last.start_at, last.id)
     return Page(data=[to_out(b) for b in rows[:limit]], next_cursor=next_cursor)

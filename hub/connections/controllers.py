@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.response import Redirect
 
+from hub.auth.scopes import needs
 from hub.connections import oauth, service
 from hub.connections.schemas import AuthorizeRequest, AuthorizeResponse, CalendarUpdate, ConnectionOut, SyncRequested
 from hub.crypto import keyring_for
@@ -23,24 +24,24 @@ class AuthorizeController(Controller):
     @post(
         "/{provider:str}/authorize",
         sync_to_thread=True,
-        opt={"scope": "connections:write"},
+        opt=needs("connections.write"),
         status_code=200,
         summary="Start linking a calendar account (Google or Microsoft)",
     )
     def authorize(
         self, request: ApiRequest, db: Database, user_id: str, provider: str, data: AuthorizeRequest
     ) -> AuthorizeResponse:
-        state = request.app.state
-        return oauth.authorize(
-            db, state.settings, keyring_for(state.settings), request.user, user_id, provider, data.redirect_uri
-        )
+        settings = request.app.state.settings
+        oauth.provider_or_404(provider, settings)
+        redirect_uri = oauth.check_redirect(settings, data.redirect_uri)
+        return oauth.authorize(db, settings, keyring_for(settings), request.user, user_id, provider, redirect_uri)
 
 
 class ConnectionController(Controller):
     path = "/v1/connections"
     tags = ["Connections"]
 
-    @get(sync_to_thread=True, opt={"scope": "connections:read"}, summary="List connections")
+    @get(sync_to_thread=True, opt=needs("connections.read"), summary="List connections")
     def list(
         self,
         request: ApiRequest,
@@ -51,14 +52,14 @@ class ConnectionController(Controller):
     ) -> Page[ConnectionOut]:
         return service.list_connections(db, request.user, user_id=user_id, limit=limit, cursor=cursor)
 
-    @get("/{connection_id:str}", sync_to_thread=True, opt={"scope": "connections:read"}, summary="Get a connection")
+    @get("/{connection_id:str}", sync_to_thread=True, opt=needs("connections.read"), summary="Get a connection")
     def retrieve(self, request: ApiRequest, db: Database, connection_id: str) -> ConnectionOut:
         return service.get_connection(db, request.user, connection_id)
 
     @patch(
         "/{connection_id:str}/calendars/{calendar_id:str}",
         sync_to_thread=True,
-        opt={"scope": "connections:write"},
+        opt=needs("connections.write"),
         summary="Choose busy-source and booking-target calendars",
     )
     def update_calendar(
@@ -69,7 +70,7 @@ class ConnectionController(Controller):
     @post(
         "/{connection_id:str}/sync",
         sync_to_thread=True,
-        opt={"scope": "connections:write"},
+        opt=needs("connections.sync"),
         status_code=202,
         summary="Queue a sync of the connection's busy-source calendars",
     )
@@ -79,7 +80,7 @@ class ConnectionController(Controller):
     @delete(
         "/{connection_id:str}",
         sync_to_thread=True,
-        opt={"scope": "connections:write"},
+        opt=needs("connections.write"),
         status_code=200,
         summary="Unlink: stop push, revoke at the provider, keep history",
     )

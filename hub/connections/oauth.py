@@ -30,7 +30,7 @@ from hub.db import Database
 from hub.db.tables import Connection, OAuthState
 from hub.errors import ApiError, FieldError, NotFound, PipelineError
 from hub.ids import new_id
-from hub.settings import Settings
+from hub.settings import LOCAL_HOSTS, Settings, origin_of
 from hub.users.service import load_user
 
 log = structlog.get_logger("hub.oauth")
@@ -63,11 +63,39 @@ def _state_hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-def _check_redirect(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.scheme not in ("https", "http") or not parts.netloc or parts.fragment:
+def check_redirect(settings: Settings, uri: str) -> str:
+    """``uri`` if the callback may send the browser there, else 422.
+
+    Its origin must be one of ``HUB_OAUTH_REDIRECT_ORIGINS`` (unset: the origin of
+    ``HUB_PUBLIC_URL``), or any ``http://localhost`` / ``http://127.0.0.1`` port when
+    ``HUB_OAUTH_REDIRECT_ALLOW_LOCALHOST`` is on (``hub dev``). Plain ``http://`` only for localhost.
+    """
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise FieldError("redirect_uri", "must be an absolute http(s) URL without a fragment") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
         raise FieldError("redirect_uri", "must be an absolute http(s) URL without a fragment")
-    return uri
+    if parts.username is not None or parts.password is not None:
+        raise FieldError("redirect_uri", "must not contain credentials")
+    local = parts.hostname in LOCAL_HOSTS
+    if parts.scheme == "http" and not local:
+        raise _not_allowed("plain http:// is allowed only for localhost and 127.0.0.1; use https://")
+    if origin_of(uri) in settings.allowed_redirect_origins:
+        return uri
+    if local and parts.scheme == "http" and settings.oauth_redirect_allow_localhost:
+        return uri
+    configured = (
+        "HUB_OAUTH_REDIRECT_ORIGINS"
+        if settings.oauth_redirect_origins
+        else "HUB_OAUTH_REDIRECT_ORIGINS (unset, so only the origin of HUB_PUBLIC_URL is allowed)"
+    )
+    raise _not_allowed(f"{origin_of(uri)} is not an allowed origin; the operator lists them in {configured}")
+
+
+def _not_allowed(message: str) -> FieldError:
+    return FieldError("redirect_uri", message, code="redirect_uri_not_allowed", title="Redirect URI not allowed")
 
 
 def authorize(
@@ -79,8 +107,12 @@ def authorize(
     provider: str,
     redirect_uri: str,
 ) -> AuthorizeResponse:
+    """Start a link for ``user_id``; the browser returns to ``redirect_uri`` afterwards.
+
+    The caller vouches for ``redirect_uri``: the API passes only what ``check_redirect``
+    accepted, the dashboard's relink flow its own page on ``HUB_PUBLIC_URL``.
+    """
     connector = provider_or_404(provider, settings)
-    _check_redirect(redirect_uri)
     with db.read() as session:
         load_user(session, principal.organization_id, user_id)
     state = secrets.token_urlsafe(32)

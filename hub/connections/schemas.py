@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from hub.text import line
+
 
 class AuthorizeRequest(msgspec.Struct):
-    redirect_uri: Annotated[str, msgspec.Meta(max_length=2048, examples=["https://app.example.com/after-link"])]
+    redirect_uri: Annotated[str, line(max_length=2048, examples=["https://app.example.com/after-link"])]
 
 
 class AuthorizeResponse(msgspec.Struct):

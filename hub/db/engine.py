@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub.files import private_dir, private_file
 from hub.observability.instrument import instrument_engine
 
 
@@ -40,8 +41,10 @@ class Database:
         self._write_lock = threading.Lock()
         if self.dialect == "sqlite":
             database = make_url(self.url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if database and database != ":memory:" and not database.startswith("file:"):
+                # created 0600 before SQLite opens it: its -wal and -shm files take its mode
+                private_dir(Path(database).parent, tighten=False)
+                private_file(Path(database))
             self.engine = _sqlite_engine(self.url, immediate=False)
             self.write_engine = _sqlite_engine(self.url, immediate=True)
         else:

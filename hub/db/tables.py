@@ -70,6 +70,18 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class DashboardSession(Base):
+    """A signed-in dashboard session. ``id`` is the SHA-256 of the session's random token (the
+    cookie holds the token, the database only its hash); deleting the row ends the session."""
+
+    __tablename__ = "dashboard_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_org_id", "organization_id", "id"),)

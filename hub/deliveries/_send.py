@@ -1,8 +1,10 @@
 """One delivery attempt over HTTP: re-check the URL, sign, POST, and describe what happened.
 
-The request carries the exact stored body with the Standard Webhooks headers. Redirects are
-not followed (a 3xx is a failed attempt). Only the first bytes of the answer are read, enough
-for the 500-character snippet kept on the attempt. Nothing here touches the database.
+The check resolves the endpoint's host once, and the POST goes to the addresses that check
+accepted (``hub.egress``), never to a fresh DNS answer. The request carries the exact stored
+body with the Standard Webhooks headers. Redirects are not followed (a 3xx is a failed
+attempt). Only the first bytes of the answer are read, enough for the 500-character snippet
+kept on the attempt. Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import httpx
 import msgspec
 from prometheus_client import Histogram
 
+from hub import egress
 from hub.clock import utcnow
 from hub.deliveries import signing, urls
-from hub.http import client, retry_after_seconds
+from hub.http import retry_after_seconds
 
 SNIPPET_CHARS = 500
 _SNIPPET_BYTES = SNIPPET_CHARS * 4  # enough for 500 characters of UTF-8
@@ -45,7 +48,7 @@ def send(url: str, secret: str, msg_id: str, body: bytes, *, allow_private: bool
     """POST ``body`` to ``url`` signed with ``secret`` as message ``msg_id``; never raises for
     network trouble or refusals, which are failed attempts like any other."""
     try:
-        urls.check(url, allow_private=allow_private)
+        destination = urls.destination(url, allow_private=allow_private)
     except urls.UrlError as exc:
         return Outcome(error=f"{exc.code}: url {exc}")
     timestamp = int(utcnow().timestamp())
@@ -53,8 +56,8 @@ def send(url: str, secret: str, msg_id: str, body: bytes, *, allow_private: bool
     started = time.perf_counter()
     try:
         with (
-            client(timeout=httpx.Timeout(timeout), follow_redirects=False) as http,
-            http.stream("POST", url, content=body, headers=headers) as response,
+            egress.client(destination, timeout=httpx.Timeout(timeout), follow_redirects=False) as http,
+            http.stream("POST", destination.url, content=body, headers=headers) as response,
         ):
             raw = _read_prefix(response)
     except httpx.TimeoutException:

@@ -7,7 +7,8 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, post
 
 from hub.auth.principal import Principal
-from hub.crypto import keyring_for
+from hub.auth.scopes import needs
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.deliveries import service
 from hub.deliveries.schemas import WebhookDeliveryOut, WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointOut
@@ -24,7 +25,7 @@ class WebhookEndpointController(Controller):
 
     @post(
         sync_to_thread=True,
-        opt={"scope": "webhooks:write"},
+        opt=needs("webhooks.write"),
         status_code=201,
         summary="Create a webhook endpoint (the signing secret is shown once)",
     )
@@ -32,16 +33,17 @@ class WebhookEndpointController(Controller):
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: WebhookEndpointCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[WebhookEndpointCreated]:
         principal = request.user
         settings: Settings = request.app.state.settings
-        keyring = keyring_for(settings)
         return run_idempotent(
             request,
             db,
+            keyring,
             idempotency_key,
             body,
             lambda finish: service.create_endpoint(
@@ -49,20 +51,20 @@ class WebhookEndpointController(Controller):
             ),
         )
 
-    @get(sync_to_thread=True, opt={"scope": "webhooks:read"}, summary="List webhook endpoints (never the secrets)")
+    @get(sync_to_thread=True, opt=needs("webhooks.read"), summary="List webhook endpoints (never the secrets)")
     def list(
         self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[WebhookEndpointOut]:
         return service.list_endpoints(db, request.user, limit, cursor)
 
-    @get("/{endpoint_id:str}", sync_to_thread=True, opt={"scope": "webhooks:read"}, summary="Get a webhook endpoint")
+    @get("/{endpoint_id:str}", sync_to_thread=True, opt=needs("webhooks.read"), summary="Get a webhook endpoint")
     def retrieve(self, request: ApiRequest, db: Database, endpoint_id: str) -> WebhookEndpointOut:
         return service.get_endpoint(db, request.user, endpoint_id)
 
     @delete(
         "/{endpoint_id:str}",
         sync_to_thread=True,
-        opt={"scope": "webhooks:write"},
+        opt=needs("webhooks.write"),
         status_code=200,
         summary="Delete a webhook endpoint (answers it with deleted_at)",
     )
@@ -72,7 +74,7 @@ class WebhookEndpointController(Controller):
     @post(
         "/{endpoint_id:str}/enable",
         sync_to_thread=True,
-        opt={"scope": "webhooks:write"},
+        opt=needs("webhooks.enable"),
         status_code=200,
         summary="Enable a disabled webhook endpoint",
     )
@@ -82,7 +84,7 @@ class WebhookEndpointController(Controller):
     @get(
         "/{endpoint_id:str}/deliveries",
         sync_to_thread=True,
-        opt={"scope": "webhooks:read"},
+        opt=needs("webhooks.read"),
         summary="List an endpoint's deliveries with their attempts, newest first",
     )
     def deliveries(
@@ -100,14 +102,14 @@ class WebhookDeliveryController(Controller):
     path = "/v1/webhook-deliveries"
     tags = ["Webhooks"]
 
-    @get("/{delivery_id:str}", sync_to_thread=True, opt={"scope": "webhooks:read"}, summary="Get a webhook delivery")
+    @get("/{delivery_id:str}", sync_to_thread=True, opt=needs("webhooks.read"), summary="Get a webhook delivery")
     def retrieve(self, request: ApiRequest, db: Database, delivery_id: str) -> WebhookDeliveryOut:
         return service.get_delivery(db, request.user, delivery_id)
 
     @post(
         "/{delivery_id:str}/retry",
         sync_to_thread=True,
-        opt={"scope": "webhooks:write"},
+        opt=needs("deliveries.retry"),
         status_code=202,
         summary="Send a delivery again now",
     )

@@ -7,15 +7,17 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
+from hub.text import line, text
+
 EVENT_TYPES: Final = ("booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced")
 EventType = Literal["booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"]
 
 Url = Annotated[
     str,
-    msgspec.Meta(min_length=1, max_length=2048, description="http:// or https:// URL that receives the events"),
+    line(min_length=1, max_length=2048, description="http:// or https:// URL that receives the events"),
 ]
 Events = Annotated[list[EventType], msgspec.Meta(min_length=1, description="Event types to send; at least one.")]
-Description = Annotated[str, msgspec.Meta(max_length=500)]
+Description = Annotated[str, text(max_length=500)]
 
 
 class WebhookEndpointCreate(msgspec.Struct):

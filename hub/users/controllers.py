@@ -5,6 +5,8 @@ from __future__ import annotations
 from litestar import Controller, Response, get, patch, post
 
 from hub.auth.principal import Principal
+from hub.auth.scopes import needs
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.users import service
@@ -16,11 +18,12 @@ class UserController(Controller):
     path = "/v1/users"
     tags = ["Users"]
 
-    @post(sync_to_thread=True, opt={"scope": "users:write"}, status_code=201, summary="Create a user")
+    @post(sync_to_thread=True, opt=needs("users.write"), status_code=201, summary="Create a user")
     def create(
         self,
         request: ApiRequest,
         db: Database,
+        keyring: Keyring,
         data: UserCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
@@ -28,18 +31,18 @@ class UserController(Controller):
         principal: Principal = request.user
 
         return run_idempotent(
-            request, db, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
+            request, db, keyring, idempotency_key, body, lambda finish: service.create_user(db, principal, data, finish)
         )
 
-    @get("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:read"}, summary="Get a user")
+    @get("/{user_id:str}", sync_to_thread=True, opt=needs("users.read"), summary="Get a user")
     def retrieve(self, request: ApiRequest, db: Database, user_id: str) -> UserOut:
         return service.get_user(db, request.user, user_id)
 
-    @patch("/{user_id:str}", sync_to_thread=True, opt={"scope": "users:write"}, summary="Update a user")
+    @patch("/{user_id:str}", sync_to_thread=True, opt=needs("users.write"), summary="Update a user")
     def update(self, request: ApiRequest, db: Database, user_id: str, data: UserUpdate) -> UserOut:
         return service.update_user(db, request.user, user_id, data)
 
-    @get(sync_to_thread=True, opt={"scope": "users:read"}, summary="List users")
+    @get(sync_to_thread=True, opt=needs("users.read"), summary="List users")
     def list(
         self, request: ApiRequest, db: Database, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[UserOut]:

@@ -16,11 +16,16 @@ Breaking (a client built against ``old`` can fail against ``new``):
 Additive: new paths, operations, optional inputs, response fields, enum values, statuses.
 ``$ref``s are resolved, so renaming a component schema is neither. Path parameters are matched
 by position, so renaming ``{id}`` to ``{booking_id}`` is neither.
+
+Paths passed as ``outside`` are not part of the contract being guarded (routes that follow
+another party's protocol): what changed on them is listed in ``Report.outside``, never as
+breaking or additive.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,14 +41,19 @@ Json = dict[str, Any]
 class Report:
     breaking: list[str] = field(default_factory=list)
     additive: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
 
 
-def compare(old: Json, new: Json) -> Report:
-    """What changed from ``old`` to ``new``, sorted into breaking and additive notes."""
-    report = Report()
+def compare(old: Json, new: Json, *, outside: Collection[str] = ()) -> Report:
+    """What changed from ``old`` to ``new``, sorted into breaking and additive notes; changes
+    on the paths in ``outside`` (templates as in the document) go to ``outside`` instead."""
+    contract = Report()
+    beyond = Report()
+    skipped = {_template_key(p) for p in outside}
     old_paths = {_template_key(p): p for p in old.get("paths", {})}
     new_paths = {_template_key(p): p for p in new.get("paths", {})}
     for key, old_path in old_paths.items():
+        report = beyond if key in skipped else contract
         if key not in new_paths:
             report.breaking.append(f"{old_path}: path removed")
             continue
@@ -61,9 +71,13 @@ def compare(old: Json, new: Json) -> Report:
             _Operation(old, new, label, report).compare(old_item[method], new_item[method])
     for key, new_path in new_paths.items():
         if key not in old_paths:
-            report.additive.append(f"{new_path}: path added")
+            (beyond if key in skipped else contract).additive.append(f"{new_path}: path added")
     # A nullable enum is one schema seen as two variants: report each finding once.
-    return Report(breaking=list(dict.fromkeys(report.breaking)), additive=list(dict.fromkeys(report.additive)))
+    return Report(
+        breaking=list(dict.fromkeys(contract.breaking)),
+        additive=list(dict.fromkeys(contract.additive)),
+        outside=list(dict.fromkeys(beyond.breaking + beyond.additive)),
+    )
 
 
 def _template_key(path: str) -> str:

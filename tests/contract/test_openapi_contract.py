@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.contract.openapi_diff import compare
-from tests.contract.snapshot import REFRESH_COMMAND, load_snapshot, normalised
+from tests.contract.snapshot import OUTSIDE_CONTRACT, REFRESH_COMMAND, load_snapshot, normalised
 
 Doc = dict[str, Any]
 
@@ -331,6 +331,34 @@ def test_identical_documents_differ_in_nothing() -> None:
     assert report.additive == []
 
 
+def _provider_route(d: Doc) -> Doc:
+    """``base_document`` with a provider-facing route, as Hub's document has."""
+    d["paths"]["/hooks/{provider}"] = {
+        "post": {"responses": {"200": {"content": {"application/json": {"schema": {}}}}, "400": {}}}
+    }
+    return d
+
+
+def test_changes_outside_the_contract_are_listed_not_breaking() -> None:
+    old = _provider_route(base_document())
+    new = copy.deepcopy(old)
+    new["paths"]["/hooks/{provider}"]["post"]["responses"] = {"202": {"content": {"text/plain": {"schema": {}}}}}
+    _remove_path(new)  # a contract change in the same document is still caught
+    report = compare(old, new, outside=["/hooks/{provider}"])
+    assert report.breaking == ["/v1/widgets/{widget_id}: path removed"]
+    assert report.additive == []
+    assert "POST /hooks/{provider}: response 200: status removed" in report.outside
+    assert "POST /hooks/{provider}: response 202: status added" in report.outside
+    # without the scope the same change is breaking
+    assert "POST /hooks/{provider}: response 200: status removed" in compare(old, new).breaking
+
+
+def test_only_routes_that_follow_another_protocol_are_outside_the_contract() -> None:
+    snapshot = load_snapshot()
+    assert set(OUTSIDE_CONTRACT) <= set(snapshot["paths"])
+    assert not [path for path in OUTSIDE_CONTRACT if path.startswith("/v1") or path in ("/versions", "/health")]
+
+
 def test_the_committed_snapshot_is_hub_v1() -> None:
     snapshot = load_snapshot()
     assert snapshot["openapi"].startswith("3.1")
@@ -340,7 +368,7 @@ def test_the_committed_snapshot_is_hub_v1() -> None:
 def test_live_v1_document_keeps_the_contract(live_server: LiveServer) -> None:
     live = httpx.get(f"{live_server.url}/schema/openapi.json", timeout=30).json()
     snapshot = load_snapshot()
-    report = compare(snapshot, live)
+    report = compare(snapshot, live, outside=OUTSIDE_CONTRACT)
     if report.breaking:
         pytest.fail(
             "Breaking changes to the v1 API contract (docs/migration-guide.md says how to evolve "
@@ -349,9 +377,51 @@ def test_live_v1_document_keeps_the_contract(live_server: LiveServer) -> None:
             pytrace=False,
         )
     if normalised(live) != normalised(snapshot):
-        changes = "\n  - ".join(report.additive) or "descriptions, summaries, examples or component names"
+        changes = (
+            "\n  - ".join(report.additive + report.outside) or "descriptions, summaries, examples or component names"
+        )
         pytest.fail(
             f"The v1 OpenAPI document changed additively:\n  - {changes}\n"
             f"If that is intended, refresh the committed snapshot on purpose: `{REFRESH_COMMAND}`.",
             pytrace=False,
         )
+
+
+def _answers(document: Doc, method: str, path: str) -> dict[str, set[str]]:
+    """``{status: {media types}}`` of one operation of a served document."""
+    responses = document["paths"][path][method]["responses"]
+    return {status: set((answer.get("content") or {}).keys()) for status, answer in responses.items()}
+
+
+def test_routes_outside_v1_are_described_as_they_answer(live_server: LiveServer) -> None:
+    served = httpx.get(f"{live_server.url}/schema/openapi.json", timeout=30).json()
+
+    webhook = _answers(served, "post", "/webhooks/{provider}")
+    assert webhook == {
+        "200": {"text/plain"},  # Graph's validation handshake (the token), Google's acknowledgement
+        "202": {"text/plain"},
+        "400": {"text/plain"},
+        "403": {"text/plain"},
+        "404": {"application/problem+json"},
+        "413": {"application/problem+json"},
+    }
+    nosniff = served["paths"]["/webhooks/{provider}"]["post"]["responses"]["200"]["headers"]["X-Content-Type-Options"]
+    assert nosniff["schema"]["enum"] == ["nosniff"]
+
+    callback = _answers(served, "get", "/oauth/{provider}/callback")
+    assert callback == {"302": set(), "400": {"text/html"}, "422": {"application/problem+json"}}
+    assert "Location" in served["paths"]["/oauth/{provider}/callback"]["get"]["responses"]["302"]["headers"]
+
+    (metrics_type,) = _answers(served, "get", "/metrics")["200"]
+    assert metrics_type.startswith("text/plain; version=")
+    for path, method in (("/webhooks/{provider}", "post"), ("/oauth/{provider}/callback", "get"), ("/metrics", "get")):
+        assert served["paths"][path][method]["security"] == []  # called without an API key
+
+    # and that is what the server sends (this Hub has no Microsoft: the intake is a 404)
+    scraped = httpx.get(f"{live_server.url}/metrics", timeout=30)
+    assert (scraped.status_code, scraped.headers["content-type"]) == (200, metrics_type)
+    refused = httpx.get(f"{live_server.url}/oauth/google/callback", params={"state": "made-up"}, timeout=30)
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].split(";")[0] == "text/html"
+    intake = httpx.post(f"{live_server.url}/webhooks/microsoft", content=b"{}", timeout=30)
+    assert (intake.status_code, intake.headers["content-type"]) == (404, "application/problem+json")

@@ -59,7 +59,7 @@ def test_support_cannot_create_or_revoke_keys(tenant: Tenant, support: Dashboard
     support.get("/dashboard")
     response = support.post("/dashboard/keys", {"name": "escalation", "role": "owner"})
     assert response.status_code == 403
-    assert "needs an owner key" in response.text
+    assert "needs the `keys:manage` scope" in response.text
     owner_key_id = tenant.client.get("/v1/api-keys").json()["data"][0]["id"]
     assert support.post(f"/dashboard/keys/{owner_key_id}/revoke").status_code == 403
     assert tenant.client.get("/v1/api-keys").status_code == 200  # the owner key still works

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -13,8 +14,15 @@ from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient, signed_in
 
-PAGES = ["/dashboard", "/dashboard/connections", "/dashboard/sync-runs", "/dashboard/jobs", "/dashboard/webhooks"]
-OWNER_PAGES = ["/dashboard/keys", "/dashboard/audit"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/connections",
+    "/dashboard/sync-runs",
+    "/dashboard/jobs",
+    "/dashboard/webhooks",
+    "/dashboard/audit",
+]
+OWNER_PAGES = ["/dashboard/keys"]
 
 
 def rows(html: str) -> int:
@@ -37,10 +45,10 @@ def test_support_sees_the_support_pages(support: DashboardClient, path: str) -> 
 
 
 @pytest.mark.parametrize("path", OWNER_PAGES)
-def test_support_cannot_open_the_developer_console(support: DashboardClient, path: str) -> None:
+def test_support_cannot_open_the_key_console(support: DashboardClient, path: str) -> None:
     response = support.get(path)
     assert response.status_code == 403
-    assert "needs an owner key" in response.text
+    assert "`keys:manage`" in response.text
 
 
 def test_empty_pages_say_what_to_do(owner: DashboardClient) -> None:
@@ -184,7 +192,7 @@ def test_webhook_deliveries_show_attempts_and_disabled_state(
     disabled = support.get(f"/dashboard/webhooks/{endpoint_id}")
     assert "410 Gone from the receiver" in disabled.text
     assert "badge-disabled" in disabled.text
-    assert "an owner can enable it again" in disabled.text
+    assert "a key with the <code>webhooks:write</code> scope can enable it again" in disabled.text
 
 
 def test_another_organizations_objects_are_not_found(
@@ -210,3 +218,41 @@ def test_another_organizations_objects_are_not_found(
     other_key_id = other_tenant.client.get("/v1/api-keys").json()["data"][0]["id"]
     assert owner.post(f"/dashboard/keys/{other_key_id}/revoke").status_code == 404
     assert other_tenant.client.get("/v1/api-keys").status_code == 200  # still works
+
+
+class _Structure(HTMLParser):
+    """The table header texts and heading levels of a page, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self.levels: list[int] = []
+        self._in_th = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "th":
+            self._in_th = True
+            self.headers.append("")
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.levels.append(int(tag[1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_th:
+            self.headers[-1] += data.strip()
+
+
+@pytest.mark.parametrize("path", PAGES + OWNER_PAGES)
+def test_pages_have_named_table_headers_and_no_skipped_heading_level(
+    tenant: Tenant, db: Database, host: dict[str, Any], owner: DashboardClient, path: str
+) -> None:
+    seed.connection(db, tenant.organization_id, host["id"], status="reauth_required", failures=2)
+    structure = _Structure()
+    structure.feed(owner.get(path).text)
+    assert all(structure.headers), structure.headers  # every header cell has a name (maybe visually hidden)
+    assert structure.levels[0] == 1
+    for before, after in zip(structure.levels, structure.levels[1:], strict=False):
+        assert after <= before + 1, structure.levels

@@ -146,7 +146,8 @@ def test_expired_or_forged_sessions_are_not_accepted(tenant: Tenant, settings: S
     valid = Session(nonce="n", expires=int(time.time()) + 60, key_id=key_id, organization_id=tenant.organization_id)
     client = DashboardClient(tenant.base_url)
     client.http.cookies.set(COOKIE, signer.sign(msgspec.json.encode(valid), "session"), path="/dashboard")
-    assert client.get("/dashboard").status_code == 200  # the same shape, signed, is a session
+    # correctly signed, but Hub never started this session: no server-side record, no session
+    assert client.get("/dashboard").status_code == 303
 
 
 def test_the_sign_in_form_sends_a_signed_in_viewer_on(owner: DashboardClient) -> None:

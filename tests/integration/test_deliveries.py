@@ -5,11 +5,13 @@ and the jobs run in-process exactly as the worker would run them (fetched back f
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import msgspec
@@ -22,6 +24,7 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
+from hub import egress, http
 from hub.bookings.outbox import emit
 from hub.db import Database
 from hub.db.tables import OutboxMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -35,6 +38,7 @@ from hub.redis import connect
 from hub.settings import Settings
 from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking
+from tests.support import tls
 
 # --- a real webhook receiver ---------------------------------------------------------------
 
@@ -750,3 +754,143 @@ def test_a_crashed_attempt_releases_its_claim(
 def set_due(db: Database, delivery_id: str, when: datetime) -> None:
     with db.write() as session:
         session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(next_attempt_at=when))
+
+
+# --- pinning: the attempt connects to the address its check accepted ---------------------------
+
+PUBLIC_ADDRESS = "93.184.215.14"  # a publicly routable address; the test routes it to a local server
+
+
+@pytest.fixture
+def strict_ctx(settings: Settings, db: Database, connection: redis.Redis) -> Iterator[JobContext]:
+    """Jobs run as operators run them: webhooks to private addresses refused."""
+    previous = job_context._current
+    ctx = install(JobContext(msgspec.structs.replace(settings, webhooks_allow_private=False), db, connection))
+    yield ctx
+    job_context._current = previous
+
+
+@pytest.fixture
+def public_receiver() -> Iterator[Receiver]:
+    """The endpoint's real server, at ``PUBLIC_ADDRESS`` on the internet of ``tls.routed``."""
+    r = Receiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_dns_rebinding_cannot_reach_a_private_address(
+    tenant: Tenant,
+    receiver: Receiver,
+    public_receiver: Receiver,
+    db: Database,
+    strict_ctx: JobContext,
+    connection: redis.Redis,
+) -> None:
+    # ``receiver`` is a service on Hub's own loopback; the name first answers a public address
+    # (where the customer's real server is), then 127.0.0.1, as a rebinding DNS server would.
+    receiver.replies = [Reply(body=b"internal admin page")] * 4
+    port = receiver.server.server_address[1]
+    receiver.url = f"http://rebind.example.test:{port}/hooks/hub"
+    endpoint = create_endpoint(tenant, receiver)  # created on a server that does not resolve it
+    public_receiver.secret = endpoint["secret"]
+    resolver = tls.resolver_answering(PUBLIC_ADDRESS, "127.0.0.1")
+    internet = tls.routed({(PUBLIC_ADDRESS, port): public_receiver.server.server_address[1]})
+
+    with egress.replaced_network(egress.Network(resolver=resolver, transport=internet)):
+        first = fan_out_one(db, tenant.organization_id)
+        assert run_job(connection, deliver_job_id(first, 1))["outcome"] == "succeeded"
+        assert resolver.questions == ["rebind.example.test"]  # type: ignore[attr-defined]  # asked once
+        second = fan_out_one(db, tenant.organization_id)
+        assert run_job(connection, deliver_job_id(second, 1))["outcome"] == "retrying"
+
+    assert receiver.received == []  # nothing reached loopback
+    (got,) = public_receiver.verified()  # the checked address got the first delivery
+    assert got.headers["host"] == f"rebind.example.test:{port}"
+    assert got.headers["webhook-id"] == first
+    shown = tenant.client.get(f"/v1/webhook-deliveries/{first}").json()
+    assert [(a["status_code"], a["response_snippet"]) for a in shown["attempts"]] == [(200, '{"ok": true}')]
+
+    # the next attempt's check got 127.0.0.1: refused, and the refusal does not show the address
+    shown = tenant.client.get(f"/v1/webhook-deliveries/{second}").json()
+    (attempt,) = shown["attempts"]
+    assert attempt["status_code"] is None
+    assert attempt["response_snippet"] is None
+    assert attempt["error"] == (
+        "webhook_url_not_allowed: url rebind.example.test resolves to a loopback address; "
+        "webhooks must go to a publicly routable address"
+    )
+    assert "127.0.0.1" not in json.dumps(shown)
+    assert "internal admin page" not in json.dumps(shown)
+    ScheduledJobRegistry(queue=queue(NOTIFY, connection)).remove(deliver_job_id(second, 2))
+
+
+def _tls_receiver(context: ssl.SSLContext, server_names: list[str | None]) -> Receiver:
+    def note_server_name(_sock: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+        server_names.append(name)
+
+    context.sni_callback = note_server_name  # type: ignore[assignment]
+    r = Receiver()
+    r.server.socket = context.wrap_socket(r.server.socket, server_side=True)
+    r.thread.start()
+    return r
+
+
+@pytest.mark.parametrize("certificate_names", ["host", "addresses only"])
+def test_a_pinned_https_delivery_keeps_host_sni_and_verifies_the_host_name(
+    tenant: Tenant,
+    db: Database,
+    strict_ctx: JobContext,
+    connection: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    certificate_names: str,
+) -> None:
+    ca = tls.ThrowawayCA(tmp_path / "tls")
+    monkeypatch.setattr(http, "_tls_context", ca.trusting_context)
+    if certificate_names == "host":
+        context = ca.issue("hooks", dns=["hooks.example.test"])
+    else:  # valid for the addresses Hub connects to, but not for the host name
+        context = ca.issue("addresses", dns=["other.example.test"], ips=[PUBLIC_ADDRESS, "127.0.0.1"])
+    server_names: list[str | None] = []
+    server = _tls_receiver(context, server_names)
+    try:
+        port = server.server.server_address[1]
+        server.url = f"https://hooks.example.test:{port}/hooks/hub"
+        create_endpoint(tenant, server)
+        resolver = tls.resolver_answering(PUBLIC_ADDRESS)
+        internet = tls.routed({(PUBLIC_ADDRESS, port): port})
+        with egress.replaced_network(egress.Network(resolver=resolver, transport=internet)):
+            delivery_id = fan_out_one(db, tenant.organization_id)
+            result = run_job(connection, deliver_job_id(delivery_id, 1))
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+
+    assert server_names == ["hooks.example.test"]  # SNI: the host, not the address
+    _delivery, (attempt,) = delivery_of(db, delivery_id)
+    if certificate_names == "host":
+        assert result["outcome"] == "succeeded", attempt.error
+        (got,) = server.verified()
+        assert got.headers["host"] == f"hooks.example.test:{port}"
+    else:
+        assert result["outcome"] == "retrying"
+        assert server.received == []
+        assert attempt.error is not None
+        assert attempt.error.startswith("network_error: ConnectError:")
+        assert "hooks.example.test" in attempt.error  # certificate checked against the host name
+        ScheduledJobRegistry(queue=queue(NOTIFY, connection)).remove(deliver_job_id(delivery_id, 2))
+
+
+def test_private_addresses_still_work_when_allowed(
+    tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis
+) -> None:
+    # the test server and jobs allow private addresses, like ``hub dev``: nothing is pinned
+    port = receiver.server.server_address[1]
+    receiver.url = f"http://localhost:{port}/hooks/hub"
+    create_endpoint(tenant, receiver)
+    delivery_id = fan_out_one(db, tenant.organization_id)
+    assert run_job(connection, deliver_job_id(delivery_id, 1))["outcome"] == "succeeded"
+    (got,) = receiver.verified()
+    assert got.headers["host"] == f"localhost:{port}"

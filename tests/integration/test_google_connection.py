@@ -71,6 +71,7 @@ def world(settings: Settings, db: Database, tmp_path: Path) -> Iterator[World]:
             redis_url=private.url,
             data_dir=tmp_path / "data",
             public_url="https://hub.example.test",
+            oauth_redirect_origins=("https://app.example.com",),  # where REDIRECT is
             google_client_id=env["HUB_GOOGLE_CLIENT_ID"],
             google_client_secret=env["HUB_GOOGLE_CLIENT_SECRET"],
             google_auth_url=env["HUB_GOOGLE_AUTH_URL"],

@@ -8,10 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from hub.auth.principal import Principal
+from hub.crypto import DecryptionError, Keyring
 from hub.db.tables import Booking, IdempotencyKey
-from hub.idempotency import fingerprint
+from hub.idempotency import Finish, associated_data, fingerprint, run
 from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking, error_fields, key_id_of
 
@@ -249,3 +252,52 @@ def test_concurrent_retries_with_one_key_create_one_booking(tenant: Tenant) -> N
     final = _post(tenant, body, "race-1")
     assert final.headers["idempotent-replayed"] == "true"
     assert final.content == fresh[0].content
+
+
+def test_stored_answers_are_encrypted_with_the_keyring_the_app_was_given(tenant: Tenant) -> None:
+    """The answer to a key creation holds the new secret: it is stored only as a ciphertext of
+    the app's keyring (HUB_SECRET_KEYS), bound to its row."""
+    created = tenant.client.post(
+        "/v1/api-keys", json={"name": "ci", "role": "support"}, headers={"Idempotency-Key": "sealed-1"}
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["key"]
+    api_key_id = key_id_of(tenant.db, tenant.key)
+    with tenant.db.read() as session:
+        stored = session.scalar(
+            select(IdempotencyKey.response_body).where(
+                IdempotencyKey.api_key_id == api_key_id, IdempotencyKey.key == "sealed-1"
+            )
+        )
+    assert stored is not None
+    assert secret.encode() not in stored
+    keyring = Keyring(["test-secret-key-0123456789abcdef"])  # the test settings' HUB_SECRET_KEYS
+    assert keyring.decrypt(stored, associated_data(api_key_id, "sealed-1")) == created.content
+    replay = tenant.client.post(
+        "/v1/api-keys", json={"name": "ci", "role": "support"}, headers={"Idempotency-Key": "sealed-1"}
+    )
+    assert replay.content == created.content
+
+
+def test_run_seals_with_the_keyring_it_is_passed(tenant: Tenant) -> None:
+    """There is no configure-once global: ``run`` takes the keyring, and nothing else can open
+    what it stored."""
+    principal = Principal(
+        key_id=key_id_of(tenant.db, tenant.key),
+        organization_id=tenant.organization_id,
+        role="owner",
+        scopes=frozenset(),
+    )
+    mine, other = Keyring(["a-key-only-this-test-knows-000000"]), Keyring(["another-key-1111111111111111111"])
+
+    def operation(finish: Finish) -> None:
+        with tenant.db.write() as session:
+            finish(session, 201, {"ok": True})
+
+    first = run(tenant.db, mine, principal, "direct-1", "f" * 64, None, operation)
+    assert first.status_code == 201
+    replay = run(tenant.db, mine, principal, "direct-1", "f" * 64, None, operation)
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.content == first.content
+    with pytest.raises(DecryptionError):
+        run(tenant.db, other, principal, "direct-1", "f" * 64, None, operation)

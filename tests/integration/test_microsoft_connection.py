@@ -14,6 +14,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -26,7 +27,7 @@ import httpx
 import msgspec
 import pytest
 import redis
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 import hub.http
 from hub.app import create_app
@@ -133,6 +134,7 @@ def world(settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.
             redis_url=private.url,
             data_dir=tmp_path / "data",
             public_url=PUBLIC_URL,
+            oauth_redirect_origins=("https://app.example.com",),  # where REDIRECT is
             microsoft_client_id=CLIENT_ID,
             microsoft_client_secret=CLIENT_SECRET,
             microsoft_authority=graph.authority,
@@ -341,7 +343,39 @@ def test_validation_handshake_is_answered_fast_with_the_decoded_token(world: Wor
     assert answer.status_code == 200
     assert answer.headers["content-type"].split(";")[0] == "text/plain"
     assert answer.text == token  # URL-decoded: "If the client returns an encoded validation token, it fails"
+    assert answer.headers["x-content-type-options"] == "nosniff"  # the echo is never taken for HTML
     assert elapsed < 1.0  # Graph allows 10 s for the handshake and 3 s for notifications
+
+
+def test_a_validation_token_is_echoed_up_to_1024_characters_only(world: World) -> None:
+    url = f"{world.server.url}/webhooks/microsoft"
+    longest = httpx.post(url, params={"validationToken": "Validation: " + "ü" * 1012}, content=b"")
+    assert (longest.status_code, longest.text) == (200, "Validation: " + "ü" * 1012)  # 1,024 characters
+
+    script = "<script>alert(1)</script>" * 41  # 1,025 characters
+    refused = httpx.post(url, params={"validationToken": script}, content=b"")
+    assert refused.status_code == 400
+    assert refused.headers["content-type"].split(";")[0] == "text/plain"
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert "<script>" not in refused.text
+    assert refused.text == "validationToken is longer than 1024 characters"
+
+
+def test_a_hub_without_microsoft_answers_no_handshake(live_server: LiveServer) -> None:
+    settings = live_server.app.state.settings
+    assert not (settings.microsoft_client_id and settings.microsoft_client_secret)
+    answer = httpx.post(
+        f"{live_server.url}/webhooks/microsoft",
+        params={"validationToken": "Validation: Testing client application reachability"},
+        content=b"",
+        headers={"Content-Type": "text/plain; charset=utf-8"},
+    )
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "not_found"
+    assert "reachability" not in answer.text  # nothing of the token comes back
+    notification = httpx.post(f"{live_server.url}/webhooks/microsoft", json={"value": [{"subscriptionId": "s"}]})
+    assert notification.status_code == 404  # no intake at all, not only no handshake
 
 
 def test_change_notifications_are_coalesced_and_deduplicated(world: World) -> None:
@@ -408,6 +442,73 @@ def test_a_wrong_client_state_is_refused_and_nothing_is_queued(world: World) -> 
     assert mixed.status_code == 202
     assert inbox(world, connection_id) == (1, 0)
     assert len(sync_queue) == 1
+
+
+@contextmanager
+def channel_lookups(db: Database) -> Iterator[list[str]]:
+    """The SELECTs on push_channels that run while the block runs (the live server shares ``db``)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "push_channels" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    engines = {db.engine, db.write_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+def unknown_items(count: int) -> list[dict[str, Any]]:
+    """Notifications for subscriptions nobody created, as anyone on the internet can send them."""
+    return [{"subscriptionId": f"u-{n:04d}", "clientState": "guess"} for n in range(count)]
+
+
+def test_a_batch_costs_one_channel_lookup_however_many_notifications_it_carries(world: World) -> None:
+    world.graph.add_event("busy1", at(10), at(11))
+    user = host(world)
+    connection_id = world.link(user["id"])
+    world.run_jobs()
+    sync_queue = queue(SYNC, world.redis)
+    world.graph.add_event("busy2", at(11), at(12))
+    genuine = world.graph.change_item("created", "busy2")
+    forged = world.graph.change_item("updated", "busy1", client_state="not-the-secret")
+    batch = [*unknown_items(499), forged, genuine, *unknown_items(499)]  # 1,000: the most one request may carry
+
+    with channel_lookups(world.db) as lookups:
+        answer = world.graph.deliver(batch, url=WEBHOOK)
+    assert answer.status_code == 202
+    assert len(lookups) == 1
+    # each item was still verified on its own: only the genuine one is stored and syncs
+    assert inbox(world, connection_id) == (1, 0)
+    assert len(sync_queue) == 1
+
+    with channel_lookups(world.db) as lookups:
+        again = world.graph.deliver(batch, url=WEBHOOK)  # Graph's redelivery of the same batch
+    assert (again.status_code, len(lookups)) == (202, 1)
+    assert inbox(world, connection_id) == (1, 1)  # counted as a duplicate, not stored twice
+
+
+def test_a_batch_of_more_than_1000_notifications_is_refused_before_any_lookup(world: World) -> None:
+    user = host(world)
+    connection_id = world.link(user["id"])
+    world.run_jobs()
+    world.graph.add_event("busy2", at(11), at(12))
+    batch = [world.graph.change_item("created", "busy2"), *unknown_items(1000)]
+    with channel_lookups(world.db) as lookups:
+        answer = world.graph.deliver(batch, url=WEBHOOK)
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert (problem["code"], problem["status"]) == ("payload_too_large", 413)
+    assert "at most 1000 notifications" in problem["detail"]
+    assert lookups == []
+    assert inbox(world, connection_id) == (0, 0)
+    assert len(queue(SYNC, world.redis)) == 0
 
 
 def test_lifecycle_events_renew_recreate_and_resync(world: World) -> None:

@@ -154,6 +154,7 @@ def pipeline(
             data_dir=tmp_path / "data",
             email_backend="file",
             public_url="https://hub.example.test",
+            oauth_redirect_origins=("https://app.example.com",),  # where REDIRECT is
             google_client_id=env["HUB_GOOGLE_CLIENT_ID"],
             google_client_secret=env["HUB_GOOGLE_CLIENT_SECRET"],
             google_auth_url=env["HUB_GOOGLE_AUTH_URL"],

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import stat
 import subprocess
 import sys
 import uuid
@@ -86,7 +87,13 @@ class Journey:
 def journey(settings: Settings, tmp_path: Path) -> Iterator[Journey]:
     private = RedisServer(tmp_path / "redis").start()
     local = msgspec.structs.replace(
-        settings, redis_url=private.url, data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'hub.db'}"
+        settings,
+        redis_url=private.url,
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
+        # Google channels get notifications below: only a configured provider has an intake
+        google_client_id="metrics-test-client",
+        google_client_secret="metrics-test-secret",
     )
     database = Database(local.resolved_database_url)
     upgrade(database)
@@ -298,7 +305,10 @@ def test_hub_serve_with_workers_reports_one_set_of_metrics(settings: Settings, d
             assert health >= 20  # summed over both processes, whichever answered
             assert value(samples, "hub_queue_jobs", queue="notify") == 0
             assert value(samples, "hub_metrics_source_up", source="redis") == 1
-        assert list((tmp_path / "data" / "prometheus").glob("*.db"))
+        metric_files = list((tmp_path / "data" / "prometheus").glob("*.db"))
+        assert metric_files
+        assert {stat.S_IMODE(f.stat().st_mode) for f in metric_files} == {0o600}  # private, like the data dir
+        assert stat.S_IMODE((tmp_path / "data" / "prometheus").stat().st_mode) == 0o700
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)

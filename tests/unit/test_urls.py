@@ -62,8 +62,17 @@ def test_one_private_answer_among_public_ones_is_enough_to_refuse() -> None:
             (socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("fe80::1%eth0", port, 0, 2)),
         ]
 
-    with pytest.raises(urls.UrlNotAllowed, match=r"hooks\.example\.com \(fe80::1\), which is link-local"):
+    with pytest.raises(urls.UrlNotAllowed) as caught:
         urls.check("https://hooks.example.com/in", allow_private=False, resolver=resolver)
+    assert str(caught.value) == (
+        "hooks.example.com resolves to a link-local address; webhooks must go to a publicly routable address"
+    )  # the resolved addresses are not shown
+
+
+def test_a_literal_address_is_named_as_given() -> None:
+    with pytest.raises(urls.UrlNotAllowed) as caught:
+        urls.check("http://127.0.0.1:8080/hook", allow_private=False)
+    assert str(caught.value).startswith("127.0.0.1 is a loopback address;")
 
 
 def test_a_host_that_does_not_resolve_is_a_validation_error() -> None:

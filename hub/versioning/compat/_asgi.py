@@ -9,6 +9,8 @@ from typing import Any
 import msgspec
 from litestar.types import Receive, ReceiveMessage, Scope
 
+from hub.jsonbody import too_deep
+
 JSON_MEDIA_TYPES = ("application/json",)
 
 
@@ -60,7 +62,10 @@ def with_content_length(scope: Scope, length: int) -> None:
 
 
 def decode(body: bytes) -> tuple[bool, Any]:
-    """``(True, value)`` for JSON, ``(False, None)`` for anything else."""
+    """``(True, value)`` for JSON, ``(False, None)`` for anything else (including a body nested
+    too deep, which the app then refuses as malformed)."""
+    if too_deep(body):
+        return False, None
     try:
         return True, msgspec.json.decode(body)
     except msgspec.DecodeError:

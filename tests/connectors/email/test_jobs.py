@@ -4,6 +4,7 @@ in-process against a real SMTP server, and what each participant's mailbox holds
 from __future__ import annotations
 
 import email
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email import policy
@@ -13,16 +14,21 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import select
+from rq.job import Job, JobStatus
+from rq.serializers import JSONSerializer
+from sqlalchemy import select, update
 
 import hub.jobs.context
 from connectors.email.jobs import send_booking_emails
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import EmailSend, OutboxMessage
+from hub.db.tables import EmailSend, OutboxMessage, User
 from hub.errors import TransientError
 from hub.ids import new_id
 from hub.jobs.context import JobContext, install
+from hub.jobs.queues import queue
+from hub.jobs.runner import enqueue, job_id
+from hub.jobs.worker import HubWorker
 from hub.redis import connect
 from hub.settings import Settings
 from tests.conftest import Tenant
@@ -300,3 +306,89 @@ def test_other_events_missing_rows_and_unreadable_payloads_send_nothing(
     assert failed["outcome"] == "failed"
     assert failed["code"] == "email_bad_payload"
     assert smtp_server.mailbox.messages == []
+
+
+def run_on_a_worker(settings: Settings, db: Database, outbox: str) -> Job:
+    """Enqueue the email job as the dispatcher does and let a real Hub worker run it (on a queue
+    of its own, so no other test's jobs run here)."""
+    connection = connect(settings.redis_url or "", socket_timeout=None)
+    install(JobContext(settings, db, connection))
+    name = f"email-test-{uuid.uuid4().hex[:8]}"
+    job = enqueue(connection, send_booking_emails, outbox, queue_name=name, id=job_id("email", outbox))
+    HubWorker([queue(name, connection)], connection=connection, serializer=JSONSerializer).work(
+        burst=True, logging_level="ERROR", with_scheduler=False
+    )
+    job.refresh()
+    return job
+
+
+def test_a_stored_attendee_name_with_a_line_break_fails_only_that_recipient(
+    tenant: Tenant, db: Database, smtp_server: SmtpServer, smtp_settings: Settings
+) -> None:
+    """Data written before the API refused line breaks: the job records that recipient's failure
+    once, with a code, and every other participant still gets the invitation."""
+    mailbox = smtp_server.mailbox
+    host = tenant.create_user(name="Ada Host", email=HOST, timezone="Europe/Berlin")
+    legacy = {
+        "id": "bkg_01m86kmfsa4gapcqvjvg7ztzcr",
+        "host_id": host["id"],
+        "start": "2030-12-02T08:00:00Z",
+        "end": "2030-12-02T08:30:00Z",
+        "timezone": "Europe/Berlin",
+        "title": "Intro\r\ncall",
+        "attendees": [
+            {"email": "eve@example.com", "name": "Eve\r\nBcc: victim@example.net"},
+            {"email": GUEST, "name": "Guest One"},
+        ],
+    }
+    event = add_outbox_row(db, tenant.organization_id, "booking.created", legacy)
+
+    job = run_on_a_worker(smtp_settings, db, event)
+
+    assert job.get_status() == JobStatus.FINISHED  # not failed, not waiting for a retry
+    assert job.return_value() == {"outcome": "completed", "kind": "confirmation", "sent": 2, "failed": 1, "skipped": 0}
+    delivered = sorted(address for received in mailbox.messages for address in received.rcpt_tos)
+    assert delivered == sorted([GUEST, HOST])  # and nothing to the address smuggled into the name
+    assert only(mailbox.to(GUEST))["Subject"] == "Invitation: Intro call @ Mon 2 Dec 2030 09:00 (Europe/Berlin)"
+    recorded = sends(db, event)
+    assert {r: row.status for r, row in recorded.items()} == {"eve@example.com": "failed", GUEST: "sent", HOST: "sent"}
+    assert (recorded["eve@example.com"].error or "").startswith("email_invalid_recipient: ")
+
+    # Running the job again sends nobody anything twice and records the same failure, once.
+    again = run_on_a_worker(smtp_settings, db, event)
+    assert again.return_value() == {
+        "outcome": "completed",
+        "kind": "confirmation",
+        "sent": 0,
+        "failed": 1,
+        "skipped": 2,
+    }
+    assert len(mailbox.messages) == 2
+    assert len(sends(db, event)) == 3
+
+
+def test_a_stored_host_name_with_a_line_break_leaves_only_the_host_without_email(
+    tenant: Tenant, db: Database, smtp_server: SmtpServer, smtp_settings: Settings
+) -> None:
+    host = tenant.create_user(name="Ada Host", email=HOST, timezone="Europe/Berlin")
+    with db.write() as session:
+        session.execute(update(User).where(User.id == host["id"]).values(name="Ada\nHost"))
+    legacy = {
+        "id": "bkg_01m86kmfsa4gapcqvjvg7ztzcs",
+        "host_id": host["id"],
+        "start": "2030-12-02T08:00:00Z",
+        "end": "2030-12-02T08:30:00Z",
+        "timezone": "Europe/Berlin",
+        "attendees": [{"email": GUEST, "name": "Guest One"}],
+    }
+    event = add_outbox_row(db, tenant.organization_id, "booking.created", legacy)
+
+    job = run_on_a_worker(smtp_settings, db, event)
+
+    assert job.get_status() == JobStatus.FINISHED
+    invitation = only(smtp_server.mailbox.to(GUEST))
+    assert invitation["Reply-To"].addresses[0].addr_spec == HOST  # without the name no header can carry
+    recorded = sends(db, event)
+    assert recorded[GUEST].status == "sent"
+    assert recorded[HOST].status == "failed"
+    assert (recorded[HOST].error or "").startswith("email_invalid_recipient: ")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import email
+import os
 import socket
+import stat
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
@@ -107,6 +109,19 @@ def test_file_transport_writes_eml_files_a_mail_client_opens(tmp_path: Path) -> 
     assert isinstance(parsed, email.message.EmailMessage)
     assert parsed["To"] == "Guest <guest@example.com>"
     assert parse_calendar(parsed)[1]["UID"] == "bkg_01jtest000000000000000000@hub"
+
+
+def test_file_transport_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    """The messages carry links that work for days: the directory is 0700, each file 0600."""
+    previous = os.umask(0)
+    try:
+        transport_for(Settings(data_dir=tmp_path / "data")).send(message_to())
+    finally:
+        os.umask(previous)
+    [file] = (tmp_path / "data" / "mail").glob("*.eml")
+    assert stat.S_IMODE(file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "data" / "mail").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
 
 
 def test_settings_choose_the_transport(tmp_path: Path) -> None:

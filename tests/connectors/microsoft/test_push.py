@@ -136,6 +136,12 @@ def test_the_handshake_comes_before_any_json_parsing(connector: Connector) -> No
     assert answer == WebhookAnswer(200, "token <with> & chars", "text/plain")
 
 
+def test_a_validation_token_is_echoed_up_to_1024_characters_and_refused_beyond(connector: Connector) -> None:
+    assert parse(connector, b"", {"validationToken": "é" * 1024}) == WebhookAnswer(200, "é" * 1024, "text/plain")
+    refused = parse(connector, b"", {"validationToken": "x" * 1025})
+    assert refused == WebhookAnswer(400, "validationToken is longer than 1024 characters", "text/plain")
+
+
 @pytest.mark.parametrize(
     ("name", "change", "event_id"),
     [

@@ -3,19 +3,37 @@ any network call, and behind Hub's real ``/webhooks/microsoft`` route."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import msgspec
+import pytest
 import respx
 
 from connectors.microsoft.spec import SPEC
+from hub.app import create_app
 from hub.connectors import CalendarOperations, ChangeFeed, OAuthLinker, PushChannels, spec
+from hub.db import Database
 from hub.redis import connect, start_embedded
 from hub.settings import Settings
 from tests.conftest import LiveServer
 from tests.connectors.microsoft.helpers import fixture, settings
+
+
+@pytest.fixture(scope="module")
+def graph_hub(request: pytest.FixtureRequest, db: Database) -> Iterator[LiveServer]:
+    """A Hub with Microsoft configured: only such a Hub has a ``/webhooks/microsoft`` intake."""
+    shared: Settings = request.getfixturevalue("settings")  # the session's database and Redis
+    configured = settings(
+        data_dir=shared.data_dir,
+        database_url=shared.database_url,
+        redis_url=shared.redis_url,
+        secret_keys=shared.secret_keys,
+    )
+    with LiveServer(create_app(configured, database=db)) as server:
+        yield server
 
 
 def test_the_registry_loads_the_spec() -> None:
@@ -51,11 +69,11 @@ def test_with_a_redis_url_the_mailbox_limit_is_shared_through_redis(tmp_path: Pa
     assert connect(url).zcard("hub:microsoft:mailbox:mailbox-1") == 0
 
 
-def test_hubs_webhook_route_answers_the_validation_request(live_server: LiveServer) -> None:
+def test_hubs_webhook_route_answers_the_validation_request(graph_hub: LiveServer) -> None:
     request = fixture("graph_validation_request")
     url = urlsplit(request["url"])
     response = httpx.post(
-        f"{live_server.url}/webhooks/microsoft?{url.query}",
+        f"{graph_hub.url}/webhooks/microsoft?{url.query}",
         headers=request["headers"],
         content=request["body"],
     )
@@ -65,14 +83,14 @@ def test_hubs_webhook_route_answers_the_validation_request(live_server: LiveServ
     assert response.text == expected["body"]
 
 
-def test_hubs_webhook_route_refuses_a_body_that_is_not_a_notification(live_server: LiveServer) -> None:
-    response = httpx.post(f"{live_server.url}/webhooks/microsoft", content=b"{not json")
+def test_hubs_webhook_route_refuses_a_body_that_is_not_a_notification(graph_hub: LiveServer) -> None:
+    response = httpx.post(f"{graph_hub.url}/webhooks/microsoft", content=b"{not json")
     assert response.status_code == 400
 
 
-def test_hubs_webhook_route_acknowledges_unknown_subscriptions_with_202(live_server: LiveServer) -> None:
+def test_hubs_webhook_route_acknowledges_unknown_subscriptions_with_202(graph_hub: LiveServer) -> None:
     body = msgspec.json.encode(fixture("graph_notification_created"))
     response = httpx.post(
-        f"{live_server.url}/webhooks/microsoft", content=body, headers={"Content-Type": "application/json"}
+        f"{graph_hub.url}/webhooks/microsoft", content=body, headers={"Content-Type": "application/json"}
     )
     assert response.status_code == 202  # nothing stored for a subscription Hub does not know
