@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from connectors.email.invite import Person
-from connectors.email.notifier import compose
+from connectors.email.message import compose
 from tests.connectors.email.helpers import FIXTURES, body, calendar_part, make_invite, parse_calendar, structure
 
 SENDER = "Hub <hub@hub.example.com>"
