@@ -276,6 +276,9 @@ Notice = BookingNotice | RelinkNotice
 class Notifier(Protocol):
     """Composes and sends one message per recipient; core keeps the send ledger.
 
+    A spec that declares the ``notifier`` capability builds a ``Connector`` with this part;
+    ``hub.notifications`` finds it there and drives it.
+
     ``send`` returns normally once the message went out, or raises: ``SkippableError`` when this
     recipient alone cannot be served for good (refused by the server, not writable as an
     address: record it and go on with the others), ``PermanentError`` when no message can go out
