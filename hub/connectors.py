@@ -241,6 +241,9 @@ class Recipient(msgspec.Struct, frozen=True):
     name: str | None = None
 
 
+NoticeKind = Literal["confirmation", "cancellation"]
+
+
 class BookingNotice(msgspec.Struct, frozen=True):
     """A booking confirmed or cancelled, as its host and attendees are told about it.
 
@@ -248,7 +251,7 @@ class BookingNotice(msgspec.Struct, frozen=True):
     ``stamp`` when this version of the booking came to be (the outbox event's time).
     """
 
-    kind: Literal["confirmation", "cancellation"]
+    kind: NoticeKind
     booking_id: str
     sequence: int
     title: str

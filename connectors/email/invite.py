@@ -12,12 +12,12 @@ from typing import Final, Literal
 
 import msgspec
 
-from hub.connectors import BookingNotice, Recipient
+from hub.connectors import BookingNotice, NoticeKind, Recipient
 
 Method = Literal["REQUEST", "CANCEL"]
 
 # The kind of booking notice, and the iTIP method of its invitation.
-METHODS: Final[dict[str, Method]] = {"confirmation": "REQUEST", "cancellation": "CANCEL"}
+METHODS: Final[dict[NoticeKind, Method]] = {"confirmation": "REQUEST", "cancellation": "CANCEL"}
 
 
 class Person(msgspec.Struct, frozen=True):

@@ -9,18 +9,16 @@ booking and the stored ``bookings.sequence`` for a cancellation (cancelling incr
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 from sqlalchemy.orm import Session
 
-from hub.connectors import BookingNotice, Recipient
+from hub.connectors import BookingNotice, NoticeKind, Recipient
 from hub.db.tables import Booking, OutboxMessage, User
 from hub.errors import PermanentError, SkippableError
 
-Kind = Literal["confirmation", "cancellation"]
-
-KINDS: Final[dict[str, Kind]] = {"booking.created": "confirmation", "booking.cancelled": "cancellation"}
+KINDS: Final[dict[str, NoticeKind]] = {"booking.created": "confirmation", "booking.cancelled": "cancellation"}
 
 
 class _Attendee(msgspec.Struct):
