@@ -1,8 +1,9 @@
 """Re-sending the relink link: an email that lets a user connect their calendar account again.
 
-Support asks for it on a connection's page. A job on the ``notify`` queue writes the email
-(through the email transport of the settings: SMTP, or ``.eml`` files in development), so a
-slow mail server never holds up the page and a failure is retried like any other job.
+Support asks for it on a connection's page. A job on the ``notify`` queue sends the email
+(``hub.notifications``: a relink notice through the notifier connector, which writes it from its
+template and sends it over SMTP, or as an ``.eml`` file in development), so a slow mail server
+never holds up the page and a failure is retried like any other job.
 
 The email does not carry a provider authorize URL (those expire after ten minutes) but a
 signed dashboard link, valid for seven days, naming the connection and the key that sent it.
@@ -14,19 +15,17 @@ and redirects to the provider's consent page; the provider then sends the browse
 from __future__ import annotations
 
 import time
-from email.message import EmailMessage
 
 import msgspec
 import redis
 from sqlalchemy import select
 
-from connectors.email.transport import transport_for
 from dashboard.signing import Signer, signer_for
 from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.connections import oauth
 from hub.connections.service import load
-from hub.connectors import spec
+from hub.connectors import Recipient, RelinkNotice, spec
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import ApiKey, Connection, User
@@ -34,6 +33,7 @@ from hub.errors import ApiError, Conflict, SkippableError
 from hub.jobs.context import context
 from hub.jobs.queues import NOTIFY
 from hub.jobs.runner import enqueue, hub_job, job_id
+from hub.notifications.sending import send_relink
 from hub.settings import Settings
 
 LINK_SECONDS = 7 * 24 * 3600
@@ -97,19 +97,6 @@ def request_relink(
     return recipient
 
 
-def compose(settings: Settings, recipient: str, provider_name: str, account: str | None, url: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = settings.email_from
-    message["To"] = recipient
-    message["Subject"] = f"Reconnect your {provider_name}"
-    which = f" account {account}" if account else " account"
-    message.set_content(
-        f"Hello,\n\nyour {provider_name}{which} is no longer connected, so your busy times may be missing and "
-        f"new bookings may not appear in your calendar.\n\nReconnect it here (the link works for 7 days):\n{url}\n"
-    )
-    return message
-
-
 @hub_job("dashboard.relink_email")
 def send_relink_email(connection_id: str, key_id: str) -> dict[str, str]:
     ctx = context()
@@ -126,8 +113,8 @@ def send_relink_email(connection_id: str, key_id: str) -> dict[str, str]:
     if not recipient:
         raise SkippableError("no address to send the relink link to", code="no_recipient")
     url = link_url(ctx.settings, signer_for(ctx.settings), connection_id, key_id)
-    message = compose(ctx.settings, recipient, spec(connection.provider).name, connection.account_email, url)
-    transport_for(ctx.settings).send(message)
+    notice = RelinkNotice(provider_name=spec(connection.provider).name, account=connection.account_email, url=url)
+    send_relink(ctx, notice, Recipient(recipient))
     return {"outcome": "sent", "recipient": recipient}
 
 

@@ -19,7 +19,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 import httpx
 import msgspec
@@ -182,6 +182,7 @@ class Connector(msgspec.Struct, frozen=True):
     feed: Any = None  # ChangeFeed
     push: Any = None  # PushChannels
     ack_status: int = 200  # what /webhooks/<slug> answers once notifications are stored
+    notifier: Notifier | None = None  # a connector that tells people about bookings (email)
 
 
 # --- specs and the registry -----------------------------------------------------------------
@@ -257,3 +258,69 @@ def spec(slug: str) -> ConnectorSpec:
 
 def specs() -> list[ConnectorSpec]:
     return [spec(slug) for slug in REGISTRY]
+
+
+# --- notifier: value types and protocol ------------------------------------------------------
+
+
+class Recipient(msgspec.Struct, frozen=True):
+    """Someone a notice is sent to; ``email`` is also the key of the send ledger."""
+
+    email: str
+    name: str | None = None
+
+
+NoticeKind = Literal["confirmation", "cancellation"]
+
+
+class BookingNotice(msgspec.Struct, frozen=True):
+    """A booking confirmed or cancelled, as its host and attendees are told about it.
+
+    Times are aware; ``sequence`` is the booking's (0 when created, higher once cancelled) and
+    ``stamp`` when this version of the booking came to be (the outbox event's time).
+    """
+
+    kind: NoticeKind
+    booking_id: str
+    sequence: int
+    title: str
+    start: datetime
+    end: datetime
+    timezone: str  # IANA
+    host: Recipient
+    attendees: tuple[Recipient, ...]
+    stamp: datetime
+    cancellation_reason: str | None = None
+
+
+class RelinkNotice(msgspec.Struct, frozen=True):
+    """Ask a user to connect a calendar account again, through a signed link."""
+
+    provider_name: str  # "Google Calendar"
+    account: str | None  # the linked account's address, when known
+    url: str
+
+
+Notice = BookingNotice | RelinkNotice
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Composes and sends one message per recipient; core keeps the send ledger.
+
+    A spec that declares the ``notifier`` capability builds a ``Connector`` with this part;
+    ``hub.notifications`` finds it there and drives it.
+
+    ``send`` returns normally once the message went out, or raises: ``SkippableError`` when this
+    recipient alone cannot be served for good (refused by the server, not writable as an
+    address: record it and go on with the others), ``PermanentError`` when no message can go out
+    until the settings change (record it and stop), ``TransientError`` to retry later.
+    """
+
+    def recipients(self, notice: BookingNotice) -> tuple[Recipient, ...]:
+        """Who is told about ``notice``: the attendees, then the host; each address once."""
+
+    def message_id(self, notice: BookingNotice, recipient: Recipient) -> str:
+        """The id of the message for ``recipient``: the same each time it is composed."""
+
+    def send(self, notice: Notice, recipient: Recipient) -> None: ...

@@ -2,21 +2,22 @@
 whether it is a request (the booking is confirmed) or a cancellation.
 
 ``Invite`` is what both the iCalendar object and the email are built from. ``invite_for()``
-reads it from an outbox event's payload (the booking object of the API) and the host.
+builds it from the ``BookingNotice`` core hands the notifier.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import msgspec
 
+from hub.connectors import BookingNotice, NoticeKind, Recipient
+
 Method = Literal["REQUEST", "CANCEL"]
 
-# The outbox events that produce an email, and the kind of email each one is.
-KINDS: Final[dict[str, str]] = {"booking.created": "confirmation", "booking.cancelled": "cancellation"}
-METHODS: Final[dict[str, Method]] = {"confirmation": "REQUEST", "cancellation": "CANCEL"}
+# The kind of booking notice, and the iTIP method of its invitation.
+METHODS: Final[dict[NoticeKind, Method]] = {"confirmation": "REQUEST", "cancellation": "CANCEL"}
 
 
 class Person(msgspec.Struct, frozen=True):
@@ -73,42 +74,22 @@ class Invite(msgspec.Struct, frozen=True):
         return (*self.guests(), self.organizer)
 
 
-class _Attendee(msgspec.Struct):
-    email: str
-    name: str | None = None
+def _person(recipient: Recipient) -> Person:
+    return Person(recipient.email, recipient.name)
 
 
-class BookingPayload(msgspec.Struct):
-    """The fields of the API's booking object that an invitation needs; others are ignored."""
-
-    id: str
-    host_id: str
-    start: datetime
-    end: datetime
-    timezone: str
-    title: str = ""
-    attendees: list[_Attendee] = []
-    cancellation_reason: str | None = None
-    sequence: int | None = None
-
-
-def parse_payload(payload: dict[str, Any]) -> BookingPayload:
-    return msgspec.convert(payload, BookingPayload)
-
-
-def invite_for(event_type: str, booking: BookingPayload, host: Person, *, sequence: int, stamp: datetime) -> Invite:
-    """The invitation for ``event_type`` (``booking.created`` or ``booking.cancelled``)."""
-    method = METHODS[KINDS[event_type]]
+def invite_for(notice: BookingNotice) -> Invite:
+    """The invitation of a booking notice: a request when confirmed, a cancellation when cancelled."""
     return Invite(
-        booking_id=booking.id,
-        method=method,
-        sequence=sequence,
-        title=booking.title,
-        start=booking.start,
-        end=booking.end,
-        timezone=booking.timezone,
-        organizer=host,
-        attendees=tuple(Person(a.email, a.name) for a in booking.attendees),
-        stamp=stamp,
-        cancellation_reason=booking.cancellation_reason if method == "CANCEL" else None,
+        booking_id=notice.booking_id,
+        method=METHODS[notice.kind],
+        sequence=notice.sequence,
+        title=notice.title,
+        start=notice.start,
+        end=notice.end,
+        timezone=notice.timezone,
+        organizer=_person(notice.host),
+        attendees=tuple(_person(a) for a in notice.attendees),
+        stamp=notice.stamp,
+        cancellation_reason=notice.cancellation_reason,
     )

@@ -1,2 +1,3 @@
-"""The email bodies as Jinja templates (text and HTML, confirmation and cancellation). A package
-only so that the ``*.txt`` / ``*.html`` package-data globs ship these files."""
+"""The email bodies as Jinja templates (text and HTML for confirmations and cancellations, text
+for the relink email). A package only so that the ``*.txt`` / ``*.html`` package-data globs ship
+these files."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.connectors.email.helpers import SmtpServer
+from tests.support.smtp import SmtpServer
 
 
 @pytest.fixture

@@ -1,137 +1,147 @@
-"""The MIME message: what a mail client shows and what it hands to its calendar."""
+"""The email connector's ``Notifier`` as core drives it: notices in, one email per recipient
+out through a real SMTP server, and each failure sorted by what core must do about it."""
 
 from __future__ import annotations
 
-import email
 from datetime import UTC, datetime
-from email import policy
-from email.message import EmailMessage
 
 import msgspec
 import pytest
 
-from connectors.email.invite import Person
-from connectors.email.notifier import compose
-from tests.connectors.email.helpers import FIXTURES, body, calendar_part, make_invite, parse_calendar, structure
+from connectors.email.notifier import EmailNotifier
+from connectors.email.spec import build
+from connectors.email.transport import SmtpTransport
+from hub.connectors import BookingNotice, Notifier, Recipient, RelinkNotice
+from hub.errors import PermanentError, SkippableError, TransientError
+from hub.settings import Settings
+from tests.connectors.email.helpers import body, parse_calendar
+from tests.support.smtp import SmtpServer
 
 SENDER = "Hub <hub@hub.example.com>"
 NOW = datetime(2030, 11, 20, 10, 16, tzinfo=UTC)
-GUEST = Person("guest@example.com", "Guest One")
-HOST = Person("ada@example.com", "Ada Host")
+HOST = Recipient("ada@example.com", "Ada Host")
+GUEST = Recipient("guest@example.com", "Guest One")
 
 
-def roundtrip(message: EmailMessage) -> EmailMessage:
-    """The message as a recipient parses it after it crossed the wire."""
-    parsed = email.message_from_bytes(message.as_bytes(policy=policy.SMTP), policy=policy.default)
-    assert isinstance(parsed, EmailMessage)
-    return parsed
+def notice(**overrides: object) -> BookingNotice:
+    """A booking on Monday 2 December 2030, 09:00-09:30 in Berlin, with the host invited too."""
+    values: dict[str, object] = {
+        "kind": "confirmation",
+        "booking_id": "bkg_01jtest000000000000000000",
+        "sequence": 0,
+        "title": "Intro call",
+        "start": datetime(2030, 12, 2, 8, 0, tzinfo=UTC),
+        "end": datetime(2030, 12, 2, 8, 30, tzinfo=UTC),
+        "timezone": "Europe/Berlin",
+        "host": HOST,
+        "attendees": (GUEST, Recipient("ADA@example.com"), Recipient("Guest@Example.com", "Again")),
+        "stamp": datetime(2030, 11, 20, 10, 15, 31, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return msgspec.convert(values, BookingNotice)
 
 
-def test_structure_follows_the_shared_imip_fixture() -> None:
-    fixture = email.message_from_bytes((FIXTURES / "imip_request_email.eml").read_bytes(), policy=policy.default)
-    message = roundtrip(compose(make_invite(), GUEST, sender=SENDER, now=NOW))
-
-    expected = [
-        "multipart/mixed",
-        [["multipart/alternative", ["text/plain", "text/html", "text/calendar"]], "application/ics"],
-    ]
-    assert structure(fixture) == expected
-    assert structure(message) == expected
-    attachment = message.get_payload()[1]
-    assert attachment.get_filename() == "invite.ics"
-    assert attachment.get_content_disposition() == "attachment"
+def notifier(server: SmtpServer, **options: object) -> EmailNotifier:
+    transport = SmtpTransport("127.0.0.1", server.port, **options)  # type: ignore[arg-type]
+    return EmailNotifier(transport, sender=SENDER, clock=lambda: NOW)
 
 
-@pytest.mark.parametrize(("method", "sequence"), [("REQUEST", 0), ("CANCEL", 1)])
-def test_calendar_part_is_an_imip_body_whose_method_matches(method: str, sequence: int) -> None:
-    invite = make_invite(method=method, sequence=sequence)
-    message = roundtrip(compose(invite, GUEST, sender=SENDER, now=NOW))
+def test_the_spec_builds_a_notifier_from_the_settings(settings: Settings, smtp_server: SmtpServer) -> None:
+    changed = msgspec.structs.replace(
+        settings, email_backend="smtp", smtp_host="127.0.0.1", smtp_port=smtp_server.port, email_from=SENDER
+    )
+    built = build(changed).notifier
+    assert isinstance(built, Notifier)
 
-    part = calendar_part(message)
-    assert part.get_param("method") == method
-    assert part.get_content_charset() == "utf-8"
-    calendar, event = parse_calendar(message)
-    assert calendar["METHOD"] == method
-    assert event["SEQUENCE"] == sequence
-    # The attachment carries the same calendar, byte for byte (line ends aside).
-    attachment = message.get_payload()[1].get_content()
-    assert attachment.replace(b"\r\n", b"\n") == part.get_content().encode().replace(b"\r\n", b"\n")
+    built.send(notice(), GUEST)
+
+    (received,) = smtp_server.mailbox.messages
+    assert received.mail_from == "hub@hub.example.com"
+    assert received.rcpt_tos == [GUEST.email]
 
 
-def test_headers() -> None:
-    message = roundtrip(compose(make_invite(), GUEST, sender=SENDER, now=NOW))
-    assert message["From"] == SENDER
-    assert message["To"] == "Guest One <guest@example.com>"
-    assert message["Reply-To"] == "Ada Host <ada@example.com>"
-    assert message["Subject"] == "Invitation: Intro call @ Mon 2 Dec 2030 09:00 (Europe/Berlin)"
-    assert message["Date"] == "Wed, 20 Nov 2030 10:16:00 +0000"
-    assert message["Auto-Submitted"] == "auto-generated"
-    assert message["Message-ID"].endswith("@hub.example.com>")
+def test_recipients_are_the_guests_then_the_host_each_address_once(smtp_server: SmtpServer) -> None:
+    assert notifier(smtp_server).recipients(notice()) == (GUEST, HOST)
+    assert notifier(smtp_server).recipients(notice(attendees=())) == (HOST,)
 
 
-def test_message_id_is_stable_per_booking_sequence_and_recipient() -> None:
-    invite = make_invite()
-    first = compose(invite, GUEST, sender=SENDER, now=NOW)["Message-ID"]
-    again = compose(invite, Person("GUEST@example.com"), sender=SENDER, now=datetime.now(UTC))["Message-ID"]
-    other_recipient = compose(invite, HOST, sender=SENDER, now=NOW)["Message-ID"]
-    cancel = msgspec.structs.replace(invite, method="CANCEL", sequence=1)
-    cancelled = compose(cancel, GUEST, sender=SENDER, now=NOW)
+def test_a_booking_notice_is_sent_as_the_invitation_with_the_id_core_records(smtp_server: SmtpServer) -> None:
+    sender = notifier(smtp_server)
+    cancelled = notice(kind="cancellation", sequence=1, cancellation_reason="Host is ill")
 
-    assert first == again
-    assert len({first, other_recipient, cancelled["Message-ID"]}) == 3
-    assert cancelled["In-Reply-To"] == first  # threads under the invitation
-    assert cancelled["References"] == first
+    sender.send(notice(), GUEST)
+    sender.send(cancelled, GUEST)
 
-
-def test_bodies_show_the_time_in_the_bookings_zone_and_in_utc() -> None:
-    message = roundtrip(compose(make_invite(), GUEST, sender=SENDER, now=NOW))
-    for text in (body(message, "plain"), body(message, "html")):
-        assert "Mon 2 Dec 2030, 09:00 \N{EN DASH} 09:30 (Europe/Berlin, UTC+01:00)" in text
-        assert "Mon 2 Dec 2030, 08:00 \N{EN DASH} 08:30 UTC" in text
-        assert "Intro call" in text
-        assert "Ada Host has invited you" in text
+    invitation, cancellation = smtp_server.mailbox.to(GUEST.email)
+    assert str(invitation["Message-ID"]).strip() == sender.message_id(notice(), GUEST)
+    assert str(cancellation["Message-ID"]).strip() == sender.message_id(cancelled, GUEST)
+    assert sender.message_id(notice(), GUEST) != sender.message_id(cancelled, GUEST)
+    assert str(cancellation["In-Reply-To"]).strip() == sender.message_id(notice(), GUEST)
+    assert invitation["Subject"] == "Invitation: Intro call @ Mon 2 Dec 2030 09:00 (Europe/Berlin)"
+    assert invitation["Date"] == "Wed, 20 Nov 2030 10:16:00 +0000"
+    assert parse_calendar(invitation)[0]["METHOD"] == "REQUEST"
+    calendar, event = parse_calendar(cancellation)
+    assert (calendar["METHOD"], event["SEQUENCE"]) == ("CANCEL", 1)
+    assert "Reason: Host is ill" in body(cancellation, "plain")
 
 
-def test_booking_across_midnight_names_both_days() -> None:
-    invite = make_invite(start=datetime(2030, 12, 2, 22, 30, tzinfo=UTC), end=datetime(2030, 12, 2, 23, 30, tzinfo=UTC))
-    text = body(roundtrip(compose(invite, GUEST, sender=SENDER, now=NOW)), "plain")
-    assert "Mon 2 Dec 2030, 23:30 \N{EN DASH} Tue 3 Dec 2030, 00:30 (Europe/Berlin, UTC+01:00)" in text
-    assert "Mon 2 Dec 2030, 22:30 \N{EN DASH} 23:30 UTC" in text
+def test_a_recipient_refused_for_good_is_skippable(smtp_server: SmtpServer) -> None:
+    smtp_server.mailbox.refuse[GUEST.email] = "550 5.1.1 No such user here"
+    with pytest.raises(SkippableError) as caught:
+        notifier(smtp_server).send(notice(), GUEST)
+    assert caught.value.code == "smtp_recipient_refused"
+    assert "550 5.1.1 No such user here" in caught.value.message
 
 
-def test_host_copy_and_cancellation_wording() -> None:
-    host_copy = roundtrip(compose(make_invite(), HOST, sender=SENDER, now=NOW))
-    assert host_copy["Subject"].startswith("New booking: Intro call")
-    assert "Reply-To" not in host_copy
-    assert "You have a new booking." in body(host_copy, "plain")
-
-    cancel = make_invite(method="CANCEL", sequence=1, cancellation_reason="Host is ill")
-    message = roundtrip(compose(cancel, GUEST, sender=SENDER, now=NOW))
-    assert message["Subject"] == "Cancelled: Intro call @ Mon 2 Dec 2030 09:00 (Europe/Berlin)"
-    for text in (body(message, "plain"), body(message, "html")):
-        assert "cancelled" in text
-        assert "Reason: Host is ill" in text
+def test_a_recipient_no_header_can_carry_is_skippable_and_nothing_is_sent(smtp_server: SmtpServer) -> None:
+    smuggler = Recipient("eve@example.com", "Eve\r\nBcc: victim@example.net")
+    with pytest.raises(SkippableError) as caught:
+        notifier(smtp_server).send(notice(attendees=(smuggler,)), smuggler)
+    assert caught.value.code == "email_invalid_recipient"
+    assert smtp_server.mailbox.messages == []
 
 
-def test_html_escapes_what_clients_typed() -> None:
-    invite = make_invite(title="<script>alert(1)</script>", attendees=(Person("x@example.com", "<b>Eve</b>"),))
-    message = roundtrip(compose(invite, GUEST, sender=SENDER, now=NOW))
-    html = body(message, "html")
-    assert "<script>" not in html
-    assert "&lt;script&gt;" in html
-    assert "<b>Eve</b>" not in html
-    assert "<script>alert(1)</script>" in body(message, "plain")
+def test_a_deferral_is_transient(smtp_server: SmtpServer) -> None:
+    smtp_server.mailbox.refuse[GUEST.email] = "451 4.3.0 Mailbox temporarily unavailable"
+    with pytest.raises(TransientError) as caught:
+        notifier(smtp_server).send(notice(), GUEST)
+    assert caught.value.code == "smtp_deferred"
 
 
-def test_non_ascii_names_and_titles_survive_the_wire() -> None:
-    title = "Café \N{EN DASH} Planung"
-    invite = make_invite(title=title, organizer=Person("zoe@example.com", "Zoë Müller"))
-    original = compose(invite, Person("jose@example.com", "José Núñez"), sender=SENDER, now=NOW)
-    wire = original.as_bytes(policy=policy.SMTP)
-    assert wire.isascii()  # no raw 8-bit: any SMTP server carries it
-    message = roundtrip(original)
-    assert message["To"] == "José Núñez <jose@example.com>"
-    assert title in message["Subject"]
-    _, event = parse_calendar(message)
-    assert str(event["SUMMARY"]) == title
-    assert event["ORGANIZER"].params["CN"] == "Zoë Müller"
+def test_a_refused_login_is_permanent_not_skippable() -> None:
+    with SmtpServer(password="right") as server, pytest.raises(PermanentError) as caught:
+        notifier(server, username="hub", password="wrong").send(notice(), GUEST)
+    assert not isinstance(caught.value, SkippableError)
+    assert caught.value.code == "smtp_auth_failed"
+
+
+RELINK_URL = "http://127.0.0.1:8000/dashboard/relink/" + "t" * 120
+
+
+def test_a_relink_notice_is_the_plain_text_relink_email(smtp_server: SmtpServer) -> None:
+    sender = notifier(smtp_server)
+    sender.send(RelinkNotice("Google Calendar", "ada@gmail.com", RELINK_URL), Recipient("ada.host@example.com"))
+    sender.send(RelinkNotice("Microsoft 365 / Outlook", None, RELINK_URL), Recipient("ada.host@example.com"))
+
+    google, microsoft = smtp_server.mailbox.to("ada.host@example.com")
+    assert google["From"] == SENDER
+    assert google["To"] == "ada.host@example.com"
+    assert google["Subject"] == "Reconnect your Google Calendar"
+    assert google["Message-ID"] is None
+    assert google.get_content_type() == "text/plain"
+    assert google.get_content().replace("\r\n", "\n") == (  # the wire's line ends aside
+        "Hello,\n\nyour Google Calendar account ada@gmail.com is no longer connected, so your busy times may be "
+        "missing and new bookings may not appear in your calendar.\n\n"
+        f"Reconnect it here (the link works for 7 days):\n{RELINK_URL}\n"
+    )
+    assert microsoft["Subject"] == "Reconnect your Microsoft 365 / Outlook"
+    assert microsoft.get_content().startswith(
+        "Hello,\r\n\r\nyour Microsoft 365 / Outlook account is no longer connected"
+    )
+
+
+def test_a_relink_recipient_no_header_can_carry_is_skippable(smtp_server: SmtpServer) -> None:
+    with pytest.raises(SkippableError) as caught:
+        notifier(smtp_server).send(RelinkNotice("Google Calendar", None, RELINK_URL), Recipient("ada\n@example.com"))
+    assert caught.value.code == "email_invalid_recipient"
+    assert smtp_server.mailbox.messages == []

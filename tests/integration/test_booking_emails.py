@@ -1,5 +1,7 @@
-"""The outbox consumer end to end: a booking made and cancelled through the API, the job run
-in-process against a real SMTP server, and what each participant's mailbox holds."""
+"""Booking emails end to end: a booking made and cancelled through the API, core's outbox
+consumer (``hub.notifications``) run in-process with the email connector as its notifier
+against a real SMTP server, what each participant's mailbox holds and what the send ledger
+records."""
 
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
 import hub.jobs.context
-from connectors.email.jobs import send_booking_emails
 from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import EmailSend, OutboxMessage, User
@@ -29,17 +30,25 @@ from hub.jobs.context import JobContext, install
 from hub.jobs.queues import queue
 from hub.jobs.runner import enqueue, job_id
 from hub.jobs.worker import HubWorker
+from hub.notifications.jobs import send_booking_emails
 from hub.redis import connect
 from hub.settings import Settings
 from tests.conftest import Tenant
-from tests.connectors.email.helpers import SmtpServer, body, calendar_part, parse_calendar
+from tests.connectors.email.helpers import body, calendar_part, parse_calendar
 from tests.integration.helpers import MONDAY, booking, create_booking
+from tests.support.smtp import SmtpServer
 
 GUEST = "guest@example.com"
 SECOND = "second@example.org"
 HOST = "ada@example.com"
 
 Install = Callable[[Settings], None]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
 
 
 @pytest.fixture

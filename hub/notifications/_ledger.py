@@ -1,0 +1,56 @@
+"""The send ledger: one ``EmailSend`` row per (outbox event, recipient).
+
+A recipient with a ``sent`` row is never sent that event's message again; a ``failed`` row
+(with the error's code and message) is tried again on the next run and becomes ``sent`` once
+the message goes out. Rows are written right after each send, so a job that dies halfway
+leaves the recipients it served recorded.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.clock import utcnow
+from hub.connectors import BookingNotice
+from hub.db import Database
+from hub.db.tables import EmailSend
+
+
+def already_sent(session: Session, outbox_id: str) -> set[str]:
+    """The recipients the event's message already reached."""
+    found = session.scalars(
+        select(EmailSend.recipient).where(EmailSend.outbox_id == outbox_id, EmailSend.status == "sent")
+    )
+    return set(found)
+
+
+def record(
+    db: Database,
+    organization_id: str,
+    outbox_id: str,
+    notice: BookingNotice,
+    recipient: str,
+    message_id: str,
+    error: str | None,
+) -> None:
+    """Insert or update the row of (outbox event, recipient): ``sent``, or ``failed`` with ``error``."""
+    now = utcnow()
+    with db.write() as session:
+        row = session.scalar(
+            select(EmailSend).where(EmailSend.outbox_id == outbox_id, EmailSend.recipient == recipient)
+        )
+        if row is None:
+            row = EmailSend(
+                organization_id=organization_id,
+                outbox_id=outbox_id,
+                booking_id=notice.booking_id,
+                kind=notice.kind,
+                recipient=recipient,
+                created_at=now,
+            )
+            session.add(row)
+        row.status = "failed" if error else "sent"
+        row.message_id = message_id
+        row.error = error
+        row.sent_at = None if error else now

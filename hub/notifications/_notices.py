@@ -1,0 +1,84 @@
+"""The booking notice an outbox event stands for.
+
+``booking.created`` is a confirmation, ``booking.cancelled`` a cancellation; other events
+produce no notice. The booking comes from the event's payload (the API's booking object), the
+host from ``users``, and the sequence from the event when it carries one, else 0 for a new
+booking and the stored ``bookings.sequence`` for a cancellation (cancelling increments it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+import msgspec
+from sqlalchemy.orm import Session
+
+from hub.connectors import BookingNotice, NoticeKind, Recipient
+from hub.db.tables import Booking, OutboxMessage, User
+from hub.errors import PermanentError, SkippableError
+
+KINDS: Final[dict[str, NoticeKind]] = {"booking.created": "confirmation", "booking.cancelled": "cancellation"}
+
+
+class _Attendee(msgspec.Struct):
+    email: str
+    name: str | None = None
+
+
+class BookingPayload(msgspec.Struct):
+    """The fields of the API's booking object that a notice needs; others are ignored."""
+
+    id: str
+    host_id: str
+    start: datetime
+    end: datetime
+    timezone: str
+    title: str = ""
+    attendees: list[_Attendee] = []
+    cancellation_reason: str | None = None
+    sequence: int | None = None
+
+
+def _payload(outbox_id: str, payload: dict[str, Any]) -> BookingPayload:
+    try:
+        return msgspec.convert(payload, BookingPayload)
+    except msgspec.ValidationError as exc:
+        raise PermanentError(f"outbox row {outbox_id} is not a booking: {exc}", code="email_bad_payload") from None
+
+
+def _sequence(session: Session, event_type: str, booking: BookingPayload) -> int:
+    if booking.sequence is not None:
+        return booking.sequence
+    if event_type == "booking.created":
+        return 0
+    row = session.get(Booking, booking.id)
+    return max(row.sequence if row is not None else 1, 1)
+
+
+def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice] | None:
+    """The event's organization and notice; None for an event that notifies nobody."""
+    message = session.get(OutboxMessage, outbox_id)
+    if message is None:
+        raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
+    kind = KINDS.get(message.event_type)
+    if kind is None:
+        return None
+    booking = _payload(outbox_id, message.payload)
+    host = session.get(User, booking.host_id)
+    if host is None:
+        raise PermanentError(f"host {booking.host_id} of {booking.id} does not exist", code="email_host_missing")
+    notice = BookingNotice(
+        kind=kind,
+        booking_id=booking.id,
+        sequence=_sequence(session, message.event_type, booking),
+        title=booking.title,
+        start=booking.start,
+        end=booking.end,
+        timezone=booking.timezone,
+        host=Recipient(host.email, host.name),
+        attendees=tuple(Recipient(a.email, a.name) for a in booking.attendees),
+        stamp=message.created_at,
+        cancellation_reason=booking.cancellation_reason if kind == "cancellation" else None,
+    )
+    return message.organization_id, notice
