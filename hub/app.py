@@ -22,6 +22,7 @@ from hub.auth.ratelimit import FailedAuthLimiter, RateLimiter
 from hub.availability.controllers import AvailabilityController
 from hub.bookings.controllers import BookingController
 from hub.connections.controllers import AuthorizeController, ConnectionController, oauth_callback
+from hub.connectors import Connectors
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpointController
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 
     relay = OutboxRelay(redis_client, db)
     keyring = keyring_for(settings)  # secrets at rest (stored idempotent answers, webhook secrets)
+    connectors = Connectors(settings)  # this app's providers, each built on first use
 
     def on_startup(app: Litestar) -> None:
         # Sync handlers run in worker threads; a few threads do the work of many without the
@@ -114,6 +116,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         dependencies={
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "keyring": Provide(lambda: keyring, use_cache=True, sync_to_thread=False),
+            "connectors": Provide(lambda: connectors, use_cache=True, sync_to_thread=False),
         },
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
@@ -142,7 +145,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.settings = settings
     app.state.db = db
     app.state.redis = redis_client
-    app.state.connectors = {}
+    app.state.connectors = connectors
     app.state.relay = relay
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     app.state.auth_failures = FailedAuthLimiter(

@@ -16,6 +16,7 @@ whose cursor the provider no longer accepts (Google 410, Graph syncStateNotFound
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import cache
@@ -34,7 +35,8 @@ REGISTRY: Final[dict[str, str]] = {
 }
 
 CALENDAR_PROVIDERS: Final = ("google", "microsoft")
-CALENDAR_CAPABILITIES: Final = frozenset({"oauth", "calendars", "change_feed", "push"})
+Capability = Literal["oauth", "calendars", "change_feed", "push", "notifier"]
+CALENDAR_CAPABILITIES: Final[frozenset[Capability]] = frozenset({"oauth", "calendars", "change_feed", "push"})
 
 
 class ResyncRequired(PipelineError):
@@ -175,12 +177,13 @@ class PushChannels(Protocol):
 
 
 class Connector(msgspec.Struct, frozen=True):
-    """What ``ConnectorSpec.build(settings)`` returns: the parts a provider supports."""
+    """What ``ConnectorSpec.build(settings)`` returns: the parts a provider supports (None for
+    a capability it lacks, so every caller checks before using a part)."""
 
-    oauth: Any = None  # OAuthLinker, or None when unsupported
-    calendars: Any = None  # CalendarOperations
-    feed: Any = None  # ChangeFeed
-    push: Any = None  # PushChannels
+    oauth: OAuthLinker | None = None
+    calendars: CalendarOperations | None = None
+    feed: ChangeFeed | None = None
+    push: PushChannels | None = None
     ack_status: int = 200  # what /webhooks/<slug> answers once notifications are stored
     notifier: Notifier | None = None  # a connector that tells people about bookings (email)
 
@@ -210,7 +213,7 @@ class ConnectorFactory(Protocol):
 class OutboxConsumer(msgspec.Struct, frozen=True):
     """A job that reacts to outbox events: ``function(outbox_id)``, idempotent."""
 
-    function: str  # import path "package.module.function"
+    function: str  # import path "package.module.function" of a ``@hub_job`` (``hub.jobs.registry``)
     events: frozenset[str]
     queue: str = "notify"
 
@@ -218,7 +221,7 @@ class OutboxConsumer(msgspec.Struct, frozen=True):
 class ConnectorSpec(msgspec.Struct, frozen=True):
     slug: str
     name: str
-    capabilities: frozenset[str] = frozenset()  # "oauth", "calendars", "change_feed", "push"
+    capabilities: frozenset[Capability] = frozenset()
     consumers: tuple[OutboxConsumer, ...] = ()
     factory: str | None = None  # import path of a ``ConnectorFactory``
 
@@ -324,3 +327,28 @@ class Notifier(Protocol):
         """The id of the message for ``recipient``: the same each time it is composed."""
 
     def send(self, notice: Notice, recipient: Recipient) -> None: ...
+
+
+class Connectors:
+    """The connectors of one app or one worker process, each built once (on first use) from
+    that process's settings and then shared by every request or job of that process.
+
+    The API keeps one on ``app.state.connectors`` (injected as the ``connectors`` dependency);
+    a worker's job context holds another. Nothing is cached at module level, so two apps in one
+    process share no connector.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._built: dict[str, Connector] = {}
+        self._lock = threading.Lock()
+
+    def get(self, slug: str) -> Connector:
+        """The connector of provider ``slug``, built on first use."""
+        connector = self._built.get(slug)
+        if connector is None:
+            with self._lock:
+                connector = self._built.get(slug)
+                if connector is None:
+                    connector = self._built[slug] = spec(slug).build(self.settings)
+        return connector

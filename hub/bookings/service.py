@@ -47,7 +47,7 @@ def to_out(booking: Booking) -> BookingOut:
     zone = ZoneInfo(booking.timezone)
     return BookingOut(
         id=booking.id,
-        status=booking.status,  # type: ignore[arg-type]
+        status=booking.status,
         host_id=booking.host_id,
         start=booking.start_at,
         end=booking.end_at,

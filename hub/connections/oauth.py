@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -22,9 +21,10 @@ from sqlalchemy import select, update
 from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.clock import utcnow
+from hub.connections._requests import request_setup
 from hub.connections.credentials import seal
 from hub.connections.schemas import AuthorizeResponse
-from hub.connectors import CALENDAR_PROVIDERS, REGISTRY, LinkedAccount, spec
+from hub.connectors import CALENDAR_PROVIDERS, REGISTRY, LinkedAccount, OAuthLinker, spec
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import Connection, OAuthState
@@ -38,7 +38,9 @@ log = structlog.get_logger("hub.oauth")
 STATE_LIFETIME = timedelta(minutes=10)
 
 
-def provider_or_404(provider: str, settings: Settings) -> Any:
+def provider_or_404(provider: str, settings: Settings) -> OAuthLinker:
+    """The provider's account linking; 404 for an unknown provider, 422 for one the operator
+    has not configured."""
     if provider not in CALENDAR_PROVIDERS or provider not in REGISTRY:
         raise NotFound(
             f"Unknown provider {provider!r}; use one of: {', '.join(p for p in CALENDAR_PROVIDERS if p in REGISTRY)}."
@@ -52,7 +54,10 @@ def provider_or_404(provider: str, settings: Settings) -> Any:
             status=422,
             title="Provider not configured",
         )
-    return connector_spec.build(settings)
+    linker = connector_spec.build(settings).oauth
+    if linker is None:
+        raise NotFound(f"{connector_spec.name} has no account linking.")
+    return linker
 
 
 def callback_url(settings: Settings, provider: str) -> str:
@@ -112,11 +117,11 @@ def authorize(
     The caller vouches for ``redirect_uri``: the API passes only what ``check_redirect``
     accepted, the dashboard's relink flow its own page on ``HUB_PUBLIC_URL``.
     """
-    connector = provider_or_404(provider, settings)
+    linker = provider_or_404(provider, settings)
     with db.read() as session:
         load_user(session, principal.organization_id, user_id)
     state = secrets.token_urlsafe(32)
-    url, flow = connector.oauth.begin(redirect_uri=callback_url(settings, provider), state=state)
+    url, flow = linker.begin(redirect_uri=callback_url(settings, provider), state=state)
     now = utcnow()
     state_hash = _state_hash(state)
     with db.write() as session:
@@ -161,8 +166,6 @@ def complete(
     params: dict[str, str],
 ) -> str:
     """Finish a link; returns where to send the browser (the client's redirect_uri + result)."""
-    from hub.connections.jobs import request_setup
-
     state = params.get("state")
     if not state:
         raise CallbackRefused("invalid_state", "The link is missing its state parameter; start linking again.")
@@ -192,11 +195,9 @@ def complete(
         )
     if "error" in params:
         return with_query(target, error=params.get("error") or "access_denied")
-    connector = provider_or_404(provider, settings)
+    linker = provider_or_404(provider, settings)
     try:
-        account: LinkedAccount = connector.oauth.finish(
-            flow=flow, params=params, redirect_uri=callback_url(settings, provider)
-        )
+        account = linker.finish(flow=flow, params=params, redirect_uri=callback_url(settings, provider))
     except PipelineError as exc:
         log.warning("oauth.exchange_failed", provider=provider, code=exc.code, provider_code=exc.provider_code)
         extra = {"provider_code": exc.provider_code} if exc.provider_code else {}

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
+from hub.statuses import ConnectionStatus, PushStateName
 from hub.text import line
 
 
@@ -39,7 +40,7 @@ class CalendarOut(msgspec.Struct):
 
 
 class PushState(msgspec.Struct):
-    state: Literal["active", "expiring", "none"]
+    state: PushStateName
     expires_at: datetime | None
 
 
@@ -48,7 +49,7 @@ class ConnectionOut(msgspec.Struct):
     user_id: str
     provider: str
     account_email: str | None
-    status: Literal["active", "reauth_required", "error", "revoked"]
+    status: ConnectionStatus
     last_synced_at: datetime | None
     last_success_at: datetime | None
     last_error: LastError | None

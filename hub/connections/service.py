@@ -15,6 +15,7 @@ from hub.auth import audit
 from hub.auth.principal import Principal
 from hub.bookings.outbox import emit
 from hub.clock import utcnow
+from hub.connections._requests import request_subscribe, request_sync, request_unlink
 from hub.connections.schemas import (
     CalendarOut,
     CalendarUpdate,
@@ -28,6 +29,7 @@ from hub.db.tables import Calendar, Connection, PushChannel
 from hub.errors import ApiError, NotFound
 from hub.ids import is_valid
 from hub.pagination import Page, page_by_id
+from hub.statuses import ConnectionStatus, PushStateName
 
 EXPIRING_WITHIN = timedelta(hours=6)
 
@@ -46,7 +48,9 @@ def to_out(session: Session, connection: Connection) -> ConnectionOut:
         .order_by(PushChannel.expires_at)
         .limit(1)
     )
-    push_state = "none" if expiry is None else ("expiring" if expiry - utcnow() < EXPIRING_WITHIN else "active")
+    push_state: PushStateName = (
+        "none" if expiry is None else ("expiring" if expiry - utcnow() < EXPIRING_WITHIN else "active")
+    )
     last_error = None
     if connection.last_error_code and connection.last_error_at:
         last_error = LastError(
@@ -60,7 +64,7 @@ def to_out(session: Session, connection: Connection) -> ConnectionOut:
         user_id=connection.user_id,
         provider=connection.provider,
         account_email=connection.account_email,
-        status=connection.status,  # type: ignore[arg-type]
+        status=connection.status,
         last_synced_at=connection.last_synced_at,
         last_success_at=connection.last_success_at,
         last_error=last_error,
@@ -69,7 +73,7 @@ def to_out(session: Session, connection: Connection) -> ConnectionOut:
             CalendarOut(c.id, c.provider_calendar_id, c.name, c.timezone, c.primary, c.busy_source, c.booking_target)
             for c in calendars
         ],
-        push=PushState(push_state, expiry),  # type: ignore[arg-type]
+        push=PushState(push_state, expiry),
         created_at=connection.created_at,
         updated_at=connection.updated_at,
         revoked_at=connection.revoked_at,
@@ -108,8 +112,6 @@ def update_calendar(
     calendar_id: str,
     data: CalendarUpdate,
 ) -> ConnectionOut:
-    from hub.connections.jobs import request_subscribe, request_sync
-
     with db.write() as session:
         connection = load(session, principal.organization_id, connection_id)
         calendar = session.get(Calendar, calendar_id) if is_valid(calendar_id, "calendar") else None
@@ -136,8 +138,6 @@ def update_calendar(
 def request_connection_sync(
     db: Database, redis_client: redis.Redis, principal: Principal, connection_id: str
 ) -> SyncRequested:
-    from hub.connections.jobs import request_sync
-
     with db.read() as session:
         connection = load(session, principal.organization_id, connection_id)
         if connection.status == "revoked":
@@ -172,8 +172,6 @@ def request_connection_sync(
 def unlink(db: Database, redis_client: redis.Redis, principal: Principal, connection_id: str) -> ConnectionOut:
     """Mark revoked at once (no more syncs or writes); stopping push and revoking the grant at
     the provider happen in a job. History (sync runs, events written) is kept."""
-    from hub.connections.jobs import request_unlink
-
     with db.write() as session:
         connection = load(session, principal.organization_id, connection_id)
         if connection.status != "revoked":
@@ -225,7 +223,7 @@ def record_failure(
     *,
     code: str,
     message: str,
-    status: str | None = None,
+    status: ConnectionStatus | None = None,
     provider_code: str | None = None,
 ) -> None:
     connection.last_synced_at = when

@@ -19,6 +19,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from hub.db.types import JSONType, UTCDateTime
+from hub.statuses import (
+    BookingEventStatus,
+    BookingStatus,
+    ConnectionStatus,
+    DeliveryStatus,
+    EndpointStatus,
+    NotificationStatus,
+    PushChannelStatus,
+    SyncOutcome,
+    SyncTrigger,
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -105,7 +116,7 @@ class Booking(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     host_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[BookingStatus] = mapped_column(String(20))
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64))
@@ -160,7 +171,7 @@ class WebhookEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(500))
     events: Mapped[list[Any]]
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)  # AES-GCM, see hub.crypto
-    status: Mapped[str] = mapped_column(String(20))  # "enabled" or "disabled"
+    status: Mapped[EndpointStatus] = mapped_column(String(20))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     disabled_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]  # first failure of the current failing streak
@@ -182,7 +193,7 @@ class WebhookDelivery(Base):
     outbox_id: Mapped[str | None] = mapped_column(String(40))
     event_type: Mapped[str] = mapped_column(String(64))
     body: Mapped[bytes] = mapped_column(LargeBinary)  # the exact bytes signed and sent
-    status: Mapped[str] = mapped_column(String(20))  # pending, succeeded, failed
+    status: Mapped[DeliveryStatus] = mapped_column(String(20))
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_status_code: Mapped[int | None]
@@ -254,7 +265,7 @@ class Connection(Base):
     provider: Mapped[str] = mapped_column(String(32))
     account_id: Mapped[str] = mapped_column(String(255))
     account_email: Mapped[str | None] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20))  # active, reauth_required, error, revoked
+    status: Mapped[ConnectionStatus] = mapped_column(String(20))
     credentials_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     scopes: Mapped[list[Any]]
     last_synced_at: Mapped[datetime | None]
@@ -315,7 +326,7 @@ class PushChannel(Base):
     channel_id: Mapped[str] = mapped_column(String(255), unique=True)  # Google channel id / Graph subscription id
     resource_id: Mapped[str | None] = mapped_column(String(1024))
     secret_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the channel token / clientState
-    status: Mapped[str] = mapped_column(String(20))  # active, stopped
+    status: Mapped[PushChannelStatus] = mapped_column(String(20))
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime]
     stopped_at: Mapped[datetime | None]
@@ -332,7 +343,7 @@ class InboundNotification(Base):
     connection_id: Mapped[str | None] = mapped_column(String(40))
     calendar_id: Mapped[str | None] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(40))  # change, sync, reauthorizationRequired, subscriptionRemoved, missed
-    status: Mapped[str] = mapped_column(String(20))  # received, processed, ignored
+    status: Mapped[NotificationStatus] = mapped_column(String(20))
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
@@ -352,9 +363,9 @@ class SyncRun(Base):
     connection_id: Mapped[str] = mapped_column(ForeignKey("connections.id"))
     calendar_id: Mapped[str | None] = mapped_column(String(40))
     provider: Mapped[str] = mapped_column(String(32))
-    trigger: Mapped[str] = mapped_column(String(20))  # initial, webhook, schedule, manual
+    trigger: Mapped[SyncTrigger] = mapped_column(String(20))
     full: Mapped[bool]
-    outcome: Mapped[str] = mapped_column(String(20))  # running, succeeded, failed, skipped
+    outcome: Mapped[SyncOutcome] = mapped_column(String(20))
     events_upserted: Mapped[int] = mapped_column(Integer, default=0)
     events_deleted: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))  # Hub's code (docs/errors.md)
@@ -377,7 +388,7 @@ class BookingEvent(Base):
     calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id"))
     connection_id: Mapped[str] = mapped_column(String(40))
     provider_event_id: Mapped[str | None] = mapped_column(String(1024))
-    status: Mapped[str] = mapped_column(String(20))  # written, deleted, failed
+    status: Mapped[BookingEventStatus] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

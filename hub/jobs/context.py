@@ -1,4 +1,4 @@
-"""What a job needs from its process: settings, the database, Redis.
+"""What a job needs from its process: settings, the database, Redis, the connectors.
 
 The worker installs one ``JobContext`` at start-up; jobs ask for it with ``context()``. Jobs
 receive only JSON arguments (ids), never live objects.
@@ -7,10 +7,12 @@ receive only JSON arguments (ids), never live objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import redis
 
+from hub.connectors import Connectors
 from hub.crypto import Keyring, keyring_for
 from hub.db import Database
 from hub.redis import connect
@@ -29,6 +31,11 @@ class JobContext:
         if "keyring" not in self.extras:
             self.extras["keyring"] = keyring_for(self.settings)
         return self.extras["keyring"]  # type: ignore[no-any-return]
+
+    @cached_property
+    def connectors(self) -> Connectors:
+        """This process's connectors, each built once and shared by its jobs."""
+        return Connectors(self.settings)
 
 
 _current: JobContext | None = None

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 import structlog
 from rq.cron import CronJob
 
+from hub.connections import jobs as connections
+from hub.deliveries import jobs as deliveries
+from hub.jobs import sweep
 from hub.jobs.queues import DEFAULT, NOTIFY, PUSH, SYNC
+from hub.jobs.registry import path_of
 from hub.jobs.runner import enqueue, job_id
 
 log = structlog.get_logger("hub.cron")
@@ -25,25 +31,29 @@ LOCK_KEY = "hub:cron:leader"
 LOCK_TTL = 20
 TICK_SECONDS = 1.0
 
-# (job function, interval in seconds, queue)
-SCHEDULE: list[tuple[str, int, str]] = [
-    ("hub.jobs.sweep.sweep_outbox", 30, DEFAULT),
-    ("hub.jobs.sweep.sweep_idempotency_keys", 3600, DEFAULT),
-    ("hub.deliveries.jobs.sweep_deliveries", 30, NOTIFY),
-    ("hub.connections.jobs.sweep_inbox", 30, SYNC),
-    ("hub.connections.jobs.renew_channels", 600, PUSH),
-    ("hub.connections.jobs.sweep_quiet_calendars", 900, SYNC),
-    ("hub.connections.jobs.sweep_unlinks", 300, PUSH),
+Entry = tuple[Callable[..., Any] | str, int, str]  # (job function or its path, interval in seconds, queue)
+
+SCHEDULE: list[Entry] = [
+    (sweep.sweep_outbox, 30, DEFAULT),
+    (sweep.sweep_idempotency_keys, 3600, DEFAULT),
+    (deliveries.sweep_deliveries, 30, NOTIFY),
+    (connections.sweep_inbox, 30, SYNC),
+    (connections.renew_channels, 600, PUSH),
+    (connections.sweep_quiet_calendars, 900, SYNC),
+    (connections.sweep_unlinks, 300, PUSH),
 ]
 
 
 class CronLeader:
     """Runs the schedule while holding the leader lock."""
 
-    def __init__(self, connection: redis.Redis, schedule: list[tuple[str, int, str]] | None = None) -> None:
+    def __init__(self, connection: redis.Redis, schedule: list[Entry] | None = None) -> None:
         self.connection = connection
         self.identity = uuid.uuid4().hex
-        self.entries = [CronJob(queue_name=q, func_name=f, interval=i) for f, i, q in (schedule or SCHEDULE)]
+        self.entries = [
+            CronJob(queue_name=q, func_name=f if isinstance(f, str) else path_of(f), interval=i)
+            for f, i, q in (schedule or SCHEDULE)
+        ]
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="hub-cron", daemon=True)
 

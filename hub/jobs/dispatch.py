@@ -11,11 +11,14 @@ import redis
 import structlog
 from sqlalchemy import update
 
+from hub.connections import jobs as connections
 from hub.connectors import OutboxConsumer, specs
 from hub.db.tables import OutboxMessage
+from hub.deliveries import jobs as deliveries
 from hub.errors import SkippableError
 from hub.jobs.context import context
 from hub.jobs.queues import NOTIFY, SYNC
+from hub.jobs.registry import path_of
 from hub.jobs.runner import enqueue, hub_job, job_id
 
 log = structlog.get_logger("hub.outbox")
@@ -24,7 +27,7 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
     (
         "webhooks",
         OutboxConsumer(
-            function="hub.deliveries.jobs.fan_out",
+            function=path_of(deliveries.fan_out),
             events=frozenset(
                 {"booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"}
             ),
@@ -34,7 +37,7 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
     (
         "calendar",
         OutboxConsumer(
-            function="hub.connections.jobs.write_booking",
+            function=path_of(connections.write_booking),
             events=frozenset({"booking.created", "booking.cancelled"}),
             queue=SYNC,
         ),

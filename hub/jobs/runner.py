@@ -13,7 +13,8 @@ job metrics are added to the totals in Redis that ``/metrics`` reports
 transient failures escape to RQ (which retries them, and finally dead-letters them into the
 failed registry); ``ReauthRequired``, ``PermanentError`` and ``SkippableError`` are logged
 with their code, counted, and end the job normally — retrying cannot fix them, and the job's
-own code has already recorded them where people look (the sync log, the delivery log).
+own code has already recorded them where people look (the sync log, the delivery log). It
+also registers the function in ``hub.jobs.registry``, under the path queues name it by.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from rq.job import Job
 
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.jobs.queues import DEFAULT, queue
+from hub.jobs.registry import path_of, register
 from hub.observability import job_metrics, propagation
 from hub.settings import Settings
 
@@ -81,7 +83,7 @@ def enqueue(
     """Enqueue ``func(*args)`` with Hub's conventions; ``id`` makes the job unique while queued.
 
     ``meta`` overrides what the job inherits from the caller (request id, trace context)."""
-    func_name = func if isinstance(func, str) else f"{func.__module__}.{func.__qualname__}"
+    func_name = func if isinstance(func, str) else path_of(func)
     job_meta = {**_bound_context(), **propagation.context_for(func_name), **(meta or {})}
     options: dict[str, Any] = {
         "args": args,
@@ -162,6 +164,7 @@ def hub_job(kind: str) -> Callable[[Callable[P, R]], Callable[P, R | dict[str, s
                     if job is not None:
                         job_metrics.publish(job.connection)  # the API's /metrics reports job metrics
 
+        register(run)
         return run
 
     return decorate

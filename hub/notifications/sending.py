@@ -1,7 +1,8 @@
 """The registered notifier, and sending a one-off notice through it.
 
 The notifier is the ``notifier`` part of the connector whose spec declares the ``notifier``
-capability (the email connector), built once per job context from its settings.
+capability (the email connector), taken from the job context's connectors (built once per
+worker process from its settings).
 """
 
 from __future__ import annotations
@@ -9,23 +10,15 @@ from __future__ import annotations
 from hub.connectors import Notifier, Recipient, RelinkNotice, specs
 from hub.errors import PermanentError, SkippableError
 from hub.jobs.context import JobContext
-from hub.settings import Settings
-
-
-def _build(settings: Settings) -> Notifier:
-    for spec in specs():
-        if "notifier" in spec.capabilities:
-            notifier = spec.build(settings).notifier
-            if notifier is not None:
-                return notifier
-    raise PermanentError("no connector that sends notifications is registered", code="notifier_missing")
 
 
 def notifier_for(ctx: JobContext) -> Notifier:
-    found = ctx.extras.get("notifier")
-    if not isinstance(found, Notifier):
-        found = ctx.extras["notifier"] = _build(ctx.settings)
-    return found
+    for spec in specs():
+        if "notifier" in spec.capabilities:
+            notifier = ctx.connectors.get(spec.slug).notifier
+            if notifier is not None:
+                return notifier
+    raise PermanentError("no connector that sends notifications is registered", code="notifier_missing")
 
 
 def send_relink(ctx: JobContext, notice: RelinkNotice, recipient: Recipient) -> None:

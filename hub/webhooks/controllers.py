@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from litestar import Request, Response, post
 
-from hub.connectors import CALENDAR_PROVIDERS, REGISTRY, WebhookAnswer, spec
+from hub.connectors import CALENDAR_PROVIDERS, REGISTRY, Connectors, WebhookAnswer, spec
 from hub.errors import ApiError, NotFound
 from hub.webhooks.service import INTAKE, MAX_NOTIFICATIONS, accept, lower_headers
 
@@ -30,16 +30,17 @@ def _plain(body: str, status: int) -> Response[Any]:
     status_code=200,
     summary="Provider change notifications (no API key: verified per channel)",
 )
-def provider_webhook(request: Request[Any, Any, Any], provider: str, body: bytes) -> Response[Any]:
+def provider_webhook(
+    request: Request[Any, Any, Any], connectors: Connectors, provider: str, body: bytes
+) -> Response[Any]:
     if provider not in CALENDAR_PROVIDERS or provider not in REGISTRY:
         raise NotFound(f"No webhook intake for provider {provider!r}.")
     state = request.app.state
     if not spec(provider).configured(state.settings):
         raise NotFound(f"No webhook intake for provider {provider!r}: it is not configured on this Hub.")
-    connectors = state.connectors
-    if provider not in connectors:
-        connectors[provider] = spec(provider).build(state.settings)
-    connector = connectors[provider]
+    connector = connectors.get(provider)
+    if connector.push is None:
+        raise NotFound(f"No webhook intake for provider {provider!r}: it has no push notifications.")
     parsed = connector.push.parse(lower_headers(dict(request.headers)), dict(request.query_params), body)
     if isinstance(parsed, WebhookAnswer):
         INTAKE.labels(provider, "handshake" if parsed.status < 300 else "malformed").inc()

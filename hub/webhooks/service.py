@@ -18,12 +18,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.clock import utcnow
+from hub.connections import request_processing, request_sync
 from hub.connectors import Notification
 from hub.db import Database
 from hub.db.tables import InboundNotification, PushChannel
 from hub.ids import new_id
-from hub.jobs.queues import SYNC
-from hub.jobs.runner import enqueue, job_id
+from hub.statuses import NotificationStatus
 
 log = structlog.get_logger("hub.webhooks")
 
@@ -82,8 +82,6 @@ def _channels(db: Database, provider: str, channel_ids: set[str]) -> dict[str, P
 
 
 def _follow_up(db: Database, redis_client: redis.Redis, row: InboundNotification) -> None:
-    from hub.connections.jobs import request_sync
-
     try:
         if row.kind == "change" and row.calendar_id is not None:
             request_sync(redis_client, row.calendar_id, "webhook")
@@ -94,13 +92,7 @@ def _follow_up(db: Database, redis_client: redis.Redis, row: InboundNotification
                     .values(status="processed", processed_at=utcnow())
                 )
         else:
-            enqueue(
-                redis_client,
-                "hub.connections.jobs.process_notification",
-                row.id,
-                queue_name=SYNC,
-                id=job_id("notification", row.id),
-            )
+            request_processing(redis_client, row.id)
     except redis.RedisError as exc:
         log.warning("webhook.enqueue_deferred", error=type(exc).__name__)  # the inbox sweep picks it up
 
@@ -111,7 +103,7 @@ def _accept_one(
     if not _matches(item.secret, channel.secret_hash):
         log.warning("webhook.bad_secret", provider=provider, channel_id=channel.id)
         return "rejected", None
-    status = "ignored" if item.kind == "sync" or channel.status != "active" else "received"
+    status: NotificationStatus = "ignored" if item.kind == "sync" or channel.status != "active" else "received"
     row = InboundNotification(
         id=new_id("notification"),
         provider=provider,
