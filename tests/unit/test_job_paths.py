@@ -80,7 +80,7 @@ def test_every_job_path_hub_names_is_a_registered_job() -> None:
         "hub.deliveries.jobs.deliver",
         "hub.deliveries.jobs.fan_out",
         "hub.connections.jobs.sweep_quiet_calendars",
-        "connectors.email.jobs.send_booking_emails",
+        "hub.notifications.jobs.send_booking_emails",
     } <= paths
 
 
