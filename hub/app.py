@@ -28,7 +28,6 @@ from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpoin
 from hub.errors import ApiError, FieldError, exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
-from hub.jobs.runner import configure as configure_jobs
 from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
 from hub.observability.exposition import MetricsController
@@ -153,7 +152,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     )
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     db.set_commit_hook("outbox", relay)
-    configure_jobs(settings)
     return app
 
 
