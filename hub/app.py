@@ -113,6 +113,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         dependencies={
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "keyring": Provide(lambda: keyring, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
