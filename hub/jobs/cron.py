@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, datetime
 
 import redis
 import structlog
 from rq.cron import CronJob
 
+from hub.clock import utcnow
 from hub.jobs.queues import DEFAULT, NOTIFY, PUSH, SYNC
 from hub.jobs.runner import enqueue, job_id
 
@@ -71,7 +71,7 @@ class CronLeader:
         due = []
         for entry in self.entries:
             if entry.should_run():
-                when = datetime.now(UTC)
+                when = utcnow()
                 name = entry.func_name.rsplit(".", 1)[-1]
                 enqueue(
                     self.connection,
