@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
+from hub.clock import utcnow
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import IdempotencyKey
@@ -122,7 +123,7 @@ def run(
 def _claim(
     db: Database, keyring: Keyring, api_key_id: str, key: str, request_fingerprint: str
 ) -> tuple[int, bytes] | None:
-    now = datetime.now(UTC)
+    now = utcnow()
     claim = insert(IdempotencyKey).values(
         api_key_id=api_key_id,
         key=key,
@@ -213,5 +214,5 @@ def _json(
 def purge_expired(db: Database, now: datetime | None = None) -> int:
     """Delete keys past their retention; returns how many were removed."""
     with db.write() as session:
-        result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or datetime.now(UTC))))
+        result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow())))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
