@@ -32,7 +32,7 @@ from hub.clock import utcnow
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import IdempotencyKey
-from hub.errors import PROBLEM_MEDIA_TYPE, ApiError, Conflict, FieldError, problem_body
+from hub.errors import PROBLEM_MEDIA_TYPE, ApiError, Conflict, FieldError, problem_of
 
 RETENTION = timedelta(hours=24)
 STALE_CLAIM = timedelta(seconds=60)
@@ -107,7 +107,7 @@ def run(
     try:
         operation(finish)
     except ApiError as error:
-        status, body = error.status, _problem_bytes(error, request_id)
+        status, body = error.status, msgspec.json.encode(problem_of(error, request_id))
         if error.status < 500:
             with db.write() as session:
                 record(session, status, body)
@@ -182,18 +182,6 @@ def _release(db: Database, api_key_id: str, key: str) -> None:
                 IdempotencyKey.state == "in_flight",
             )
         )
-
-
-def _problem_bytes(error: ApiError, request_id: str | None) -> bytes:
-    body = problem_body(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        request_id=request_id,
-        extra=error.extra,
-    )
-    return msgspec.json.encode(body)
 
 
 def _json(
