@@ -22,14 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from hub.db import Database
+from hub.jobs.context import JobContext
 from hub.jobs.runner import enqueue
 from hub.jobs.worker import HubWorker
 from hub.observability.logging import configure_logging
 from hub.redis import connect, start_embedded
+from hub.settings import Settings
 
 
-def drain(connection, queue: Queue) -> float:  # type: ignore[no-untyped-def]
-    worker = HubWorker([queue], connection=connection, serializer=JSONSerializer)
+def drain(context: JobContext, queue: Queue) -> float:
+    worker = HubWorker([queue], connection=context.redis, serializer=JSONSerializer, context=context)
     started = time.perf_counter()
     worker.work(burst=True, logging_level="ERROR")
     return time.perf_counter() - started
@@ -42,8 +45,11 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging(json=True, level="warning")
     logging.getLogger("rq").setLevel(logging.ERROR)
-    url = args.redis_url or start_embedded(Path(tempfile.mkdtemp()) / "redis")
+    data_dir = Path(tempfile.mkdtemp())
+    url = args.redis_url or start_embedded(data_dir / "redis")
     connection = connect(url, socket_timeout=None)
+    settings = Settings(data_dir=data_dir, redis_url=url)
+    context = JobContext(settings, Database(settings.resolved_database_url), connection)
     results = {}
     for label in ("raw", "hub", "raw", "hub"):  # interleave to even out warm-up
         name = f"bench-{label}"
@@ -54,7 +60,7 @@ def main() -> None:
                 queue.enqueue("bench.jobs_noop.raw_noop", str(i), result_ttl=60)
             else:
                 enqueue(connection, "bench.jobs_noop.hub_noop", str(i), queue_name=name)
-        seconds = drain(connection, queue)
+        seconds = drain(context, queue)
         results.setdefault(label, []).append(args.jobs / seconds)
     raw, hub = max(results["raw"]), max(results["hub"])
     print(

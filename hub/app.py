@@ -29,7 +29,6 @@ from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpoin
 from hub.errors import ApiError, FieldError, exception_handlers
 from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
-from hub.jobs.runner import configure as configure_jobs
 from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
 from hub.observability.exposition import MetricsController
@@ -117,6 +116,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "keyring": Provide(lambda: keyring, use_cache=True, sync_to_thread=False),
             "connectors": Provide(lambda: connectors, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
         guards=[scope_guard],
@@ -156,7 +156,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     )
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     db.set_commit_hook("outbox", relay)
-    configure_jobs(settings)
     return app
 
 

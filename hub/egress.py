@@ -79,22 +79,28 @@ class Network:
     transport: Callable[[ssl.SSLContext], httpx.BaseTransport] = _direct
 
 
-_network = Network()
+class _Seam:
+    """The process's one network seam: tests replace it, like the DNS it stands for."""
+
+    def __init__(self) -> None:
+        self.network = Network()
+
+
+_seam = _Seam()
 
 
 def network() -> Network:
-    return _network
+    return _seam.network
 
 
 @contextlib.contextmanager
 def replaced_network(replacement: Network) -> Iterator[Network]:
     """Use ``replacement`` (a test's DNS and routing) for every check and pinned client."""
-    global _network  # one process-wide seam, like the DNS it stands for
-    previous, _network = _network, replacement
+    previous, _seam.network = _seam.network, replacement
     try:
         yield replacement
     finally:
-        _network = previous
+        _seam.network = previous
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ def refusal(address: IPAddress) -> str | None:
 def resolve(host: str, port: int, resolver: Resolver | None = None) -> list[IPAddress]:
     """Every address ``host`` resolves to, in the resolver's order (a literal resolves to itself)."""
     try:
-        infos = (resolver or _network.resolver)(host, port, type=socket.SOCK_STREAM)
+        infos = (resolver or network().resolver)(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise UrlError(f"host {host!r} does not resolve ({exc})") from None
     addresses: list[IPAddress] = []
@@ -257,5 +263,5 @@ def client(destination: Destination, *, verify: ssl.SSLContext | None = None, **
         if verify is not None:
             options["verify"] = verify
         return http.client(**options)
-    inner = _network.transport(verify or http.tls_context())
+    inner = network().transport(verify or http.tls_context())
     return http.client(transport=PinnedTransport(destination, inner), **options)

@@ -194,6 +194,18 @@ def problem_body(
     return body
 
 
+def problem_of(error: ApiError, request_id: str | None) -> dict[str, Any]:
+    """The problem+json body of ``error`` (also what ``Idempotency-Key`` stores for a replay)."""
+    return problem_body(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        request_id=request_id,
+        extra=error.extra,
+    )
+
+
 def _problem(request: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
     headers = dict(error.headers)
     request_id = request_id_of(request.scope)
@@ -202,15 +214,9 @@ def _problem(request: Request[Any, Any, Any], error: ApiError) -> Response[Any]:
         # client still gets a request id, in the body and in the header.
         request_id = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
         headers[REQUEST_ID_HEADER] = request_id
-    body = problem_body(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        request_id=request_id,
-        extra=error.extra,
+    return Response(
+        problem_of(error, request_id), status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
-    return Response(body, status_code=error.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 _MISSING_FIELD = re.compile(r"Object missing required field `(?P<name>[^`]+)`")

@@ -32,6 +32,7 @@ from tenacity import (
 from tenacity import Retrying as _Retrying
 from tenacity.stop import stop_base
 
+from hub.clock import utcnow
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.observability.instrument import instrument_httpx
 
@@ -235,7 +236,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or utcnow())).total_seconds())
 
 
 def from_transport_error(exc: httpx.HTTPError) -> TransientError:

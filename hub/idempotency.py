@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -28,10 +28,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
+from hub.clock import utcnow
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.db.tables import IdempotencyKey
-from hub.errors import PROBLEM_MEDIA_TYPE, ApiError, Conflict, FieldError, problem_body
+from hub.errors import PROBLEM_MEDIA_TYPE, ApiError, Conflict, FieldError, problem_of
 
 RETENTION = timedelta(hours=24)
 STALE_CLAIM = timedelta(seconds=60)
@@ -106,7 +107,7 @@ def run(
     try:
         operation(finish)
     except ApiError as error:
-        status, body = error.status, _problem_bytes(error, request_id)
+        status, body = error.status, msgspec.json.encode(problem_of(error, request_id))
         if error.status < 500:
             with db.write() as session:
                 record(session, status, body)
@@ -122,7 +123,7 @@ def run(
 def _claim(
     db: Database, keyring: Keyring, api_key_id: str, key: str, request_fingerprint: str
 ) -> tuple[int, bytes] | None:
-    now = datetime.now(UTC)
+    now = utcnow()
     claim = insert(IdempotencyKey).values(
         api_key_id=api_key_id,
         key=key,
@@ -183,18 +184,6 @@ def _release(db: Database, api_key_id: str, key: str) -> None:
         )
 
 
-def _problem_bytes(error: ApiError, request_id: str | None) -> bytes:
-    body = problem_body(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        request_id=request_id,
-        extra=error.extra,
-    )
-    return msgspec.json.encode(body)
-
-
 def _json(
     status: int, body: bytes, *, replayed: bool, problem: bool = False, headers: dict[str, Any] | None = None
 ) -> Response[bytes]:
@@ -213,5 +202,5 @@ def _json(
 def purge_expired(db: Database, now: datetime | None = None) -> int:
     """Delete keys past their retention; returns how many were removed."""
     with db.write() as session:
-        result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or datetime.now(UTC))))
+        result = session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= (now or utcnow())))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -51,7 +51,6 @@ SOCKET_PATH_MAX = 100  # a Unix socket path must fit sun_path (108 bytes on Linu
 _lock = threading.Lock()
 _held: dict[Path, tuple[int, str]] = {}  # redis directory -> (pid that leased it, URL)
 _children: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started, to reap them
-_atexit_registered = False
 
 
 class _Process(msgspec.Struct):
@@ -76,7 +75,6 @@ def redis_dir(data_dir: Path) -> Path:
 def start_embedded(data_dir: Path) -> str:
     """Start (or attach to) the embedded Redis for ``data_dir``, take a lease on it for this
     process, and return its ``unix://`` URL."""
-    global _atexit_registered
     directory = redis_dir(data_dir)
     with _lock:
         held = _held.get(directory)
@@ -99,9 +97,6 @@ def start_embedded(data_dir: Path) -> str:
             _write(directory, _State(server=server, users=users))
         url = f"unix://{server.socket}"
         _held[directory] = (os.getpid(), url)
-        if not _atexit_registered:
-            atexit.register(release_embedded)
-            _atexit_registered = True
         return url
 
 
@@ -124,6 +119,9 @@ def release_embedded(data_dir: Path | None = None) -> None:
                     log.info("redis.embedded_stopped", pid=server.pid)
                     server = None
                 _write(directory, _State(server=server, users=users))
+
+
+atexit.register(release_embedded)  # a process gives back what it still holds when it exits (often nothing)
 
 
 def with_redis(settings: Settings) -> Settings:

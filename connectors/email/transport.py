@@ -20,13 +20,13 @@ import os
 import re
 import smtplib
 import ssl
-from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
+from hub.clock import utcnow
 from hub.errors import PermanentError, PipelineError, TransientError
 from hub.files import create_private, private_dir
 from hub.settings import Settings
@@ -153,7 +153,7 @@ class FileTransport:
 
     def send(self, message: EmailMessage) -> None:
         private_dir(self.directory)  # 0700: the names show recipients and subjects
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         name = f"{stamp}-{_slug(parseaddr(str(message['To']))[1], str(message['Subject']))}"
         data = message.as_bytes(policy=_WIRE)
         for suffix in ("", *(f"-{n}" for n in range(2, 100))):

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 from dashboard import relink
 from dashboard.context import DashboardContext
 from dashboard.render import SECURITY_HEADERS, page
-from hub.crypto import keyring_for
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.errors import ApiError
 
@@ -20,11 +20,11 @@ class PublicController(Controller):
 
     @get("/relink/{token:str}", sync_to_thread=True)
     def open_link(
-        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, token: str
+        self, request: Request[Any, Any, Any], ctx: DashboardContext, db: Database, keyring: Keyring, token: str
     ) -> Redirect | Template:
         """Start a fresh link for the connection named by a signed relink link, then off to the provider."""
         try:
-            url = relink.start_link(db, ctx.settings, keyring_for(ctx.settings), ctx.signer, token)
+            url = relink.start_link(db, ctx.settings, keyring, ctx.signer, token)
         except relink.LinkExpired:
             return page(
                 ctx.signer,

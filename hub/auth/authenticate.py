@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from hub.auth.keys import KEY_PREFIX, hash_key
 from hub.auth.principal import Principal
+from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import ApiKey
 from hub.errors import ApiKeyRevoked, Unauthenticated
@@ -45,7 +46,7 @@ def authenticate(db: Database, authorization: str | None) -> Principal:
             f"API key {key.id} was revoked at {key.revoked_at.isoformat()}; use another key.",
             headers={"WWW-Authenticate": 'Bearer realm="hub", error="invalid_token"'},
         )
-    now = datetime.now(UTC)
+    now = utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         with db.write() as session:
             session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))

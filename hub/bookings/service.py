@@ -105,10 +105,9 @@ def _check_availability(data: BookingCreate, principal: Principal, host: User, t
             if inside
             else f"is outside the host's working hours (in {host.timezone})"
         )
-        raise ApiError(
+        raise Conflict(
             f"The requested time {reason}. Ask GET /v1/availability for free slots.",
             code="outside_availability",
-            status=409,
             title="Outside availability",
         )
 

@@ -11,9 +11,10 @@ from litestar.response import Redirect
 from hub.auth.scopes import needs
 from hub.connections import oauth, service
 from hub.connections.schemas import AuthorizeRequest, AuthorizeResponse, CalendarUpdate, ConnectionOut, SyncRequested
-from hub.crypto import keyring_for
+from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
+from hub.settings import Settings
 from hub.web import ApiRequest, Limit
 
 
@@ -29,12 +30,18 @@ class AuthorizeController(Controller):
         summary="Start linking a calendar account (Google or Microsoft)",
     )
     def authorize(
-        self, request: ApiRequest, db: Database, user_id: str, provider: str, data: AuthorizeRequest
+        self,
+        request: ApiRequest,
+        db: Database,
+        settings: Settings,
+        keyring: Keyring,
+        user_id: str,
+        provider: str,
+        data: AuthorizeRequest,
     ) -> AuthorizeResponse:
-        settings = request.app.state.settings
         oauth.provider_or_404(provider, settings)
         redirect_uri = oauth.check_redirect(settings, data.redirect_uri)
-        return oauth.authorize(db, settings, keyring_for(settings), request.user, user_id, provider, redirect_uri)
+        return oauth.authorize(db, settings, keyring, request.user, user_id, provider, redirect_uri)
 
 
 class ConnectionController(Controller):
@@ -95,11 +102,12 @@ class ConnectionController(Controller):
     include_in_schema=True,
     summary="Where the provider sends the browser back after consent",
 )
-def oauth_callback(request: Request[Any, Any, Any], db: Database, provider: str) -> Response[Any]:
-    state = request.app.state
+def oauth_callback(
+    request: Request[Any, Any, Any], db: Database, settings: Settings, keyring: Keyring, provider: str
+) -> Response[Any]:
     params = dict(request.query_params.items())
     try:
-        target = oauth.complete(db, state.settings, keyring_for(state.settings), state.redis, provider, params)
+        target = oauth.complete(db, settings, keyring, request.app.state.redis, provider, params)
     except oauth.CallbackRefused as refused:
         page = (
             f"<!doctype html><title>Link not completed</title><h1>Link not completed</h1>"

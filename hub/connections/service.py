@@ -26,7 +26,7 @@ from hub.connections.schemas import (
 )
 from hub.db import Database
 from hub.db.tables import Calendar, Connection, PushChannel
-from hub.errors import ApiError, NotFound
+from hub.errors import Conflict, NotFound, ServiceUnavailable
 from hub.ids import is_valid
 from hub.pagination import Page, page_by_id
 from hub.statuses import ConnectionStatus, PushStateName
@@ -141,10 +141,9 @@ def request_connection_sync(
     with db.read() as session:
         connection = load(session, principal.organization_id, connection_id)
         if connection.status == "revoked":
-            raise ApiError(
+            raise Conflict(
                 "This connection was unlinked; link the account again to sync it.",
                 code="connection_revoked",
-                status=409,
                 title="Connection revoked",
             )
         ids = list(
@@ -160,12 +159,7 @@ def request_connection_sync(
         for calendar_id in ids:
             request_sync(redis_client, calendar_id, "manual")
     except redis.RedisError:
-        raise ApiError(
-            "The job queue is unreachable right now; retry in a minute.",
-            code="service_unavailable",
-            status=503,
-            title="Service unavailable",
-        ) from None
+        raise ServiceUnavailable("The job queue is unreachable right now; retry in a minute.") from None
     return SyncRequested(connection_id=connection_id, calendars=ids)
 
 

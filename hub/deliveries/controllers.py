@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from litestar import Controller, Response, delete, get, post
 
-from litestar import Controller, Request, Response, delete, get, post
-
-from hub.auth.principal import Principal
 from hub.auth.scopes import needs
 from hub.crypto import Keyring
 from hub.db import Database
@@ -14,9 +11,7 @@ from hub.deliveries import service
 from hub.deliveries.schemas import WebhookDeliveryOut, WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointOut
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.settings import Settings
-from hub.web import IdempotencyKeyHeader, Limit, run_idempotent
-
-ApiRequest = Request[Principal, Any, Any]
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
 
 
 class WebhookEndpointController(Controller):
@@ -34,12 +29,12 @@ class WebhookEndpointController(Controller):
         request: ApiRequest,
         db: Database,
         keyring: Keyring,
+        settings: Settings,
         data: WebhookEndpointCreate,
         body: bytes,
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[WebhookEndpointCreated]:
         principal = request.user
-        settings: Settings = request.app.state.settings
         return run_idempotent(
             request,
             db,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import msgspec
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,18 +39,7 @@ from hub.pagination import Page, page_by_id
 
 
 def endpoint_out(endpoint: WebhookEndpoint) -> WebhookEndpointOut:
-    return WebhookEndpointOut(
-        id=endpoint.id,
-        url=endpoint.url,
-        description=endpoint.description,
-        events=list(endpoint.events),
-        status=endpoint.status,
-        disabled_reason=endpoint.disabled_reason,
-        disabled_at=endpoint.disabled_at,
-        failing_since=endpoint.failing_since,
-        created_at=endpoint.created_at,
-        deleted_at=endpoint.deleted_at,
-    )
+    return msgspec.convert(endpoint, WebhookEndpointOut, from_attributes=True)
 
 
 def delivery_out(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> WebhookDeliveryOut:
@@ -64,18 +54,7 @@ def delivery_out(delivery: WebhookDelivery, attempts: list[WebhookAttempt]) -> W
         last_error=delivery.last_error,
         created_at=delivery.created_at,
         delivered_at=delivery.delivered_at,
-        attempts=[
-            WebhookAttemptOut(
-                attempt_number=a.attempt_number,
-                attempted_at=a.attempted_at,
-                status_code=a.status_code,
-                latency_ms=a.latency_ms,
-                response_snippet=a.response_snippet,
-                error=a.error,
-                next_attempt_at=a.next_attempt_at,
-            )
-            for a in attempts
-        ],
+        attempts=msgspec.convert(attempts, list[WebhookAttemptOut], from_attributes=True),
     )
 
 

@@ -1,21 +1,25 @@
-"""What a job needs from its process: settings, the database, Redis, the connectors.
+"""What a job needs from its process: settings, the database, Redis, the keyring, the connectors.
 
-The worker installs one ``JobContext`` at start-up; jobs ask for it with ``context()``. Jobs
-receive only JSON arguments (ids), never live objects.
+A worker (``hub.jobs.worker.HubWorker``) is built with one ``JobContext`` from the settings it
+was started with, and runs every job inside it; jobs ask for it with ``context()``. Jobs
+receive only JSON arguments (ids), never live objects. Nothing is built from the environment
+behind a job's back: outside a worker's run (or a ``running(ctx)`` block) ``context()`` fails,
+so two workers in one process never see each other's settings.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 import redis
 
 from hub.connectors import Connectors
 from hub.crypto import Keyring, keyring_for
 from hub.db import Database
-from hub.redis import connect
 from hub.settings import Settings
 
 
@@ -24,13 +28,10 @@ class JobContext:
     settings: Settings
     db: Database
     redis: redis.Redis
-    extras: dict[str, Any] = field(default_factory=dict)
+    keyring: Keyring = field(init=False, repr=False)
 
-    @property
-    def keyring(self) -> Keyring:
-        if "keyring" not in self.extras:
-            self.extras["keyring"] = keyring_for(self.settings)
-        return self.extras["keyring"]  # type: ignore[no-any-return]
+    def __post_init__(self) -> None:
+        self.keyring = keyring_for(self.settings)  # built once per context, not per job
 
     @cached_property
     def connectors(self) -> Connectors:
@@ -38,22 +39,28 @@ class JobContext:
         return Connectors(self.settings)
 
 
-_current: JobContext | None = None
+_running: ContextVar[JobContext] = ContextVar("hub_job_context")
 
 
-def install(ctx: JobContext) -> JobContext:
-    global _current
-    _current = ctx
-    return ctx
+class NoJobContext(RuntimeError):
+    """A job ran outside a Hub worker (or a ``running(ctx)`` block)."""
+
+
+@contextmanager
+def running(ctx: JobContext) -> Iterator[JobContext]:
+    """Run the block (a job) with ``ctx`` as its context; the previous one is back afterwards."""
+    token = _running.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _running.reset(token)
 
 
 def context() -> JobContext:
-    """The process's job context, built from the environment on first use if none was installed."""
-    global _current
-    if _current is None:
-        from hub.redis import with_redis
-
-        settings = with_redis(Settings.from_env())
-        assert settings.redis_url is not None
-        _current = JobContext(settings, Database(settings.resolved_database_url), connect(settings.redis_url))
-    return _current
+    """The context of the job that is running."""
+    try:
+        return _running.get()
+    except LookupError:
+        raise NoJobContext(
+            "no job context: Hub jobs run on a Hub worker (hub worker), which gives each its context"
+        ) from None

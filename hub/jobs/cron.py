@@ -11,13 +11,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 import structlog
 from rq.cron import CronJob
 
+from hub.clock import utcnow
 from hub.connections import jobs as connections
 from hub.deliveries import jobs as deliveries
 from hub.jobs import sweep
@@ -81,7 +81,7 @@ class CronLeader:
         due = []
         for entry in self.entries:
             if entry.should_run():
-                when = datetime.now(UTC)
+                when = utcnow()
                 name = entry.func_name.rsplit(".", 1)[-1]
                 enqueue(
                     self.connection,

@@ -4,13 +4,13 @@ the same row twice sends nothing twice."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
 import structlog
 from sqlalchemy import update
 
+from hub.clock import utcnow
 from hub.connections import jobs as connections
 from hub.connectors import OutboxConsumer, specs
 from hub.db.tables import OutboxMessage
@@ -87,7 +87,7 @@ def dispatch(outbox_id: str) -> dict[str, object]:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id, OutboxMessage.dispatched_at.is_(None))
-            .values(dispatched_at=datetime.now(UTC))
+            .values(dispatched_at=utcnow())
         )
     log.info("outbox.dispatched", outbox_id=outbox_id, event_type=event_type, consumers=consumers)
     return {"outcome": "dispatched", "consumers": consumers}

@@ -21,7 +21,6 @@ import queue
 import threading
 import time
 import weakref
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -31,6 +30,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
+from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import OutboxMessage
 from hub.jobs.dispatch import enqueue_consumers
@@ -135,7 +135,7 @@ class OutboxRelay:
                 session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id.in_(ids), OutboxMessage.dispatched_at.is_(None))
-                    .values(dispatched_at=datetime.now(UTC))
+                    .values(dispatched_at=utcnow())
                 )
         except SQLAlchemyError as exc:  # the sweeper dispatches again; consumers are idempotent
             log.warning("outbox.mark_failed", error=type(exc).__name__, count=len(ids))

@@ -2,7 +2,8 @@
 
 ``enqueue()`` puts a job on a queue with Hub's conventions: JSON arguments, a job id of
 ``[A-Za-z0-9_-]`` only, explicit result and failure TTLs, RQ ``Retry`` on a growing schedule,
-and the request id (and trace context) of whoever caused it in ``job.meta``.
+and the request id (and trace context) of whoever caused it in ``job.meta``. How long a job may
+run is not decided here but by the worker that runs it (``hub.jobs.worker``), from its settings.
 
 Each run of a job is a span (``job <kind>``) in the trace of whatever enqueued it; a retried
 job links to its failed run (``hub.observability.propagation``). After each run the process's
@@ -37,7 +38,6 @@ from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableE
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.registry import path_of, register
 from hub.observability import job_metrics, propagation
-from hub.settings import Settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,17 +48,11 @@ RETRY_SCHEDULE = [60, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600]  # minutes to hours
 RESULT_TTL = 24 * 3600  # keep successful results a day, for the dashboard
 FAILURE_TTL = 14 * 24 * 3600  # dead letters stay two weeks
 QUEUED_TTL = 7 * 24 * 3600  # a job nobody ran in a week is dropped (the sweepers re-enqueue)
-_options = {"timeout": 90}  # set from settings by ``configure``; see hub.jobs.worker
 
 _JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 JOBS = Counter("hub_jobs_total", "Job executions by kind and outcome", ["kind", "outcome"])
 JOB_SECONDS = Histogram("hub_job_duration_seconds", "Job run time by kind", ["kind"])
-
-
-def configure(settings: Settings) -> None:
-    """Apply the process's settings to every job it enqueues (called at start-up)."""
-    _options["timeout"] = max(1, settings.job_timeout_seconds)
 
 
 def job_id(*parts: str) -> str:
@@ -91,7 +85,6 @@ def enqueue(
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
         "ttl": QUEUED_TTL,
-        "job_timeout": _options["timeout"],
         "meta": job_meta,
         "retry": Retry(max=len(RETRY_SCHEDULE), interval=RETRY_SCHEDULE) if retry else None,
     }

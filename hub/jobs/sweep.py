@@ -3,11 +3,12 @@ idempotency keys."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import delete, select
 
+from hub.clock import utcnow
 from hub.db.tables import OAuthState, OutboxMessage
 from hub.idempotency import purge_expired
 from hub.jobs.context import context
@@ -23,7 +24,7 @@ BATCH = 500
 @hub_job("sweep.outbox")
 def sweep_outbox() -> dict[str, int]:
     ctx = context()
-    cutoff = datetime.now(UTC) - GRACE
+    cutoff = utcnow() - GRACE
     with ctx.db.read() as session:
         ids = list(
             session.scalars(
@@ -45,7 +46,5 @@ def sweep_idempotency_keys() -> dict[str, int]:
     """Expired idempotency keys, and pending links that expired more than a day ago."""
     db = context().db
     with db.write() as session:
-        states = session.execute(
-            delete(OAuthState).where(OAuthState.expires_at < datetime.now(UTC) - timedelta(days=1))
-        )
+        states = session.execute(delete(OAuthState).where(OAuthState.expires_at < utcnow() - timedelta(days=1)))
     return {"purged": purge_expired(db), "oauth_states": int(states.rowcount or 0)}  # type: ignore[attr-defined]

@@ -5,6 +5,10 @@ short and I/O bound, and the database pool and Redis connections are reused acro
 instead of being rebuilt in a forked child. A job's heartbeat TTL is its timeout plus 30 s, and
 registries are cleaned every 15 s, so when a worker dies mid-job (even by SIGKILL) its job is
 noticed as abandoned within about two minutes and retried by the next worker.
+
+A worker is built with one ``JobContext`` (its settings, database, Redis and keyring) and runs
+every job inside it (``hub.jobs.context``), with the job timeout of its own settings: a job
+runs as long as the worker that runs it allows, whoever enqueued it.
 """
 
 from __future__ import annotations
@@ -12,15 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from hub.db import Database
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, running
 from hub.jobs.cron import CronLeader
 from hub.jobs.queues import queues
-from hub.jobs.runner import configure
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 
@@ -31,16 +34,28 @@ HEARTBEAT_GRACE = 30
 
 
 class HubWorker(SimpleWorker):
+    """An RQ worker that runs each job inside its ``context`` and stops it after the context's
+    job timeout."""
+
+    def __init__(self, *args: Any, context: JobContext, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context = context
+        self.job_timeout = max(1, context.settings.job_timeout_seconds)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        job.timeout = self.job_timeout
+        with running(self.context):
+            super().execute_job(job, queue)
+
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
-        return int(job.timeout or 90) + HEARTBEAT_GRACE
+        return self.job_timeout + HEARTBEAT_GRACE
 
 
 def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobContext]:
     settings = with_redis(settings)
     assert settings.redis_url is not None
     connection = connect(settings.redis_url, socket_timeout=None)
-    ctx = install(JobContext(settings, Database(settings.resolved_database_url), connection))
-    configure(settings)
+    ctx = JobContext(settings, Database(settings.resolved_database_url), connection)
     from hub.jobs.relay import OutboxRelay
 
     ctx.db.set_commit_hook("outbox", OutboxRelay(connection, ctx.db))
@@ -48,6 +63,7 @@ def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobCont
         queues(connection),
         connection=connection,
         serializer=JSONSerializer,
+        context=ctx,
         maintenance_interval=MAINTENANCE_INTERVAL,
         **options,
     )

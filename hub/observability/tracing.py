@@ -25,7 +25,7 @@ TRACER_NAME = "hub"
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
 _lock = threading.Lock()
-_configured = False
+_configured = threading.Event()  # the OTel provider is per process (its API has one global)
 
 
 def enabled() -> bool:
@@ -40,13 +40,12 @@ def tracer() -> Tracer:
 def configure(environ: Mapping[str, str] | None = None) -> bool:
     """Install the OTLP exporter if the environment asks for it (once per process); returns
     whether tracing is on."""
-    global _configured
-    if _configured or enabled():
+    if _configured.is_set() or enabled():
         return enabled()
     with _lock:
-        if _configured:
+        if _configured.is_set():
             return enabled()
-        _configured = True
+        _configured.set()
         env = os.environ if environ is None else environ
         if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
             return False

@@ -21,17 +21,7 @@ from hub.users.schemas import UserCreate, UserOut, UserUpdate, WorkingHours
 
 
 def to_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        name=user.name,
-        email=user.email,
-        timezone=user.timezone,
-        working_hours=[WorkingHours(**item) for item in user.working_hours],
-        buffer_minutes=user.buffer_minutes,
-        minimum_notice_minutes=user.minimum_notice_minutes,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
+    return msgspec.convert(user, UserOut, from_attributes=True)
 
 
 def _checked_hours(items: list[WorkingHours]) -> list[dict[str, Any]]:

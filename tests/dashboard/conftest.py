@@ -20,7 +20,7 @@ from rq.serializers import JSONSerializer
 
 from hub.app import create_app
 from hub.db import Database
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, context, running
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import enqueue
 from hub.jobs.worker import HubWorker
@@ -79,13 +79,13 @@ def signed_in(base_url: str, key: str) -> DashboardClient:
 def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
     """A Redis client, installed with the test settings as the job context of this process."""
     client = connect(settings.redis_url or "", socket_timeout=None)
-    install(JobContext(settings, db, client))
-    yield client
+    with running(JobContext(settings, db, client)):
+        yield client
     client.close()
 
 
 def run_default_queue(connection: redis.Redis) -> None:
-    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer).work(
+    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer, context=context()).work(
         burst=True, logging_level="ERROR"
     )
 

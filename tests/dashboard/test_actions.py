@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from hub.db import Database
 from hub.db.tables import AuditEvent, OAuthState, WebhookDelivery
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, running
 from hub.jobs.queues import DEFAULT, NOTIFY, SYNC, queue
 from hub.settings import Settings
 from tests.conftest import LiveServer, Tenant
@@ -162,7 +162,6 @@ def test_relink_emails_a_link_that_starts_a_fresh_google_link(
 
     # The worker's part: the queued job writes the email through the configured transport.
     worker_settings = msgspec.structs.replace(linking_settings, public_url=linking_server.url)
-    install(JobContext(worker_settings, db, connection))
     notify = queue(NOTIFY, connection)
     jobs = [
         j
@@ -170,7 +169,8 @@ def test_relink_emails_a_link_that_starts_a_fresh_google_link(
         if j.func_name == "dashboard.relink.send_relink_email" and j.args[0] == connection_id
     ]
     assert len(jobs) == 1
-    assert jobs[0].perform() == {"outcome": "sent", "recipient": "ada.host@example.com"}
+    with running(JobContext(worker_settings, db, connection)):
+        assert jobs[0].perform() == {"outcome": "sent", "recipient": "ada.host@example.com"}
     notify.remove(jobs[0])
     jobs[0].delete()
 

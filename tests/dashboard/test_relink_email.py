@@ -13,7 +13,7 @@ import redis
 from dashboard.relink import send_relink_email
 from hub.db import Database
 from hub.errors import TransientError
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, running
 from hub.settings import Settings
 from tests.conftest import Tenant
 from tests.dashboard import seed
@@ -34,9 +34,8 @@ def smtp_server(settings: Settings, db: Database, connection: redis.Redis) -> It
             email_from="Hub <hub@hub.example.com>",
             public_url="https://hub.example.com",
         )
-        install(JobContext(changed, db, connection))
-        yield server
-    install(JobContext(settings, db, connection))
+        with running(JobContext(changed, db, connection)):
+            yield server
 
 
 def test_the_relink_email_reaches_the_user_with_a_signed_link(

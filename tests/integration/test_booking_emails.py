@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -20,13 +21,12 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
-import hub.jobs.context
 from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import EmailSend, OutboxMessage, User
 from hub.errors import TransientError
 from hub.ids import new_id
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, running
 from hub.jobs.queues import queue
 from hub.jobs.runner import enqueue, job_id
 from hub.jobs.worker import HubWorker
@@ -52,15 +52,15 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 @pytest.fixture
-def use_settings(settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
-    """Install a job context with other settings, as a worker would; restored afterwards."""
+def use_settings(settings: Settings, db: Database) -> Iterator[Install]:
+    """Run the test's jobs in a job context with other settings, as a worker would; restored afterwards."""
     client = connect(settings.redis_url or "")
-    monkeypatch.setattr(hub.jobs.context, "_current", None)
+    with ExitStack() as contexts:
 
-    def use(changed: Settings) -> None:
-        install(JobContext(changed, db, client))
+        def use(changed: Settings) -> None:
+            contexts.enter_context(running(JobContext(changed, db, client)))
 
-    yield use
+        yield use
     client.close()
 
 
@@ -321,10 +321,10 @@ def run_on_a_worker(settings: Settings, db: Database, outbox: str) -> Job:
     """Enqueue the email job as the dispatcher does and let a real Hub worker run it (on a queue
     of its own, so no other test's jobs run here)."""
     connection = connect(settings.redis_url or "", socket_timeout=None)
-    install(JobContext(settings, db, connection))
+    context = JobContext(settings, db, connection)
     name = f"email-test-{uuid.uuid4().hex[:8]}"
     job = enqueue(connection, send_booking_emails, outbox, queue_name=name, id=job_id("email", outbox))
-    HubWorker([queue(name, connection)], connection=connection, serializer=JSONSerializer).work(
+    HubWorker([queue(name, connection)], connection=connection, serializer=JSONSerializer, context=context).work(
         burst=True, logging_level="ERROR", with_scheduler=False
     )
     job.refresh()

@@ -30,8 +30,7 @@ from hub.db import Database
 from hub.db.tables import OutboxMessage, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from hub.deliveries import _ledger as ledger
 from hub.deliveries import jobs
-from hub.jobs import context as job_context
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, running
 from hub.jobs.queues import NOTIFY, queue
 from hub.jobs.runner import job_id
 from hub.redis import connect
@@ -128,10 +127,8 @@ def connection(settings: Settings) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def job_ctx(settings: Settings, db: Database, connection: redis.Redis) -> Iterator[JobContext]:
-    previous = job_context._current
-    ctx = install(JobContext(settings, db, connection))
-    yield ctx
-    job_context._current = previous
+    with running(JobContext(settings, db, connection)) as ctx:
+        yield ctx
 
 
 def run_job(connection: redis.Redis, rq_job_id: str) -> Any:
@@ -608,13 +605,9 @@ def test_the_url_is_checked_again_at_delivery_time(
     tenant: Tenant, receiver: Receiver, settings: Settings, db: Database, connection: redis.Redis
 ) -> None:
     create_endpoint(tenant, receiver)  # accepted: the test server allows private addresses
-    previous = job_context._current
-    install(JobContext(msgspec.structs.replace(settings, webhooks_allow_private=False), db, connection))
-    try:
+    with running(JobContext(msgspec.structs.replace(settings, webhooks_allow_private=False), db, connection)):
         delivery_id = fan_out_one(db, tenant.organization_id)
         result = run_job(connection, deliver_job_id(delivery_id, 1))
-    finally:
-        job_context._current = previous
 
     assert result["outcome"] == "retrying"
     assert receiver.received == []
@@ -764,10 +757,8 @@ PUBLIC_ADDRESS = "93.184.215.14"  # a publicly routable address; the test routes
 @pytest.fixture
 def strict_ctx(settings: Settings, db: Database, connection: redis.Redis) -> Iterator[JobContext]:
     """Jobs run as operators run them: webhooks to private addresses refused."""
-    previous = job_context._current
-    ctx = install(JobContext(msgspec.structs.replace(settings, webhooks_allow_private=False), db, connection))
-    yield ctx
-    job_context._current = previous
+    with running(JobContext(msgspec.structs.replace(settings, webhooks_allow_private=False), db, connection)) as ctx:
+        yield ctx
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from hub.db import Database
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, context, running
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import RETRY_SCHEDULE, enqueue
 from hub.jobs.worker import HubWorker
@@ -28,13 +28,13 @@ from hub.settings import Settings
 @pytest.fixture
 def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
     client = connect(settings.redis_url or "", socket_timeout=None)
-    install(JobContext(settings, db, client))
-    yield client
+    with running(JobContext(settings, db, client)):
+        yield client
     client.close()
 
 
 def run_burst(connection: redis.Redis) -> None:
-    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer).work(
+    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer, context=context()).work(
         burst=True, logging_level="ERROR"
     )
 

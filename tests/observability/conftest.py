@@ -25,7 +25,7 @@ from rq.serializers import JSONSerializer
 
 from hub.app import create_app
 from hub.db import Database
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext
 from hub.jobs.queues import queues
 from hub.jobs.worker import HubWorker
 from hub.observability import tracing
@@ -92,8 +92,8 @@ class Pipeline:
 
     def run_jobs(self) -> None:
         """Drain Hub's queues in-process (jobs scheduled for later stay scheduled)."""
-        install(JobContext(self.settings, self.db, self.redis))
-        HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer).work(
+        context = JobContext(self.settings, self.db, self.redis)
+        HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer, context=context).work(
             burst=True, logging_level="ERROR", with_scheduler=False
         )
 

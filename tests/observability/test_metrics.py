@@ -28,7 +28,7 @@ from hub.clock import utcnow
 from hub.db import Database, upgrade
 from hub.db.tables import Calendar, Connection, PushChannel
 from hub.ids import new_id
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext
 from hub.jobs.queues import queues
 from hub.jobs.runner import enqueue
 from hub.jobs.worker import HubWorker
@@ -66,8 +66,8 @@ class Journey:
         }
 
     def run_jobs(self) -> None:
-        install(JobContext(self.settings, self.db, self.redis))
-        HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer).work(
+        context = JobContext(self.settings, self.db, self.redis)
+        HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer, context=context).work(
             burst=True, logging_level="ERROR", with_scheduler=False
         )
 

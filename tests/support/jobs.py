@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rq import get_current_job
+
 from hub.errors import PermanentError, SkippableError, TransientError
 from hub.jobs.context import context
 from hub.jobs.runner import hub_job
@@ -34,3 +36,11 @@ def crash(tag: str) -> None:
 @hub_job("test.noop")
 def noop(tag: str) -> str:
     return tag
+
+
+@hub_job("test.report")
+def report(tag: str) -> None:
+    """Record what the job saw of its process: the worker's settings and its job timeout."""
+    ctx, job = context(), get_current_job()
+    assert job is not None
+    ctx.redis.hset(f"test:report:{tag}", mapping={"data_dir": str(ctx.settings.data_dir), "timeout": str(job.timeout)})

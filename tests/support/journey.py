@@ -10,7 +10,7 @@ import redis
 from rq.serializers import JSONSerializer
 
 from hub.db import Database
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext
 from hub.jobs.queues import queues
 from hub.jobs.worker import HubWorker
 from hub.settings import Settings
@@ -29,12 +29,12 @@ def drain_jobs(world: JourneyWorld) -> None:
     """Run Hub's queued jobs in-process until none are left (jobs scheduled for later stay
     scheduled). The server's outbox relay hands committed events to RQ from a background
     thread, so each round first waits for it to be idle."""
-    install(JobContext(world.settings, world.db, world.redis))
+    context = JobContext(world.settings, world.db, world.redis)
     for _ in range(10):
         assert world.server.app.state.relay.wait_idle(10), "the outbox relay did not hand its events over"
         if not any(q.count for q in queues(world.redis)):
             return
-        HubWorker(queues(world.redis), connection=world.redis, serializer=JSONSerializer).work(
+        HubWorker(queues(world.redis), connection=world.redis, serializer=JSONSerializer, context=context).work(
             burst=True, logging_level="ERROR", with_scheduler=False
         )
     raise AssertionError("Hub's queues did not drain in ten bursts")
