@@ -18,6 +18,7 @@ import hmac
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hub.crypto import secret_material
 from hub.settings import Settings
 
 
@@ -77,6 +78,4 @@ class Signer:
 
 def signer_for(settings: Settings) -> Signer:
     """The signer of this Hub: its configured secret keys, or the development key file."""
-    from hub.crypto import secret_material
-
     return Signer(secret_material(settings))

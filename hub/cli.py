@@ -13,10 +13,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
+import uvicorn
 
+from hub.auth.service import bootstrap_key
+from hub.crypto import keyring_for
 from hub.db import Database, upgrade
 from hub.files import create_private, private_dir
+from hub.jobs.dead_letters import list_failed, requeue, requeue_all
+from hub.jobs.worker import run_worker
 from hub.observability.logging import configure_logging
+from hub.redis import connect, release_embedded, with_redis
+from hub.secrets_rotation import rotate
 from hub.settings import Settings, SettingsError
 
 log = structlog.get_logger("hub.cli")
@@ -47,7 +54,6 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-    from hub.auth.service import bootstrap_key
 
     settings = _settings()
     db = _migrate(settings)
@@ -95,7 +101,6 @@ def _run_until_stopped(command: Callable[[argparse.Namespace], int], args: argpa
     """Run a long-running command (serve, worker, dev) so that SIGTERM and SIGINT end it
     through its own cleanup: the servers' graceful shutdown, then the embedded Redis's lease
     given back (and the server stopped when no other Hub process uses it), exit status 0."""
-    from hub.redis import release_embedded
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, _stop_requested)
@@ -117,9 +122,6 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     ``_run_until_stopped`` turns into a normal exit. With ``--workers N`` this process is
     uvicorn's supervisor: it passes SIGTERM on to every server process (each shuts down
     gracefully as above) and returns once all of them ended."""
-    import uvicorn
-
-    from hub.redis import with_redis
 
     settings = with_redis(settings)
     # Worker processes of uvicorn build their own app from the environment: hand them the
@@ -164,7 +166,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from hub.jobs.worker import run_worker
 
     settings = _settings()
     _migrate(settings).dispose()
@@ -173,8 +174,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Everything in one command on embedded defaults."""
-    from hub.auth.service import bootstrap_key
-    from hub.redis import with_redis
 
     os.environ.setdefault("HUB_WEBHOOKS_ALLOW_PRIVATE", "true")
     os.environ.setdefault("HUB_OAUTH_REDIRECT_ALLOW_LOCALHOST", "true")
@@ -217,8 +216,6 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def cmd_jobs_failed(_args: argparse.Namespace) -> int:
-    from hub.jobs.dead_letters import list_failed
-    from hub.redis import connect, with_redis
 
     settings = with_redis(_settings())
     dead = list_failed(connect(settings.redis_url or ""))
@@ -231,8 +228,6 @@ def cmd_jobs_failed(_args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_retry(args: argparse.Namespace) -> int:
-    from hub.jobs.dead_letters import requeue, requeue_all
-    from hub.redis import connect, with_redis
 
     settings = with_redis(_settings())
     connection = connect(settings.redis_url or "")
@@ -249,8 +244,6 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
-    from hub.crypto import keyring_for
-    from hub.secrets_rotation import rotate
 
     settings = _settings()
     db = _migrate(settings)

@@ -21,6 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 
 from hub.observability.context import REQUEST_ID_HEADER, accept_request_id, request_id_of
+from hub.text import MESSAGES
 
 
 class ApiError(Exception):
@@ -256,8 +257,6 @@ def _validation_errors(extra: Any, detail: str = "") -> list[dict[str, str]]:
 
 def _readable_pattern(message: str) -> str:
     """The text rule's own sentence for msgspec's "Expected `str` matching regex '...'" (hub.text)."""
-    from hub.text import MESSAGES  # hub.text builds on this module
-
     for pattern, readable in MESSAGES.items():
         if message == f"Expected `str` matching regex {pattern!r}":
             return readable

@@ -16,6 +16,7 @@ from litestar.openapi.spec import (
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
+    Operation,
     Reference,
     Schema,
 )
@@ -109,25 +110,29 @@ def add_problem_responses(app: Litestar) -> None:
             continue
         for method in ("get", "post", "patch", "delete", "put"):
             operation = getattr(item, method, None)
-            if operation is None:
-                continue
-            answers = dict(_COMMON)
-            if _answers_404(path, operation):
-                answers.update(_WITH_ID)
-            if method in ("post", "patch", "put"):
-                answers.update(_WRITES)
-            for status, codes in _OPERATION_CODES.get((method, path), {}).items():
-                answers[status] = f"{answers[status]}, {codes}" if status in answers else codes
-            responses = operation.responses or {}
-            for status, description in answers.items():
-                # Hub answers every error as problem+json: replace the framework's generic 400.
-                if status == "400" or status not in responses:
-                    responses[status] = _problem(description)
-            operation.responses = responses
+            if operation is not None:
+                _document_problems(path, method, operation)
     for service_path in ("/health", "/ready", "/metrics"):
         service_item = (openapi.paths or {}).get(service_path)
         if service_item is not None and service_item.get is not None:
             service_item.get.security = []  # no API key needed
+
+
+def _document_problems(path: str, method: str, operation: Operation) -> None:
+    """Every problem+json answer ``method path`` can give, with its codes."""
+    answers = dict(_COMMON)
+    if _answers_404(path, operation):
+        answers.update(_WITH_ID)
+    if method in ("post", "patch", "put"):
+        answers.update(_WRITES)
+    for status, codes in _OPERATION_CODES.get((method, path), {}).items():
+        answers[status] = f"{answers[status]}, {codes}" if status in answers else codes
+    responses = operation.responses or {}
+    for status, description in answers.items():
+        # Hub answers every error as problem+json: replace the framework's generic 400.
+        if status == "400" or status not in responses:
+            responses[status] = _problem(description)
+    operation.responses = responses
 
 
 # --- routes outside /v1 --------------------------------------------------------------------------

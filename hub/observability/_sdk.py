@@ -1,4 +1,4 @@
-"""The OpenTelemetry SDK pieces, imported only when tracing is on: provider, sampler, exporter."""
+"""The OpenTelemetry SDK pieces Hub uses when tracing is on: provider, sampler, exporter."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -56,6 +57,5 @@ def build_provider(environ: Mapping[str, str]) -> TracerProvider:
 def add_otlp_exporter(provider: TracerProvider) -> None:
     """Batch spans to the OTLP/HTTP endpoint named by the standard ``OTEL_EXPORTER_OTLP_*``
     variables; the provider flushes them when the process exits."""
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))

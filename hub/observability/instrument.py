@@ -10,6 +10,12 @@ from typing import Any
 
 import httpx
 import redis
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.redis import RedisInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.version import __version__
+from opentelemetry.metrics import get_meter
+from opentelemetry.trace import get_tracer
 from sqlalchemy.engine import Engine
 
 from hub.observability import tracing
@@ -19,10 +25,6 @@ def instrument_engine(engine: Engine) -> None:
     """A span per SQL statement on ``engine`` (the statement text, never its parameters)."""
     if not tracing.configure() or getattr(engine, "_hub_traced", False):
         return
-    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__
-    from opentelemetry.metrics import get_meter
-    from opentelemetry.trace import get_tracer
 
     meter = get_meter("opentelemetry.instrumentation.sqlalchemy", __version__)
     usage = meter.create_up_down_counter("db.client.connections.usage", unit="connections")
@@ -36,7 +38,6 @@ def instrument_redis(client: redis.Redis) -> None:
     """A span per Redis command and per pipeline sent through ``client``."""
     if not tracing.configure():
         return
-    from opentelemetry.instrumentation.redis import RedisInstrumentor
 
     if not getattr(client, "_is_instrumented_by_opentelemetry", False):
         RedisInstrumentor.instrument_client(client)
@@ -47,7 +48,6 @@ def instrument_httpx(client: httpx.Client) -> None:
     it also sends ``traceparent``, so a traced receiver continues the trace."""
     if not tracing.configure():
         return
-    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
     HTTPXClientInstrumentor.instrument_client(client, request_hook=_drop_query)
 

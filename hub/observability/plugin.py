@@ -15,6 +15,7 @@ from typing import Any
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
+from litestar.plugins.opentelemetry import OpenTelemetryConfig
 from litestar.types import ASGIApp, Receive, Scope, Send
 from opentelemetry import trace
 
@@ -27,7 +28,6 @@ class TracingPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         if not tracing.configure():
             return app_config
-        from litestar.plugins.opentelemetry import OpenTelemetryConfig
 
         config = OpenTelemetryConfig(
             exclude=UNTRACED,

@@ -21,6 +21,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Tracer
 
+from hub.observability._sdk import add_otlp_exporter
+from hub.observability._sdk import build_provider as build
+
 TRACER_NAME = "hub"
 _ENDPOINTS = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
 
@@ -51,7 +54,6 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
             return False
         if not any(env.get(name, "").strip() for name in _ENDPOINTS):
             return False
-        from hub.observability._sdk import add_otlp_exporter
 
         provider = build_provider(environ=env)
         add_otlp_exporter(provider)
@@ -61,7 +63,6 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
 
 def build_provider(*, environ: Mapping[str, str] | None = None) -> Any:
     """An SDK tracer provider with Hub's resource and sampler (and no span processor yet)."""
-    from hub.observability._sdk import build_provider as build
 
     return build(os.environ if environ is None else environ)
 
