@@ -102,8 +102,6 @@ def _answers_404(path: str, operation: Any) -> bool:
 
 def add_problem_responses(app: Litestar) -> None:
     openapi = app.openapi_schema
-    if openapi.components.schemas is None:
-        openapi.components.schemas = {}
     openapi.components.schemas["Problem"] = PROBLEM_SCHEMA
     for path, item in (openapi.paths or {}).items():
         if not path.startswith("/v1/"):
