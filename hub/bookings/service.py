@@ -33,7 +33,7 @@ from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import Booking, User
 from hub.errors import ApiError, Conflict, FieldError, InsufficientScope, NotFound
-from hub.idempotency import Finish, no_finish
+from hub.idempotency import Finish, KeyTaken, no_finish
 from hub.ids import is_valid, new_id
 from hub.observability.metrics import BOOKINGS
 from hub.pagination import Page, decode_time_cursor, encode_time_cursor
@@ -154,6 +154,8 @@ def _find_conflicts(session: Session, host: User, times: _Times) -> list[BusyBlo
 def create_booking(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
     try:
         out = _create(db, principal, data, finish)
+    except KeyTaken:  # another request with the same Idempotency-Key answers this one
+        raise
     except Conflict as error:
         BOOKINGS.labels("conflict" if error.code == "booking_conflict" else "rejected").inc()
         raise
@@ -203,7 +205,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
     booking = Booking(**values)
     out = to_out(booking)
     try:
-        with db.write() as session:
+        with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
             if not db.is_sqlite:
                 session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host.id})
             found = _find_conflicts(session, host, times)
