@@ -70,7 +70,7 @@ def job_id(*parts: str) -> str:
 def enqueue(
     connection: redis.Redis,
     func: str | Callable[..., Any],
-    *args: str | int,
+    *args: str | int | list[Any],
     queue_name: str = DEFAULT,
     id: str | None = None,
     retry: bool = True,
