@@ -24,11 +24,11 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Response
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Table, bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -64,6 +64,15 @@ no_finish = Finish()
 """The ``finish`` of a call that is not guarded by an idempotency key."""
 
 Operation = Callable[[Finish], object]
+
+# Built once and executed with parameters (they run on every request with a key): the claim,
+# which inserts nothing when the key has a row, and the stored answer.
+_KEYS = cast(Table, IdempotencyKey.__table__)
+_CLAIM_SQLITE = sqlite_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.id)
+_CLAIM_POSTGRESQL = postgresql_insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.id)
+_RECORD = update(_KEYS).where(
+    _KEYS.c.api_key_id == bindparam("claimed_api_key_id"), _KEYS.c.key == bindparam("claimed_key")
+)
 
 
 class KeyTaken(Exception):
@@ -119,13 +128,14 @@ class _Claim(Finish):
         if session is not self._claimed_in:
             raise RuntimeError("record the answer in the transaction opened with finish.write(db)")
         session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.api_key_id == self.api_key_id, IdempotencyKey.key == self.key)
-            .values(
-                state="done",
-                response_status=status,
-                response_body=self.keyring.encrypt(body, associated_data(self.api_key_id, self.key)),
-            )
+            _RECORD,
+            {
+                "claimed_api_key_id": self.api_key_id,
+                "claimed_key": self.key,
+                "state": "done",
+                "response_status": status,
+                "response_body": self.keyring.encrypt(body, associated_data(self.api_key_id, self.key)),
+            },
         )
         self.answer = (status, body)
 
@@ -148,10 +158,8 @@ class _Claim(Finish):
         row = dict(  # noqa: C408 - keyword form mirrors the columns
             fingerprint=self.fingerprint, state="in_flight", created_at=now, locked_at=now, expires_at=now + RETENTION
         )
-        claim = (sqlite_insert if is_sqlite else postgresql_insert)(IdempotencyKey).values(
-            api_key_id=self.api_key_id, key=self.key, **row
-        )
-        if session.execute(claim.on_conflict_do_nothing().returning(IdempotencyKey.id)).first() is not None:
+        claim = _CLAIM_SQLITE if is_sqlite else _CLAIM_POSTGRESQL
+        if session.execute(claim, {"api_key_id": self.api_key_id, "key": self.key, **row}).first() is not None:
             return
         existing = session.scalar(
             select(IdempotencyKey).where(IdempotencyKey.api_key_id == self.api_key_id, IdempotencyKey.key == self.key)
