@@ -160,7 +160,7 @@ def hub_job(kind: str) -> Callable[[Callable[P, R]], Callable[P, R | dict[str, s
                     span.set_attribute("hub.job.outcome", outcome)
                     log.info("job.finished", outcome=outcome, duration_ms=round(elapsed * 1000, 1))
                     if job is not None:
-                        job_metrics.publish(job.connection)  # the API's /metrics reports job metrics
+                        job_metrics.publish_soon(job.connection)  # the API's /metrics reports job metrics
 
         return run
 
