@@ -159,12 +159,15 @@ class _Claim(Finish):
             fingerprint=self.fingerprint, state="in_flight", created_at=now, locked_at=now, expires_at=now + RETENTION
         )
         claim = _CLAIM_SQLITE if is_sqlite else _CLAIM_POSTGRESQL
-        if session.execute(claim, {"api_key_id": self.api_key_id, "key": self.key, **row}).first() is not None:
+        values = {"api_key_id": self.api_key_id, "key": self.key, **row}
+        if session.execute(claim, values).first() is not None:
             return
         existing = session.scalar(
             select(IdempotencyKey).where(IdempotencyKey.api_key_id == self.api_key_id, IdempotencyKey.key == self.key)
         )
-        assert existing is not None  # rows are only deleted by the sweep, in a transaction of its own
+        if existing is None:  # the sweep removed the expired row meanwhile: the key is free
+            session.execute(claim, values)
+            return
         try:
             stored = _stored_answer(existing, self.fingerprint, now)
         except ApiError as error:
