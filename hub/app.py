@@ -15,6 +15,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 import hub
 from dashboard.plugin import DashboardPlugin
+from hub.auth.authenticate import PrincipalCache
 from hub.auth.client_address import trusted_networks
 from hub.auth.controllers import ApiKeyController, AuditController
 from hub.auth.middleware import ApiAuthMiddleware, scope_guard
@@ -147,6 +148,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     app.state.redis = redis_client
     app.state.connectors = connectors
     app.state.relay = relay
+    app.state.principals = PrincipalCache()  # keys seen in the last second (hub.auth.authenticate)
     app.state.rate_limiter = RateLimiter(redis_client, settings.rate_limit_per_minute)
     app.state.auth_failures = FailedAuthLimiter(
         redis_client, settings.auth_failures_per_minute, namespace="authfail:v1"

@@ -188,13 +188,16 @@ def to_rfc3339_utc(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
+_LOCAL_LENGTH = len("2026-12-07T09:00:00+01:00")  # whole seconds and an offset of whole minutes
+
+
 def epoch_to_local_rfc3339(seconds: int, zone: ZoneInfo) -> str:
     """Epoch seconds as wall-clock time in ``zone`` with its offset (the hot path of slot lists)."""
     local = datetime.fromtimestamp(seconds, zone)
-    offset = local.utcoffset()
-    if offset is not None and offset % timedelta(minutes=1):
+    text = local.isoformat()
+    if len(text) != _LOCAL_LENGTH:  # an offset with seconds, ``+HH:MM:SS`` (historical zones only)
         return to_local_rfc3339(local, zone)
-    return local.isoformat()
+    return text
 
 
 def to_local_rfc3339(dt: datetime, zone: ZoneInfo) -> str:

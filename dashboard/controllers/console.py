@@ -106,6 +106,7 @@ class ConsoleController(Controller):
     ) -> Redirect:
         viewer.require("keys.manage")
         revoked = service.revoke_key(db, viewer.principal, key_id)  # another organization's id: 404
+        request.app.state.principals.forget(revoked.id)  # the API refuses it from the next request on
         if revoked.id == viewer.principal.key_id:
             return done(ctx.signer, "/dashboard/sign-in", f"You revoked the key of this session ({revoked.name}).")
         return done(ctx.signer, "/dashboard/keys", f"Revoked {revoked.name} ({revoked.prefix}…). It stops working now.")

@@ -1,7 +1,16 @@
-"""Turning a bearer token into a ``Principal`` (or a 401 that says what is wrong)."""
+"""Turning a bearer token into a ``Principal`` (or a 401 that says what is wrong).
+
+A key that authenticated is remembered for ``CACHE_SECONDS`` (one second) in the process's
+``PrincipalCache``, so a client sending many requests costs one key lookup per second instead
+of one per request. A revocation through the API or the dashboard drops the key from the cache
+of the process that revoked it at once; every other process stops accepting the key within
+``CACHE_SECONDS``. Unknown and revoked keys are never cached: they are looked up every time.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -14,6 +23,38 @@ from hub.db.tables import ApiKey
 from hub.errors import ApiKeyRevoked, Unauthenticated
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+CACHE_SECONDS = 1.0  # how long another process may go on accepting a key revoked elsewhere
+CACHE_ENTRIES = 10_000  # past this many, expired entries are dropped before one is added
+
+
+class PrincipalCache:
+    """The principals of keys that authenticated in the last ``ttl`` seconds, by key hash."""
+
+    def __init__(self, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            self._entries.pop(key_hash, None)
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        now = self._clock()
+        if len(self._entries) >= CACHE_ENTRIES:
+            self._entries = {h: e for h, e in self._entries.items() if e[0] > now}
+        self._entries[key_hash] = (now + self.ttl, principal)
+
+    def forget(self, key_id: str) -> None:
+        """Drop the key ``key_id`` (just revoked) so this process refuses it from now on."""
+        for key_hash, (_, principal) in list(self._entries.items()):
+            if principal.key_id == key_id:
+                self._entries.pop(key_hash, None)
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -32,10 +73,16 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-def authenticate(db: Database, authorization: str | None) -> Principal:
-    token = bearer_token(authorization)
+def authenticate(db: Database, authorization: str | None, cache: PrincipalCache | None = None) -> Principal:
+    """The principal of the bearer key in ``authorization``; ``cache`` (the process's, for
+    ``/v1`` requests) answers for a key seen in the last second without a lookup."""
+    key_hash = hash_key(bearer_token(authorization))
+    if cache is not None:
+        cached = cache.get(key_hash)
+        if cached is not None:
+            return cached
     with db.read() as session:
-        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
     if key is None:
         raise Unauthenticated(
             "This API key is not valid. Check that it was copied whole, or create a new key.",
@@ -50,4 +97,9 @@ def authenticate(db: Database, authorization: str | None) -> Principal:
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         with db.write() as session:
             session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-    return Principal(key_id=key.id, organization_id=key.organization_id, role=key.role, scopes=frozenset(key.scopes))
+    principal = Principal(
+        key_id=key.id, organization_id=key.organization_id, role=key.role, scopes=frozenset(key.scopes)
+    )
+    if cache is not None:
+        cache.put(key_hash, principal)
+    return principal

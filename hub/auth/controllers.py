@@ -51,7 +51,9 @@ class ApiKeyController(Controller):
         summary="Revoke an API key",
     )
     def revoke(self, request: ApiRequest, db: Database, key_id: str) -> ApiKeyOut:
-        return service.revoke_key(db, request.user, key_id)
+        revoked = service.revoke_key(db, request.user, key_id)
+        request.app.state.principals.forget(revoked.id)  # refused from the next request on
+        return revoked
 
 
 class AuditController(Controller):

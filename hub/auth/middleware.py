@@ -1,6 +1,7 @@
 """Authentication, rate limiting and the scope guard for ``/v1``.
 
-The middleware authenticates the bearer key (database lookup in a worker thread), counts the
+The middleware authenticates the bearer key (in a worker thread: a database lookup, or the
+process's one-second ``PrincipalCache``, see ``hub.auth.authenticate``), counts the
 request against the key's rate limit, and adds the ``RateLimit-*`` headers to the response.
 A client address with too many invalid keys this minute is refused (429) before its key is
 looked at (``HUB_AUTH_FAILURES_PER_MINUTE``; the address as ``hub.auth.client_address`` finds it).
@@ -22,7 +23,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractMiddleware
 from litestar.types import Message, Receive, Scope, Send
 
-from hub.auth.authenticate import authenticate
+from hub.auth.authenticate import PrincipalCache, authenticate
 from hub.auth.client_address import client_address
 from hub.auth.principal import Principal
 from hub.auth.ratelimit import FailedAuthLimiter, RateLimiter, RateLimitState
@@ -43,6 +44,7 @@ class ApiAuthMiddleware(AbstractMiddleware):
             principal, limit = await anyio.to_thread.run_sync(
                 _authenticate_and_count,
                 app_state.db,
+                app_state.principals,
                 app_state.rate_limiter,
                 app_state.auth_failures,
                 authorization,
@@ -81,7 +83,12 @@ class ApiAuthMiddleware(AbstractMiddleware):
 
 
 def _authenticate_and_count(
-    db: Any, limiter: RateLimiter, failures: FailedAuthLimiter, authorization: str | None, address: str
+    db: Any,
+    principals: PrincipalCache,
+    limiter: RateLimiter,
+    failures: FailedAuthLimiter,
+    authorization: str | None,
+    address: str,
 ) -> tuple[Principal, RateLimitState | None]:
     if authorization:
         blocked = failures.blocked(address)
@@ -92,7 +99,7 @@ def _authenticate_and_count(
                 headers={"Retry-After": str(blocked.reset_seconds)},
             )
     try:
-        principal = authenticate(db, authorization)
+        principal = authenticate(db, authorization, principals)
     except Unauthenticated:  # not ``ApiKeyRevoked``: a key that once was valid is not a guess
         if authorization:
             failures.failed(address)
@@ -100,7 +107,9 @@ def _authenticate_and_count(
     return principal, limiter.hit(principal.key_id)
 
 
-def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Async on purpose: it only compares sets, and Litestar runs a sync guard in a worker thread
+    (a thread hop on every request, ``/health`` included)."""
     operation = handler.opt.get("operation")
     if operation:
         missing = missing_scopes(connection.scope["user"].scopes, operation)

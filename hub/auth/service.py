@@ -77,7 +77,7 @@ def create_key(db: Database, principal: Principal, data: ApiKeyCreate, finish: F
             f"A key cannot grant scopes it does not hold: {', '.join(sorted(beyond_own))}.",
             extra={"required_scope": sorted(beyond_own)[0]},
         )
-    with db.write() as session:
+    with finish.write(db) as session:
         key, secret = _insert_key(session, principal.organization_id, data.name, data.role, scopes, principal.key_id)
         out = ApiKeyCreated(
             key=secret, **{f: getattr(_out(key), f) for f in ApiKeyOut.__struct_fields__ if f != "object"}

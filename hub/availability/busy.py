@@ -4,9 +4,10 @@ calendars the host linked. The engine takes them all as plain intervals."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.db.tables import Booking, Calendar, Connection, ExternalEvent
@@ -30,31 +31,38 @@ def from_epoch(value: int) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
+# Built once, over the tables' columns (plain rows, no ORM loading), and executed with
+# parameters: the busy-time queries run on every booking and every availability request.
+_bookings, _events = cast(Table, Booking.__table__), cast(Table, ExternalEvent.__table__)
+_calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
+_BOOKINGS = select(_bookings.c.id, _bookings.c.start_at, _bookings.c.end_at).where(
+    _bookings.c.host_id == bindparam("host_id"),
+    _bookings.c.status == "confirmed",
+    _bookings.c.start_at < bindparam("end"),
+    _bookings.c.end_at > bindparam("start"),
+)
+_EXTERNAL = (
+    select(_connections.c.provider, _events.c.start_at, _events.c.end_at)
+    .join(_calendars, _calendars.c.id == _events.c.calendar_id)
+    .join(_connections, _connections.c.id == _calendars.c.connection_id)
+    .where(
+        _events.c.user_id == bindparam("host_id"),
+        _events.c.start_at < bindparam("end"),
+        _events.c.end_at > bindparam("start"),
+        _calendars.c.busy_source.is_(True),
+        _calendars.c.removed_at.is_(None),
+        _connections.c.status != "revoked",
+    )
+)
+
+
 def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) -> list[BusyBlock]:
     """Every busy block of ``host_id`` that overlaps ``[start, end)``: confirmed bookings, and
     events of busy-source calendars of the host's connections that are not unlinked (a
     connection needing reauthorization still contributes what it last synced)."""
-    bookings = session.execute(
-        select(Booking.id, Booking.start_at, Booking.end_at).where(
-            Booking.host_id == host_id,
-            Booking.status == "confirmed",
-            Booking.start_at < end,
-            Booking.end_at > start,
-        )
-    )
-    blocks = [BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in bookings]
-    external = session.execute(
-        select(Connection.provider, ExternalEvent.start_at, ExternalEvent.end_at)
-        .join(Calendar, Calendar.id == ExternalEvent.calendar_id)
-        .join(Connection, Connection.id == Calendar.connection_id)
-        .where(
-            ExternalEvent.user_id == host_id,
-            ExternalEvent.start_at < end,
-            ExternalEvent.end_at > start,
-            Calendar.busy_source.is_(True),
-            Calendar.removed_at.is_(None),
-            Connection.status != "revoked",
-        )
-    )
-    blocks += [BusyBlock(epoch(s), epoch(e), provider) for provider, s, e in external]
+    window = {"host_id": host_id, "start": start, "end": end}
+    blocks = [
+        BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in session.execute(_BOOKINGS, window)
+    ]
+    blocks += [BusyBlock(epoch(s), epoch(e), provider) for provider, s, e in session.execute(_EXTERNAL, window)]
     return blocks

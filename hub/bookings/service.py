@@ -10,9 +10,10 @@ if anything slipped past the check the insert fails and the client still gets
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,7 +34,7 @@ from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import Booking, User
 from hub.errors import ApiError, Conflict, FieldError, InsufficientScope, NotFound
-from hub.idempotency import Finish, no_finish
+from hub.idempotency import Finish, KeyTaken, no_finish
 from hub.ids import is_valid, new_id
 from hub.observability.metrics import BOOKINGS
 from hub.pagination import Page, decode_time_cursor, encode_time_cursor
@@ -41,6 +42,9 @@ from hub.times import load_zone, parse_instant, supported_instant, to_local_rfc3
 from hub.users.service import load_user
 
 MAX_LENGTH = timedelta(hours=24)
+# Built once: a Core insert executed with a row of values (column names, hence ``metadata``).
+_INSERT = insert(cast(Table, Booking.__table__))
+_COLUMN_NAMES = {"metadata_": "metadata"}
 
 
 def to_out(booking: Booking) -> BookingOut:
@@ -153,6 +157,8 @@ def _find_conflicts(session: Session, host: User, times: _Times) -> list[BusyBlo
 def create_booking(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
     try:
         out = _create(db, principal, data, finish)
+    except KeyTaken:  # another request with the same Idempotency-Key answers this one
+        raise
     except Conflict as error:
         BOOKINGS.labels("conflict" if error.code == "booking_conflict" else "rejected").inc()
         raise
@@ -202,13 +208,13 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
     booking = Booking(**values)
     out = to_out(booking)
     try:
-        with db.write() as session:
+        with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
             if not db.is_sqlite:
                 session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host.id})
             found = _find_conflicts(session, host, times)
             if found:
                 raise _conflict_error(found)
-            session.execute(insert(Booking).values(**values))
+            session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
             emit(
                 session,
                 organization_id=booking.organization_id,

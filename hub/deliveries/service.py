@@ -94,7 +94,7 @@ def create_endpoint(
     created = WebhookEndpointCreated(
         secret=secret, **{f: getattr(out, f) for f in WebhookEndpointOut.__struct_fields__ if f != "object"}
     )
-    with db.write() as session:
+    with finish.write(db) as session:
         session.add(endpoint)
         _audit(session, principal, "webhook_endpoint.created", endpoint, {"events": endpoint.events})
         finish(session, 201, created)

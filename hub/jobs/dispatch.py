@@ -1,6 +1,10 @@
-"""Outbox dispatch: fan one outbox event out to its consumers (client webhooks, email, and the
+"""Outbox dispatch: fan outbox events out to their consumers (client webhooks, email, and the
 calendar writes of linked connectors). Each consumer is its own idempotent job, so dispatching
-the same row twice sends nothing twice."""
+the same row twice sends nothing twice.
+
+Two ways in: ``fan_out`` takes a batch of committed events the relay handed over in one job
+(``hub.jobs.relay``), and ``dispatch`` loads one row the sweeper found undispatched.
+"""
 
 from __future__ import annotations
 
@@ -69,6 +73,18 @@ def enqueue_consumers(
         )
         names.append(name)
     return names
+
+
+@hub_job("outbox.fan_out")
+def fan_out(events: list[list[Any]]) -> dict[str, object]:
+    """Enqueue the consumer jobs of the relay's batch: ``[outbox id, event type, meta]`` each,
+    ``meta`` being what the consumer jobs carry (the request id, the relay span's context)."""
+    ctx = context()
+    with ctx.redis.pipeline() as pipe:
+        for outbox_id, event_type, meta in events:
+            enqueue_consumers(ctx.redis, outbox_id, event_type, meta, pipeline=pipe)
+        pipe.execute()
+    return {"outcome": "fanned_out", "events": len(events)}
 
 
 @hub_job("outbox.dispatch")

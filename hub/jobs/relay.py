@@ -1,8 +1,10 @@
 """The outbox relay: after a commit, hand each new outbox event straight to its consumers.
 
 The commit hook only passes the events to a background thread, so a request never waits on
-Redis. The thread enqueues each event's consumer jobs (client webhooks, email, calendar writes)
-in batches, one Redis round trip per batch, and then marks the rows dispatched. If Redis is
+Redis. The thread hands each batch of events to Redis as *one* job (``hub.jobs.dispatch.fan_out``,
+one round trip), and then marks the rows dispatched; a worker runs that job, which enqueues
+each event's consumer jobs (client webhooks, email, calendar writes). Building and saving
+an RQ job costs CPU, so the API process builds one per batch and the workers build the rest. If Redis is
 unreachable the bookings have already committed; the relay logs, backs off for a few seconds,
 and the periodic sweeper (``hub.jobs.sweep``) dispatches the rows once Redis is back. Nothing
 is lost: the outbox table, not this thread, is the record of what must be sent, and every
@@ -33,8 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import OutboxMessage
-from hub.jobs.dispatch import enqueue_consumers
-from hub.jobs.queues import DEFAULT
+from hub.jobs.queues import DEFAULT, NOTIFY
 from hub.jobs.runner import enqueue, job_id, propagated_context
 from hub.observability import propagation
 from hub.observability.tracing import tracer
@@ -45,6 +46,7 @@ BACKOFF_SECONDS = 5.0
 BATCH = 200
 DRAIN_SECONDS = 10.0  # how long shutdown waits for the relay to hand everything to Redis
 DISPATCH = "hub.jobs.dispatch.dispatch"
+FAN_OUT = "hub.jobs.dispatch.fan_out"
 
 _STOP = object()
 Event = tuple[str, str]  # (outbox id, event type)
@@ -110,21 +112,21 @@ class OutboxRelay:
             )
             return
         spans: list[Span] = []
+        handed: list[list[Any]] = []
+        for events, meta in batch:
+            parent, rest = propagation.split(meta)
+            span = tracer().start_span(
+                "outbox.relay",
+                context=propagation.extract(parent),
+                kind=SpanKind.PRODUCER,
+                attributes=_attributes(events),
+            )
+            spans.append(span)
+            with trace.use_span(span, end_on_exit=False):  # the consumer jobs continue this trace
+                consumer_meta = {**rest, **propagation.carrier()}
+            handed += [[outbox_id, event_type, consumer_meta] for outbox_id, event_type in events]
         try:
-            with self.connection.pipeline() as pipe:
-                for events, meta in batch:
-                    parent, rest = propagation.split(meta)
-                    span = tracer().start_span(
-                        "outbox.relay",
-                        context=propagation.extract(parent),
-                        kind=SpanKind.PRODUCER,
-                        attributes=_attributes(events),
-                    )
-                    spans.append(span)
-                    with trace.use_span(span, end_on_exit=False):  # the consumer jobs continue this trace
-                        for outbox_id, event_type in events:
-                            enqueue_consumers(self.connection, outbox_id, event_type, rest, pipeline=pipe)
-                pipe.execute()
+            enqueue(self.connection, FAN_OUT, handed, queue_name=NOTIFY, id=job_id("fan_out", ids[0]))
         except redis.RedisError as exc:
             self._skip_until = time.monotonic() + BACKOFF_SECONDS
             log.warning("outbox.relay_failed", error=type(exc).__name__, count=len(ids))

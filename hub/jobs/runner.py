@@ -66,7 +66,7 @@ def job_id(*parts: str) -> str:
 def enqueue(
     connection: redis.Redis,
     func: str | Callable[..., Any],
-    *args: str | int,
+    *args: str | int | list[Any],
     queue_name: str = DEFAULT,
     id: str | None = None,
     retry: bool = True,
@@ -155,7 +155,7 @@ def hub_job(kind: str) -> Callable[[Callable[P, R]], Callable[P, R | dict[str, s
                     span.set_attribute("hub.job.outcome", outcome)
                     log.info("job.finished", outcome=outcome, duration_ms=round(elapsed * 1000, 1))
                     if job is not None:
-                        job_metrics.publish(job.connection)  # the API's /metrics reports job metrics
+                        job_metrics.publish_soon(job.connection)  # the API's /metrics reports job metrics
 
         register(run)
         return run

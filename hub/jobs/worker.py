@@ -25,6 +25,7 @@ from hub.jobs.context import JobContext, running
 from hub.jobs.cron import CronLeader
 from hub.jobs.queues import queues
 from hub.jobs.relay import OutboxRelay
+from hub.observability import job_metrics
 from hub.redis import connect, with_redis
 from hub.settings import Settings
 
@@ -50,6 +51,12 @@ class HubWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
         return self.job_timeout + HEARTBEAT_GRACE
+
+    def work(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().work(*args, **kwargs)
+        finally:  # job metrics not yet published (they go out at most once a second)
+            job_metrics.publish(self.connection)
 
 
 def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobContext]:

@@ -1,18 +1,22 @@
 """Job metrics shared through Redis, so that ``/metrics`` on the API reports them.
 
-Jobs run in ``hub worker`` processes, which serve no ``/metrics``. After every job a worker adds
+Jobs run in ``hub worker`` processes, which serve no ``/metrics``. After a job a worker adds
 what its jobs counted since its last publication (``hub_jobs_total``, client deliveries, email
 sends, and the job and attempt duration histograms) to one Redis hash, in one round trip
-(``publish()``). The API reads the totals at scrape time (``SharedJobMetrics``), whichever
-replica is scraped, and leaves out its own (idle) copies of these families. The totals are
-counters in the Prometheus sense: they only grow, survive worker restarts, and start again
-from zero only when Redis loses its data.
+(``publish()``). Collecting the families costs milliseconds, so after each job
+``publish_soon()`` publishes at most once per ``PUBLISH_INTERVAL`` (one second): what a job
+counted while a publication was recent goes out at the end of the interval, and a worker that
+stops publishes what is left. The API reads the totals at scrape time (``SharedJobMetrics``),
+whichever replica is scraped, and leaves out its own (idle) copies of these families. The
+totals are counters in the Prometheus sense: they only grow, survive worker restarts, and
+start again from zero only when Redis loses its data.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,8 +36,11 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
 VALUES_KEY = "hub:metrics:jobs"
 FAMILIES_KEY = "hub:metrics:jobs:families"
 
+PUBLISH_INTERVAL = 1.0  # seconds between the publications after jobs
+
 _lock = threading.Lock()
 _published: dict[str, float] = {}  # sample field -> value as of the last publication
+_soon: dict[str, Any] = {"last": float("-inf"), "timer": None}  # publish_soon's state
 
 
 def _sample_names() -> set[str]:
@@ -42,6 +49,27 @@ def _sample_names() -> set[str]:
 
 def _field(name: str, labels: dict[str, str]) -> str:
     return json.dumps([name, sorted(labels.items())], separators=(",", ":"))
+
+
+def publish_soon(connection: redis.Redis) -> None:
+    """``publish()`` now if the last one was ``PUBLISH_INTERVAL`` ago, else once that is over."""
+    with _lock:
+        wait = _soon["last"] + PUBLISH_INTERVAL - time.monotonic()
+        if wait > 0:
+            if _soon["timer"] is None:
+                timer = threading.Timer(wait, _publish_deferred, args=(connection,))
+                timer.daemon = True
+                _soon["timer"] = timer
+                timer.start()
+            return
+        _soon["last"] = time.monotonic()
+    publish(connection)
+
+
+def _publish_deferred(connection: redis.Redis) -> None:
+    with _lock:
+        _soon["timer"], _soon["last"] = None, time.monotonic()
+    publish(connection)
 
 
 def publish(connection: redis.Redis) -> None:

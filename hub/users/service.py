@@ -46,7 +46,7 @@ def create_user(db: Database, principal: Principal, data: UserCreate, finish: Fi
         updated_at=now,
     )
     out = to_out(user)
-    with db.write() as session:
+    with finish.write(db) as session:
         session.add(user)
         finish(session, 201, out)
     return out

@@ -27,9 +27,9 @@ class VersioningPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.append(list_versions)
-        app_config.middleware.extend(
-            [DefineMiddleware(DeprecationMiddleware, table=self.deprecations), DefineMiddleware(CompatMiddleware)]
-        )
+        if self.deprecations:  # with no deprecated route, the middleware would only pass every request on
+            app_config.middleware.append(DefineMiddleware(DeprecationMiddleware, table=self.deprecations))
+        app_config.middleware.append(DefineMiddleware(CompatMiddleware))
         app_config.on_startup.append(self._document)
         return app_config
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from hub.auth.authenticate import CACHE_SECONDS
+from hub.db.tables import ApiKey
 from tests.conftest import Tenant
 from tests.integration.helpers import (
     MONDAY,
@@ -56,6 +61,19 @@ def test_revoked_key_is_refused(tenant: Tenant) -> None:
     assert tenant.client.post(f"/v1/api-keys/{key_id}/revoke").status_code == 200
     assert_problem(member.get("/v1/users"), 401, "api_key_revoked")
     assert_problem(member.post("/v1/users", json={}), 401, "api_key_revoked")
+
+
+def test_a_key_revoked_by_another_process_is_refused_within_a_second(tenant: Tenant) -> None:
+    """The server remembers a valid key for at most ``CACHE_SECONDS``: a revocation it did not
+    make itself (another server process, ``hub keys``) ends access within that time."""
+    secret = tenant.create_key("member")
+    member = tenant.key_client(secret)
+    assert member.get("/v1/users").status_code == 200  # the key is now in the server's cache
+    key_id = key_id_of(tenant.db, secret)
+    with tenant.db.write() as session:  # what another process's revocation leaves behind
+        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=datetime.now(UTC)))
+    time.sleep(CACHE_SECONDS + 0.1)
+    assert_problem(member.get("/v1/users"), 401, "api_key_revoked")
 
 
 def test_read_only_key_cannot_write(tenant: Tenant) -> None:

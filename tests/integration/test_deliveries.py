@@ -158,7 +158,7 @@ def create_endpoint(
 
 def emit_event(db: Database, organization_id: str, event_type: str = "booking.created", **payload: Any) -> str:
     with db.write() as session:
-        message = emit(
+        return emit(
             session,
             organization_id=organization_id,
             event_type=event_type,
@@ -166,7 +166,6 @@ def emit_event(db: Database, organization_id: str, event_type: str = "booking.cr
             aggregate_id="bkg_01jd3w9k6v0m3y0q6d2x9t7h1e",
             payload={"id": "bkg_01jd3w9k6v0m3y0q6d2x9t7h1e", **payload},
         )
-        return message.id
 
 
 def fan_out_one(db: Database, organization_id: str, **payload: Any) -> str:

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from hub.auth.principal import Principal
 from hub.crypto import DecryptionError, Keyring
 from hub.db.tables import Booking, IdempotencyKey
-from hub.idempotency import Finish, associated_data, fingerprint, run
+from hub.idempotency import LOCK_SPACE, Finish, associated_data, fingerprint, run
 from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking, error_fields, key_id_of
 
@@ -37,7 +37,7 @@ def test_replay_returns_the_stored_answer(tenant: Tenant) -> None:
     assert "idempotent-replayed" not in first.headers
 
     again = _post(tenant, body, "create-1")
-    assert again.status_code == 201
+    assert again.status_code == 201, again.text
     assert again.headers["idempotent-replayed"] == "true"
     assert again.content == first.content
     assert again.headers["content-type"].startswith("application/json")
@@ -123,6 +123,28 @@ def test_in_flight_key_answers_409(tenant: Tenant) -> None:
     assert _bookings_of(tenant, host["id"]) == 0
     # A different body with the in-flight key is still a reused key.
     assert_problem(_post(tenant, {**body, "title": "other"}, "busy-1"), 422, "idempotency_key_reused")
+
+
+def test_a_key_held_by_a_running_request_answers_409_on_postgresql(tenant: Tenant) -> None:
+    """On PostgreSQL a running request holds its key's advisory lock until it commits; another
+    request with the key meanwhile is refused at once. (On SQLite the running request holds the
+    write lock, so the other one waits and is answered with the replay.)"""
+    if tenant.db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite serialises every write transaction")
+    host = tenant.create_user()
+    body = booking(host["id"], f"{MONDAY}T13:30:00", duration_minutes=30)
+    name = associated_data(key_id_of(tenant.db, tenant.key), "running-1")
+    with tenant.db.write() as session:  # what a request with this key holds while it runs
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:name))"), {"space": LOCK_SPACE, "name": name}
+        )
+        response = _post(tenant, body, "running-1")
+        assert_problem(response, 409, "idempotency_key_in_use")
+        assert response.headers["retry-after"] == "1"
+    assert _bookings_of(tenant, host["id"]) == 0
+    created = _post(tenant, body, "running-1")  # the refusal was not stored: the key is free
+    assert created.status_code == 201, created.text
+    assert _post(tenant, body, "running-1").headers["idempotent-replayed"] == "true"
 
 
 def test_an_abandoned_claim_is_taken_over(tenant: Tenant) -> None:
@@ -291,7 +313,7 @@ def test_run_seals_with_the_keyring_it_is_passed(tenant: Tenant) -> None:
     mine, other = Keyring(["a-key-only-this-test-knows-000000"]), Keyring(["another-key-1111111111111111111"])
 
     def operation(finish: Finish) -> None:
-        with tenant.db.write() as session:
+        with finish.write(tenant.db) as session:
             finish(session, 201, {"ok": True})
 
     first = run(tenant.db, mine, principal, "direct-1", "f" * 64, None, operation)

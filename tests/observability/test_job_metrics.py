@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from hub.jobs.runner import JOBS
-from hub.observability.job_metrics import VALUES_KEY, SharedJobMetrics, publish
-from tests.support.servers import RedisServer
+from hub.observability.job_metrics import PUBLISH_INTERVAL, VALUES_KEY, SharedJobMetrics, publish, publish_soon
+from tests.support.servers import RedisServer, wait_for
 
 
 @pytest.fixture
@@ -53,3 +53,15 @@ def test_increments_made_while_redis_is_away_are_published_later(private_redis: 
     JOBS.labels("test.metrics_outage", "succeeded").inc()
     publish(connection)
     assert shared(connection, "test.metrics_outage") == 2  # the two made since the last publication
+
+
+def test_counts_published_soon_after_jobs_all_arrive_within_the_interval(private_redis: RedisServer) -> None:
+    """After each job the worker publishes at most once per interval; what a job counted while
+    a publication was recent goes out when the interval is over, once."""
+    connection = redis.Redis.from_url(private_redis.url)
+    for _ in range(3):
+        JOBS.labels("test.metrics_soon", "succeeded").inc()
+        publish_soon(connection)
+    wait_for(lambda: shared(connection, "test.metrics_soon") == 3, 5 * PUBLISH_INTERVAL, "the deferred publication")
+    publish_soon(connection)  # nothing new: nothing added
+    assert shared(connection, "test.metrics_soon") == 3

@@ -65,10 +65,11 @@ class Journey:
             for sample in family.samples
         }
 
-    def run_jobs(self) -> None:
+    def run_jobs(self, max_jobs: int | None = None) -> None:
+        """Run queued jobs in-process, queue by queue in priority order (at most ``max_jobs``)."""
         context = JobContext(self.settings, self.db, self.redis)
         HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer, context=context).work(
-            burst=True, logging_level="ERROR", with_scheduler=False
+            burst=True, logging_level="ERROR", with_scheduler=False, max_jobs=max_jobs
         )
 
     def book(self, host_id: str, hour: int) -> httpx.Response:
@@ -200,7 +201,8 @@ def test_metrics_after_a_journey(journey: Journey) -> None:
 
     # a job that crashes without retries lands in the dead letters
     enqueue(journey.redis, "tests.support.jobs.crash", "metrics", id=f"crash-{uuid.uuid4().hex}", retry=False)
-    wait_for(lambda: journey.redis.llen("rq:queue:notify") == 4, 10, "the relay to enqueue the consumers")
+    assert journey.server.app.state.relay.wait_idle(10), "the relay did not hand its events over"
+    journey.run_jobs(max_jobs=journey.redis.llen("rq:queue:notify"))  # the relay's hand-off: fan the events out
     queued = journey.scrape()
     # per booking: client webhooks and email on notify, the calendar write on sync
     assert value(queued, "hub_queue_jobs", queue="notify") == 4
