@@ -17,7 +17,7 @@ from hub.auth.service import bootstrap_key
 from hub.bookings.outbox import emit
 from hub.db import Database
 from hub.db.tables import OutboxMessage
-from hub.jobs.context import JobContext, install
+from hub.jobs.context import JobContext, context, running
 from hub.jobs.dispatch import fan_out
 from hub.jobs.queues import NOTIFY, queue, queues
 from hub.jobs.relay import FAN_OUT, OutboxRelay
@@ -40,8 +40,8 @@ def relayed_db(settings: Settings, db: Database, private_redis: redis.Redis) -> 
     database = Database(settings.resolved_database_url)  # its own commit hook, to this test's Redis
     relay = OutboxRelay(private_redis, database)
     database.set_commit_hook("outbox", relay)
-    install(JobContext(settings, database, private_redis))
-    yield database, relay
+    with running(JobContext(settings, database, private_redis)):
+        yield database, relay
     relay.close()
     database.dispose()
 
@@ -85,7 +85,7 @@ def test_each_committed_event_is_handed_over_once_and_fanned_out_once(
         assert set(pending).isdisjoint(ids)  # marked dispatched: the sweeper leaves them alone
 
     # running the hand-off enqueues each consumer of each event, once
-    worker = HubWorker(queues(private_redis), connection=private_redis, serializer=JSONSerializer)
+    worker = HubWorker(queues(private_redis), connection=private_redis, serializer=JSONSerializer, context=context())
     worker.work(burst=True, logging_level="ERROR", with_scheduler=False, max_jobs=len(handed))
     consumers = sorted(job.id for name in (NOTIFY, "sync") for job in _queued(private_redis, name))
     expected = sorted(f"{name}-{outbox_id}" for outbox_id in ids for name in ("webhooks", "calendar", "email"))
