@@ -16,17 +16,17 @@ import pytest
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from hub.app import create_app
 from hub.db import Database
 from hub.jobs.context import JobContext, install
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import enqueue
-from hub.jobs.worker import HubWorker
 from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
+from tests.support.workers import burst
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -85,9 +85,7 @@ def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
 
 
 def run_default_queue(connection: redis.Redis) -> None:
-    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer).work(
-        burst=True, logging_level="ERROR"
-    )
+    burst(connection, [DEFAULT])
 
 
 def dead_letter(connection: redis.Redis, *args: str) -> Job:

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Tenant
 from tests.integration.helpers import (
     MONDAY,
     assert_problem,
@@ -18,6 +17,7 @@ from tests.integration.helpers import (
     key_id_of,
     list_all,
 )
+from tests.support.tenants import Tenant
 
 # --- authentication ---------------------------------------------------------------------------
 

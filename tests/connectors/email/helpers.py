@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,14 +16,9 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from icalendar import Calendar, Event
 
 from connectors.email.invite import Invite, Person
+from tests.support.servers import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -17,8 +17,9 @@ from connectors.email.notifier import compose
 from connectors.email.transport import FileTransport, MessageRefused, SmtpTransport, transport_for
 from hub.errors import PermanentError, TransientError
 from hub.settings import Settings
-from tests.connectors.email.helpers import SmtpServer, free_port, make_invite, parse_calendar
+from tests.connectors.email.helpers import SmtpServer, make_invite, parse_calendar
 from tests.connectors.email.test_notifier import NOW, SENDER
+from tests.support.servers import free_port
 
 
 def message_to(address: str = "guest@example.com") -> email.message.EmailMessage:
