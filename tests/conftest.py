@@ -19,6 +19,7 @@ from hub.db import Database, upgrade
 from hub.observability.logging import configure_logging
 from hub.redis import start_embedded
 from hub.settings import Settings
+from tests.support.parallel import one_process_at_a_time, per_worker_redis
 from tests.support.servers import LiveServer
 from tests.support.tenants import Tenant
 
@@ -42,7 +43,8 @@ def database_url(data_dir: Path) -> str:
 
 @pytest.fixture(scope="session")
 def redis_url(data_dir: Path) -> str:
-    return os.environ.get("HUB_TEST_REDIS_URL") or start_embedded(data_dir / "redis")
+    shared = os.environ.get("HUB_TEST_REDIS_URL")
+    return per_worker_redis(shared) if shared else start_embedded(data_dir / "redis")
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +63,10 @@ def settings(data_dir: Path, database_url: str, redis_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def db(settings: Settings) -> Iterator[Database]:
+def db(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     database = Database(settings.resolved_database_url)
-    upgrade(database)
+    with one_process_at_a_time(tmp_path_factory, "migrate"):  # a HUB_TEST_DATABASE_URL is shared
+        upgrade(database)
     yield database
     database.dispose()
 
