@@ -19,14 +19,12 @@ from rq.registry import FailedJobRegistry
 
 from hub.app import create_app
 from hub.db import Database
-from hub.jobs.context import JobContext, install
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import enqueue
-from hub.redis import connect
 from hub.settings import Settings
 from tests.support.servers import LiveServer
 from tests.support.tenants import Tenant
-from tests.support.workers import burst
+from tests.support.workers import burst, job_context
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -78,10 +76,8 @@ def signed_in(base_url: str, key: str) -> DashboardClient:
 @pytest.fixture
 def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
     """A Redis client, installed with the test settings as the job context of this process."""
-    client = connect(settings.redis_url or "", socket_timeout=None)
-    install(JobContext(settings, db, client))
-    yield client
-    client.close()
+    with job_context(settings, db) as client:
+        yield client
 
 
 def run_default_queue(connection: redis.Redis) -> None:

@@ -17,20 +17,16 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from hub.db import Database
-from hub.jobs.context import JobContext, install
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import RETRY_SCHEDULE, enqueue
-from hub.redis import connect
 from hub.settings import Settings
-from tests.support.workers import burst, hub_env
+from tests.support.workers import burst, hub_env, job_context
 
 
 @pytest.fixture
 def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
-    client = connect(settings.redis_url or "", socket_timeout=None)
-    install(JobContext(settings, db, client))
-    yield client
-    client.close()
+    with job_context(settings, db) as client:
+        yield client
 
 
 def fetch(connection: redis.Redis, job_id: str) -> Job:

@@ -13,7 +13,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,8 +26,21 @@ from hub.db import Database
 from hub.jobs.context import JobContext, install
 from hub.jobs.queues import queue, queues
 from hub.jobs.worker import HubWorker
+from hub.redis import connect
 from hub.settings import Settings
 from tests.support.servers import LiveServer
+
+
+@contextmanager
+def job_context(settings: Settings, db: Database) -> Iterator[redis.Redis]:
+    """A Redis client on ``settings``' Redis, installed with ``settings`` and ``db`` as this
+    process's job context (what a worker has), for tests that enqueue and run jobs themselves."""
+    client = connect(settings.redis_url or "", socket_timeout=None)
+    install(JobContext(settings, db, client))
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def run_jobs(

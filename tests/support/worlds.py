@@ -119,10 +119,7 @@ class GoogleWorld(HubWorld):
         assert started.status_code == 200, started.text
         state = parse_qs(urlsplit(started.json()["authorization_url"]).query)["state"][0]
         back = httpx.get(f"{self.server.url}/oauth/google/callback", params={"state": state, "code": "good-code"})
-        assert back.status_code == 302, back.text
-        location = urlsplit(back.headers["location"])
-        assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-        return parse_qs(location.query)["connection_id"][0]
+        return linked_connection(back)
 
 
 @contextmanager
@@ -163,13 +160,7 @@ class MicrosoftWorld(HubWorld):
 
     def link(self, user_id: str) -> str:
         """Link a Microsoft account to ``user_id`` as the user's browser would; the connection id."""
-        back = self.callback(self.consent(self.authorize(user_id)))
-        assert back.status_code == 302, back.text
-        location = urlsplit(back.headers["location"])
-        assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-        query = parse_qs(location.query)
-        assert "connection_id" in query, query
-        return query["connection_id"][0]
+        return linked_connection(self.callback(self.consent(self.authorize(user_id))))
 
 
 @contextmanager
@@ -187,6 +178,16 @@ def microsoft_world(
         with hub_world(settings, directory, **{**wanted, **changes}) as world:
             graph.route_public(PUBLIC_URL, world.server.url)
             yield MicrosoftWorld(**_fields(world), graph=graph)
+
+
+def linked_connection(callback: httpx.Response) -> str:
+    """The connection id in Hub's redirect back to ``REDIRECT`` after a successful link."""
+    assert callback.status_code == 302, callback.text
+    location = urlsplit(callback.headers["location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    query = parse_qs(location.query)
+    assert "connection_id" in query, query
+    return query["connection_id"][0]
 
 
 def _fields(world: HubWorld) -> dict[str, Any]:
