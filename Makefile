@@ -3,6 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make test` runs the suite in this many processes (pytest-xdist; 0: one process), each test
+# file whole in one of them; PYTEST_ARGS are passed on (`make test PYTEST_ARGS="tests/unit -x"`).
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 
 .PHONY: run test lint bench clean
 
@@ -17,7 +21,7 @@ run: $(BIN)/.installed
 	$(BIN)/hub dev
 
 test: $(BIN)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -16,17 +16,15 @@ import pytest
 import redis
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from hub.app import create_app
 from hub.db import Database
-from hub.jobs.context import JobContext, context, running
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import enqueue
-from hub.jobs.worker import HubWorker
-from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
+from tests.support.workers import burst, job_context
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -78,16 +76,12 @@ def signed_in(base_url: str, key: str) -> DashboardClient:
 @pytest.fixture
 def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
     """A Redis client, installed with the test settings as the job context of this process."""
-    client = connect(settings.redis_url or "", socket_timeout=None)
-    with running(JobContext(settings, db, client)):
+    with job_context(settings, db) as client:
         yield client
-    client.close()
 
 
 def run_default_queue(connection: redis.Redis) -> None:
-    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer, context=context()).work(
-        burst=True, logging_level="ERROR"
-    )
+    burst(connection, [DEFAULT])
 
 
 def dead_letter(connection: redis.Redis, *args: str) -> Job:

@@ -20,9 +20,10 @@ from hub.db.tables import AuditEvent, OAuthState, WebhookDelivery
 from hub.jobs.context import JobContext, running
 from hub.jobs.queues import DEFAULT, NOTIFY, SYNC, queue
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient, dead_letter, run_default_queue, signed_in
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 
 def flash(client: DashboardClient, response: httpx.Response) -> str:

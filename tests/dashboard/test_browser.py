@@ -23,9 +23,9 @@ from rq.serializers import JSONSerializer
 
 from hub.db import Database
 from hub.jobs.queues import DEFAULT, NOTIFY, queue
-from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import dead_letter
+from tests.support.tenants import Tenant
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"

@@ -6,8 +6,8 @@ import re
 
 import httpx
 
-from tests.conftest import Tenant
 from tests.dashboard.conftest import DashboardClient
+from tests.support.tenants import Tenant
 
 
 def created_secret(page: httpx.Response) -> str:

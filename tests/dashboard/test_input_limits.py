@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from hub.db import Database
-from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient
 from tests.dashboard.test_pages import rows
+from tests.support.tenants import Tenant
 
 
 def forged_cursor(*values: str) -> str:

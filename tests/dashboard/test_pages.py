@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from hub.db import Database
-from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient, signed_in
+from tests.support.tenants import Tenant
 
 PAGES = [
     "/dashboard",

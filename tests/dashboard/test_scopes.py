@@ -13,10 +13,10 @@ from hub.auth.scopes import OPERATION_SCOPES
 from hub.db import Database
 from hub.db.tables import ApiKey, WebhookDelivery, WebhookEndpoint
 from hub.settings import Settings
-from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient, signed_in
 from tests.integration.helpers import key_id_of
+from tests.support.tenants import Tenant
 
 NAV = {
     "connections": '<a href="/dashboard/connections"',

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dashboard.auth import COOKIE
 from hub.db import Database
 from hub.db.tables import AuditEvent, DashboardSession
-from tests.conftest import Tenant
 from tests.dashboard.conftest import DashboardClient, signed_in
 from tests.integration.helpers import key_id_of
+from tests.support.tenants import Tenant
 
 
 def copy_of(client: DashboardClient) -> DashboardClient:

@@ -9,9 +9,9 @@ import msgspec
 from dashboard.auth import COOKIE, Session
 from dashboard.signing import signer_for
 from hub.settings import Settings
-from tests.conftest import Tenant
 from tests.dashboard.conftest import DashboardClient, signed_in
 from tests.integration.helpers import key_id_of
+from tests.support.tenants import Tenant
 
 
 def test_a_page_without_a_session_sends_you_to_sign_in(tenant: Tenant) -> None:

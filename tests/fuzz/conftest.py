@@ -6,7 +6,7 @@ import pytest
 import schemathesis
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from tests.conftest import LiveServer
+from tests.support.servers import LiveServer
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,10 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from hub.versioning.compat import CHANGES
-from tests.conftest import LiveServer, Tenant
-from tests.contract.snapshot import REFRESH_COMMAND, load_snapshot
+from tests.api_contract.snapshot import REFRESH_COMMAND, load_snapshot
 from tests.fuzz.gaps import tolerated
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.slow
 
@@ -151,7 +152,7 @@ def test_operation_pinned_to_the_old_revision(
 ) -> None:
     """The compatibility layer under fuzzing: whatever body arrives, translating it must not
     turn into a 5xx, and errors stay problem+json. (The document describes the current
-    revision, so response schemas are not checked here; tests/contract/test_compat.py is.)"""
+    revision, so response schemas are not checked here; tests/api_contract/test_compat.py is.)"""
     operation = live_schema[path][method]
     headers = {**tenant.auth(tenant.key), "Hub-Version": OLD_REVISION}
     session = requests.Session()

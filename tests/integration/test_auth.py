@@ -13,7 +13,6 @@ from sqlalchemy import update
 
 from hub.auth.authenticate import CACHE_SECONDS
 from hub.db.tables import ApiKey
-from tests.conftest import Tenant
 from tests.integration.helpers import (
     MONDAY,
     assert_problem,
@@ -23,6 +22,7 @@ from tests.integration.helpers import (
     key_id_of,
     list_all,
 )
+from tests.support.tenants import Tenant
 
 # --- authentication ---------------------------------------------------------------------------
 

@@ -22,9 +22,10 @@ from hub.settings import (
     Settings,
     SettingsError,
 )
-from tests.conftest import LiveServer, Tenant
 from tests.dashboard.conftest import DashboardClient
 from tests.integration.helpers import assert_problem
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 WRONG_KEY = "hub_sk_" + "x" * 43
 

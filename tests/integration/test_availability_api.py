@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking, error_fields
+from tests.support.tenants import Tenant
 
 EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

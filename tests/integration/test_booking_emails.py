@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 import pytest
 from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 from sqlalchemy import select, update
 
 from hub.clock import utcnow
@@ -27,16 +26,15 @@ from hub.db.tables import EmailSend, OutboxMessage, User
 from hub.errors import TransientError
 from hub.ids import new_id
 from hub.jobs.context import JobContext, running
-from hub.jobs.queues import queue
 from hub.jobs.runner import enqueue, job_id
-from hub.jobs.worker import HubWorker
 from hub.notifications.jobs import send_booking_emails
 from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import Tenant
 from tests.connectors.email.helpers import body, calendar_part, parse_calendar
 from tests.integration.helpers import MONDAY, booking, create_booking
 from tests.support.smtp import SmtpServer
+from tests.support.tenants import Tenant
+from tests.support.workers import run_jobs
 
 GUEST = "guest@example.com"
 SECOND = "second@example.org"
@@ -321,12 +319,9 @@ def run_on_a_worker(settings: Settings, db: Database, outbox: str) -> Job:
     """Enqueue the email job as the dispatcher does and let a real Hub worker run it (on a queue
     of its own, so no other test's jobs run here)."""
     connection = connect(settings.redis_url or "", socket_timeout=None)
-    context = JobContext(settings, db, connection)
     name = f"email-test-{uuid.uuid4().hex[:8]}"
     job = enqueue(connection, send_booking_emails, outbox, queue_name=name, id=job_id("email", outbox))
-    HubWorker([queue(name, connection)], connection=connection, serializer=JSONSerializer, context=context).work(
-        burst=True, logging_level="ERROR", with_scheduler=False
-    )
+    run_jobs(settings, db, connection, [name])
     job.refresh()
     return job
 

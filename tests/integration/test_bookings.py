@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.db.tables import Booking
-from tests.conftest import Tenant
 from tests.integration.helpers import (
     BERLIN,
     MONDAY,
@@ -25,6 +24,7 @@ from tests.integration.helpers import (
     error_fields,
     list_all,
 )
+from tests.support.tenants import Tenant
 
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

@@ -35,9 +35,9 @@ from hub.jobs.queues import NOTIFY, queue
 from hub.jobs.runner import job_id
 from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking
 from tests.support import tls
+from tests.support.tenants import Tenant
 
 # --- a real webhook receiver ---------------------------------------------------------------
 

@@ -7,8 +7,8 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, error_fields
+from tests.support.tenants import Tenant
 
 GENERATED_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{8,128}$")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -13,96 +12,49 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import msgspec
 import pytest
-import redis
 from sqlalchemy import func, select, update
 
-from hub.app import create_app
 from hub.clock import utcnow
 from hub.connections.credentials import StoredCredentials
 from hub.crypto import keyring_for
 from hub.db import Database
 from hub.db.tables import Connection, ExternalEvent, InboundNotification, OAuthState, SyncRun
 from hub.jobs.queues import SYNC, queue
-from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
-from tests.support.google_standin import GoogleStandIn, push_headers
-from tests.support.journey import connection, drain_jobs, host, morning_slots
-from tests.support.servers import RedisServer, WebhookReceiver, WorkerProcess, wait_for
+from tests.support.google_standin import push_headers
+from tests.support.servers import WebhookReceiver, wait_for
+from tests.support.workers import WorkerProcess, hub_env
+from tests.support.worlds import REDIRECT, GoogleWorld, google_world
 
 pytestmark = pytest.mark.slow
 
-REDIRECT = "https://app.example.com/after-link"
 MONDAY = "2030-12-02"
 
 
-@dataclass
-class World:
-    settings: Settings
-    db: Database
-    redis: redis.Redis
-    google: GoogleStandIn
-    server: LiveServer
-    tenant: Tenant
-
-    def run_jobs(self) -> None:
-        drain_jobs(self)
-
-    def link(self, user_id: str) -> str:
-        started = self.tenant.client.post(
-            f"/v1/users/{user_id}/connections/google/authorize", json={"redirect_uri": REDIRECT}
-        )
-        assert started.status_code == 200, started.text
-        state = parse_qs(urlsplit(started.json()["authorization_url"]).query)["state"][0]
-        back = httpx.get(f"{self.server.url}/oauth/google/callback", params={"state": state, "code": "good-code"})
-        assert back.status_code == 302, back.text
-        location = urlsplit(back.headers["location"])
-        assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-        return parse_qs(location.query)["connection_id"][0]
+World = GoogleWorld
 
 
 @pytest.fixture
 def world(settings: Settings, db: Database, tmp_path: Path) -> Iterator[World]:
-    private = RedisServer(tmp_path / "redis").start()
-    with GoogleStandIn() as google:
-        env = google.env()
-        local = msgspec.structs.replace(
-            settings,
-            redis_url=private.url,
-            data_dir=tmp_path / "data",
-            public_url="https://hub.example.test",
-            oauth_redirect_origins=("https://app.example.com",),  # where REDIRECT is
-            google_client_id=env["HUB_GOOGLE_CLIENT_ID"],
-            google_client_secret=env["HUB_GOOGLE_CLIENT_SECRET"],
-            google_auth_url=env["HUB_GOOGLE_AUTH_URL"],
-            google_token_url=env["HUB_GOOGLE_TOKEN_URL"],
-            google_revoke_url=env["HUB_GOOGLE_REVOKE_URL"],
-            google_api_url=env["HUB_GOOGLE_API_URL"],
-        )
-        database = Database(local.resolved_database_url)
-        client = connect(private.url, socket_timeout=None)
-        with LiveServer(create_app(local, database=database)) as server:
-            tenant = Tenant(server.url, database)
-            yield World(local, database, client, google, server, tenant)
-            tenant.client.close()
-        database.dispose()
-    private.stop()
+    """(``db``: the session database, migrated, which the world's server uses.)"""
+    with google_world(settings, tmp_path) as built:
+        yield built
 
 
 def slots(world: World, user_id: str) -> list[str]:
-    return morning_slots(world, user_id, MONDAY)
+    return world.morning_slots(user_id, MONDAY)
 
 
 def test_linking_journey_and_busy_times_block_slots(world: World) -> None:
     world.google.add_event("busy1", f"{MONDAY}T10:00:00+01:00", f"{MONDAY}T11:00:00+01:00")
     world.google.add_event("free1", f"{MONDAY}T12:00:00+01:00", f"{MONDAY}T13:00:00+01:00", transparency="transparent")
-    user = host(world)
+    user = world.host()
     assert slots(world, user["id"]) == ["09:00", "10:00", "11:00", "12:00"]
 
     connection_id = world.link(user["id"])
     world.run_jobs()  # setup: list calendars, first sync, push channel
 
-    linked = connection(world, connection_id)
+    linked = world.connection(connection_id)
     assert linked["status"] == "active"
     assert linked["account_email"] == "ada.host@gmail.com"
     assert [(c["provider_calendar_id"], c["busy_source"], c["booking_target"]) for c in linked["calendars"]] == [
@@ -133,7 +85,7 @@ def test_linking_journey_and_busy_times_block_slots(world: World) -> None:
 
 
 def test_forged_reused_and_expired_states_are_refused(world: World) -> None:
-    user = host(world)
+    user = world.host()
     callback = f"{world.server.url}/oauth/google/callback"
     forged = httpx.get(callback, params={"state": "made-up", "code": "good-code"})
     assert (forged.status_code, "invalid_state" in forged.text) == (400, True)
@@ -169,7 +121,7 @@ def test_forged_reused_and_expired_states_are_refused(world: World) -> None:
 
 
 def test_unconfigured_provider_and_unknown_provider(world: World, settings: Settings) -> None:
-    user = host(world)
+    user = world.host()
     missing = world.tenant.client.post(
         f"/v1/users/{user['id']}/connections/microsoft/authorize", json={"redirect_uri": REDIRECT}
     )
@@ -182,7 +134,7 @@ def test_unconfigured_provider_and_unknown_provider(world: World, settings: Sett
 
 
 def test_push_storm_is_deduplicated_and_coalesced_and_survives_redis_outage(world: World, tmp_path: Path) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     channel = world.google.watches[0]
@@ -220,7 +172,7 @@ def test_push_storm_is_deduplicated_and_coalesced_and_survives_redis_outage(worl
 
 def test_expired_sync_token_means_full_resync(world: World) -> None:
     world.google.add_event("a", f"{MONDAY}T10:00:00+01:00", f"{MONDAY}T11:00:00+01:00")
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     world.google.fail_next_sync_token = True
@@ -245,23 +197,23 @@ def test_expired_sync_token_means_full_resync(world: World) -> None:
 
 
 def test_rate_limit_waits_and_recovers(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.google.rate_limit_next = 1
     world.run_jobs()
-    linked = connection(world, connection_id)
+    linked = world.connection(connection_id)
     assert linked["status"] == "active"
     assert linked["consecutive_failures"] == 0
 
 
 def test_throttling_that_outlasts_the_in_call_retries_is_rate_limited_on_the_connection(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     world.google.rate_limit_next = 4  # every in-call attempt of the requested sync is throttled
     assert world.tenant.client.post(f"/v1/connections/{connection_id}/sync").status_code == 202
     world.run_jobs()
-    throttled = connection(world, connection_id)
+    throttled = world.connection(connection_id)
     assert throttled["status"] == "active"  # retried later by the queue
     assert throttled["consecutive_failures"] == 1
     # the same code as for the other provider; the provider's own beside it
@@ -270,7 +222,7 @@ def test_throttling_that_outlasts_the_in_call_retries_is_rate_limited_on_the_con
 
 
 def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) -> None:
-    user = host(world)
+    user = world.host()
     with WebhookReceiver() as receiver:
         endpoint = world.tenant.client.post(
             "/v1/webhook-endpoints", json={"url": receiver.url, "events": ["connection.reauth_required"]}
@@ -283,7 +235,7 @@ def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) 
         world.tenant.client.post(f"/v1/connections/{connection_id}/sync")
         world.run_jobs()
         world.run_jobs()
-        broken = connection(world, connection_id)
+        broken = world.connection(connection_id)
         assert broken["status"] == "reauth_required"
         assert broken["last_error"]["code"] == "reauth_required"  # Hub's code, whichever provider
         assert broken["last_error"]["provider_code"] == "invalid_grant"  # the provider's, for support
@@ -313,7 +265,7 @@ def _expire_access_token(world: World, connection_id: str) -> None:
 
 
 def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
-    user = host(world)
+    user = world.host()
     world.link(user["id"])
     world.run_jobs()
     created = world.tenant.client.post(
@@ -352,7 +304,7 @@ def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
 
 
 def test_unlink_stops_push_revokes_and_keeps_history(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     unlinked = world.tenant.client.delete(f"/v1/connections/{connection_id}")
@@ -361,7 +313,7 @@ def test_unlink_stops_push_revokes_and_keeps_history(world: World) -> None:
     world.run_jobs()
     assert world.google.revoked
     assert [s["id"] for s in world.google.stopped] == [world.google.watches[0]["id"]]
-    assert connection(world, connection_id)["status"] == "revoked"
+    assert world.connection(connection_id)["status"] == "revoked"
     with world.db.read() as session:
         assert (
             session.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.connection_id == connection_id)) >= 1
@@ -376,20 +328,12 @@ def test_unlink_stops_push_revokes_and_keeps_history(world: World) -> None:
 
 def test_end_to_end_with_a_real_worker_process(world: World, tmp_path: Path) -> None:
     world.google.add_event("busy1", f"{MONDAY}T10:00:00+01:00", f"{MONDAY}T11:00:00+01:00")
-    env = {
-        **world.google.env(),
-        "HUB_DATABASE_URL": world.settings.resolved_database_url,
-        "HUB_REDIS_URL": world.settings.redis_url or "",
-        "HUB_DATA_DIR": str(world.settings.data_dir),
-        "HUB_PUBLIC_URL": world.settings.public_url,
-        "HUB_SECRET_KEYS": ",".join(world.settings.secret_keys),
-        "HUB_EMAIL_BACKEND": "file",
-    }
+    env = hub_env(world.settings)
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
-        user = host(world)
+        user = world.host()
         connection_id = world.link(user["id"])
-        wait_for(lambda: connection(world, connection_id)["last_success_at"] is not None, 60, "the first sync")
+        wait_for(lambda: world.connection(connection_id)["last_success_at"] is not None, 60, "the first sync")
         assert slots(world, user["id"]) == ["09:00", "11:00", "12:00"]
         created = world.tenant.client.post(
             "/v1/bookings",

@@ -15,8 +15,8 @@ from hub.auth.principal import Principal
 from hub.crypto import DecryptionError, Keyring
 from hub.db.tables import Booking, IdempotencyKey
 from hub.idempotency import LOCK_SPACE, Finish, associated_data, fingerprint, run
-from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking, error_fields, key_id_of
+from tests.support.tenants import Tenant
 
 
 def _post(tenant: Tenant, body: dict[str, Any], key: str, client: Any = None) -> Any:

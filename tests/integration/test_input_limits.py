@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, error_fields
+from tests.support.tenants import Tenant
 
 DEEP_ARRAY = "[" * 1000 + "]" * 1000
 DEEP_OBJECT = '{"a":' * 1000 + "1" + "}" * 1000

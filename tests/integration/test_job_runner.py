@@ -17,26 +17,16 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from hub.db import Database
-from hub.jobs.context import JobContext, context, running
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import RETRY_SCHEDULE, enqueue
-from hub.jobs.worker import HubWorker
-from hub.redis import connect
 from hub.settings import Settings
+from tests.support.workers import burst, hub_env, job_context
 
 
 @pytest.fixture
 def connection(settings: Settings, db: Database) -> Iterator[redis.Redis]:
-    client = connect(settings.redis_url or "", socket_timeout=None)
-    with running(JobContext(settings, db, client)):
+    with job_context(settings, db) as client:
         yield client
-    client.close()
-
-
-def run_burst(connection: redis.Redis) -> None:
-    HubWorker([queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer, context=context()).work(
-        burst=True, logging_level="ERROR"
-    )
 
 
 def fetch(connection: redis.Redis, job_id: str) -> Job:
@@ -46,7 +36,7 @@ def fetch(connection: redis.Redis, job_id: str) -> Job:
 def test_transient_error_is_retried_on_the_schedule(connection: redis.Redis) -> None:
     tag = uuid.uuid4().hex
     job = enqueue(connection, "tests.support.jobs.transient", tag, id=f"t-{tag}")
-    run_burst(connection)
+    burst(connection, [DEFAULT])
     job = fetch(connection, job.id)
     assert connection.get(f"test:runs:{tag}") == b"1"
     assert job.get_status() == JobStatus.SCHEDULED
@@ -61,7 +51,7 @@ def test_transient_error_is_retried_on_the_schedule(connection: redis.Redis) -> 
 def test_permanent_error_is_recorded_and_not_retried(connection: redis.Redis) -> None:
     tag = uuid.uuid4().hex
     job = enqueue(connection, "tests.support.jobs.permanent", tag, id=f"p-{tag}")
-    run_burst(connection)
+    burst(connection, [DEFAULT])
     job = fetch(connection, job.id)
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == {"outcome": "failed", "code": "refused", "error": "the other side said no"}
@@ -72,22 +62,14 @@ def test_permanent_error_is_recorded_and_not_retried(connection: redis.Redis) ->
 def test_skippable_error_ends_the_job_normally(connection: redis.Redis) -> None:
     tag = uuid.uuid4().hex
     job = enqueue(connection, "tests.support.jobs.skippable", tag, id=f"s-{tag}")
-    run_burst(connection)
+    burst(connection, [DEFAULT])
     job = fetch(connection, job.id)
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value()["outcome"] == "skipped"
 
 
 def _hub(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "HUB_DATABASE_URL": settings.resolved_database_url,
-            "HUB_REDIS_URL": settings.redis_url or "",
-            "HUB_DATA_DIR": str(settings.data_dir),
-            "HUB_LOG_LEVEL": "warning",
-        }
-    )
+    env = {**os.environ, **hub_env(settings, log_level="warning")}
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -96,7 +78,7 @@ def _hub(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
 def test_dead_letter_is_listed_and_requeued_from_the_cli(connection: redis.Redis, settings: Settings) -> None:
     tag = uuid.uuid4().hex
     job = enqueue(connection, "tests.support.jobs.crash", tag, id=f"c-{tag}", retry=False)
-    run_burst(connection)
+    burst(connection, [DEFAULT])
     failed = FailedJobRegistry(queue=queue(DEFAULT, connection))
     assert job.id in failed.get_job_ids()
 
@@ -110,7 +92,7 @@ def test_dead_letter_is_listed_and_requeued_from_the_cli(connection: redis.Redis
     assert retried.returncode == 0, retried.stderr
     assert job.id not in failed.get_job_ids()
     assert fetch(connection, job.id).get_status() == JobStatus.QUEUED
-    run_burst(connection)
+    burst(connection, [DEFAULT])
     assert connection.get(f"test:runs:{tag}") == b"2"  # it ran again
 
     missing = _hub("jobs", "retry", "no-such-job", settings=settings)

@@ -15,22 +15,18 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
 import msgspec
 import pytest
-import redis
 from sqlalchemy import event, func, select, update
 
-import hub.http
-from hub.app import create_app
 from hub.clock import utcnow
 from hub.connections.credentials import StoredCredentials
 from hub.crypto import keyring_for
@@ -48,19 +44,16 @@ from hub.db.tables import (
 )
 from hub.jobs.queues import SYNC, queue
 from hub.jobs.runner import enqueue
-from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
-from tests.support.graph_standin import ACCOUNT_EMAIL, CALENDAR_ID, CLIENT_ID, CLIENT_SECRET, USER_ID, GraphStandIn
-from tests.support.journey import connection, drain_jobs, host, morning_slots
-from tests.support.servers import RedisServer, WebhookReceiver, WorkerProcess, wait_for
+from tests.support.graph_standin import ACCOUNT_EMAIL, CALENDAR_ID, USER_ID
+from tests.support.servers import LiveServer, WebhookReceiver, wait_for
+from tests.support.workers import WorkerProcess, hub_env
+from tests.support.worlds import PUBLIC_URL, MicrosoftWorld, microsoft_world
 
 pytestmark = pytest.mark.slow
 
-PUBLIC_URL = "https://hub.example.test"
 CALLBACK = f"{PUBLIC_URL}/oauth/microsoft/callback"
 WEBHOOK = f"{PUBLIC_URL}/webhooks/microsoft"
-REDIRECT = "https://app.example.com/after-link"
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -80,79 +73,18 @@ def at(hour: int, minute: int = 0) -> datetime:
     return datetime.combine(DAY, clock_time(hour, minute), tzinfo=BERLIN)
 
 
-@dataclass
-class World:
-    settings: Settings
-    db: Database
-    redis: redis.Redis
-    graph: GraphStandIn
-    server: LiveServer
-    tenant: Tenant
-
-    def run_jobs(self) -> None:
-        drain_jobs(self)
-
-    def authorize(self, user_id: str) -> str:
-        started = self.tenant.client.post(
-            f"/v1/users/{user_id}/connections/microsoft/authorize", json={"redirect_uri": REDIRECT}
-        )
-        assert started.status_code == 200, started.text
-        return str(started.json()["authorization_url"])
-
-    def consent(self, authorization_url: str) -> dict[str, str]:
-        """The user's browser at Entra's authorize endpoint: it redirects back to Hub's callback."""
-        answer = httpx.get(authorization_url, verify=self.graph.ssl_context())
-        assert answer.status_code == 302, answer.text
-        back = urlsplit(answer.headers["location"])
-        assert f"{back.scheme}://{back.netloc}{back.path}" == CALLBACK
-        return dict(parse_qsl(back.query))
-
-    def callback(self, params: dict[str, str]) -> httpx.Response:
-        """The browser following that redirect (Hub's public name is this test's live server)."""
-        return httpx.get(f"{self.server.url}/oauth/microsoft/callback", params=params)
-
-    def link(self, user_id: str) -> str:
-        back = self.callback(self.consent(self.authorize(user_id)))
-        assert back.status_code == 302, back.text
-        location = urlsplit(back.headers["location"])
-        assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-        query = parse_qs(location.query)
-        assert "connection_id" in query, query
-        return query["connection_id"][0]
+World = MicrosoftWorld
 
 
 @pytest.fixture
 def world(settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    private = RedisServer(tmp_path / "redis").start()
-    with GraphStandIn(tmp_path / "graph") as graph:
-        # Hub's HTTP clients trust the stand-in's throw-away CA (besides certifi's)
-        trusting = graph.trusting_context()
-        monkeypatch.setattr(hub.http, "_tls_context", lambda: trusting, raising=False)
-        monkeypatch.setenv("SSL_CERT_FILE", str(graph.ca_file))
-        local = msgspec.structs.replace(
-            settings,
-            redis_url=private.url,
-            data_dir=tmp_path / "data",
-            public_url=PUBLIC_URL,
-            oauth_redirect_origins=("https://app.example.com",),  # where REDIRECT is
-            microsoft_client_id=CLIENT_ID,
-            microsoft_client_secret=CLIENT_SECRET,
-            microsoft_authority=graph.authority,
-            microsoft_graph_url=graph.graph_url,
-        )
-        database = Database(local.resolved_database_url)
-        client = connect(private.url, socket_timeout=None)
-        with LiveServer(create_app(local, database=database)) as server:
-            graph.route_public(PUBLIC_URL, server.url)  # where Graph's handshakes and notifications go
-            tenant = Tenant(server.url, database)
-            yield World(local, database, client, graph, server, tenant)
-            tenant.client.close()
-        database.dispose()
-    private.stop()
+    """(``db``: the session database, migrated, which the world's server uses.)"""
+    with microsoft_world(settings, tmp_path, monkeypatch) as built:
+        yield built
 
 
 def slots(world: World, user_id: str) -> list[str]:
-    return morning_slots(world, user_id, MONDAY)
+    return world.morning_slots(user_id, MONDAY)
 
 
 def book(world: World, user_id: str, start: str, minutes: int, **extra: Any) -> httpx.Response:
@@ -211,7 +143,7 @@ def test_linking_journey_and_busy_times_block_slots(world: World) -> None:
     world.graph.add_event("busy1", at(10), at(11), subject="1:1")
     world.graph.add_event("free1", at(12), at(13), show_as="free")  # showAs free does not block
     world.graph.add_event("gone1", at(9), at(10), is_cancelled=True)  # a cancelled meeting does not block
-    user = host(world)
+    user = world.host()
     assert slots(world, user["id"]) == ["09:00", "10:00", "11:00", "12:00"]
 
     world.graph.page_size = 1  # one event per delta page: Hub follows @odata.nextLink to the deltaLink
@@ -234,7 +166,7 @@ def test_linking_journey_and_busy_times_block_slots(world: World) -> None:
 
     world.run_jobs()  # setup: list calendars, first delta sync, subscription
 
-    linked = connection(world, connection_id)
+    linked = world.connection(connection_id)
     assert linked["status"] == "active"
     assert linked["provider"] == "microsoft"
     assert linked["account_email"] == ACCOUNT_EMAIL  # GET /me's mail
@@ -286,7 +218,7 @@ def test_linking_journey_and_busy_times_block_slots(world: World) -> None:
 
 
 def test_forged_reused_and_expired_states_are_refused(world: World) -> None:
-    user = host(world)
+    user = world.host()
     good = world.consent(world.authorize(user["id"]))
     forged = world.callback({**good, "state": "made-up"})
     assert (forged.status_code, "invalid_state" in forged.text) == (400, True)
@@ -380,7 +312,7 @@ def test_a_hub_without_microsoft_answers_no_handshake(live_server: LiveServer) -
 
 def test_change_notifications_are_coalesced_and_deduplicated(world: World) -> None:
     world.graph.add_event("busy1", at(10), at(11))
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     assert slots(world, user["id"]) == ["09:00", "11:00", "12:00"]
@@ -420,7 +352,7 @@ def test_change_notifications_are_coalesced_and_deduplicated(world: World) -> No
 
 def test_a_wrong_client_state_is_refused_and_nothing_is_queued(world: World) -> None:
     world.graph.add_event("busy1", at(10), at(11))
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     sync_queue = queue(SYNC, world.redis)
@@ -470,7 +402,7 @@ def unknown_items(count: int) -> list[dict[str, Any]]:
 
 def test_a_batch_costs_one_channel_lookup_however_many_notifications_it_carries(world: World) -> None:
     world.graph.add_event("busy1", at(10), at(11))
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     sync_queue = queue(SYNC, world.redis)
@@ -494,7 +426,7 @@ def test_a_batch_costs_one_channel_lookup_however_many_notifications_it_carries(
 
 
 def test_a_batch_of_more_than_1000_notifications_is_refused_before_any_lookup(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     world.graph.add_event("busy2", at(11), at(12))
@@ -512,7 +444,7 @@ def test_a_batch_of_more_than_1000_notifications_is_refused_before_any_lookup(wo
 
 
 def test_lifecycle_events_renew_recreate_and_resync(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     first = world.graph.active_subscription()
@@ -566,7 +498,7 @@ def test_lifecycle_events_renew_recreate_and_resync(world: World) -> None:
 
 def test_rejected_delta_token_means_full_resync(world: World) -> None:
     world.graph.add_event("a", at(10), at(11))
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     world.graph.expire_delta_tokens_once = True
@@ -588,11 +520,11 @@ def test_rejected_delta_token_means_full_resync(world: World) -> None:
 
 
 def test_rate_limit_waits_and_recovers(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.graph.throttle_next = 1  # the first Graph call of the setup gets 429, Retry-After: 1.5
     world.run_jobs()
-    linked = connection(world, connection_id)
+    linked = world.connection(connection_id)
     assert linked["status"] == "active"
     assert linked["consecutive_failures"] == 0
     assert linked["push"]["state"] == "active"
@@ -608,13 +540,13 @@ def test_rate_limit_waits_and_recovers(world: World) -> None:
 
 
 def test_throttling_that_outlasts_the_in_call_retries_is_rate_limited_on_the_connection(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     world.graph.throttle_next = 4  # every in-call attempt of the requested sync is throttled
     assert world.tenant.client.post(f"/v1/connections/{connection_id}/sync").status_code == 202
     world.run_jobs()
-    throttled = connection(world, connection_id)
+    throttled = world.connection(connection_id)
     assert throttled["status"] == "active"  # retried later by the queue
     assert throttled["consecutive_failures"] == 1
     # the same code as for the other provider; the provider's own beside it
@@ -623,7 +555,7 @@ def test_throttling_that_outlasts_the_in_call_retries_is_rate_limited_on_the_con
 
 
 def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) -> None:
-    user = host(world)
+    user = world.host()
     with WebhookReceiver() as receiver:
         endpoint = world.tenant.client.post(
             "/v1/webhook-endpoints", json={"url": receiver.url, "events": ["connection.reauth_required"]}
@@ -637,7 +569,7 @@ def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) 
         world.tenant.client.post(f"/v1/connections/{connection_id}/sync")
         world.run_jobs()
         assert [f["grant_type"] for f in world.graph.token_requests] == ["authorization_code", "refresh_token"]
-        assert connection(world, connection_id)["status"] == "active"
+        assert world.connection(connection_id)["status"] == "active"
         assert _cached_refresh_tokens(world, connection_id) == {world.graph.last_refresh_token}
 
         world.graph.revoked = True
@@ -647,7 +579,7 @@ def test_revoked_grant_marks_reauth_required_and_tells_the_client(world: World) 
         world.run_jobs()
         refreshes = [f for f in world.graph.token_requests if f["grant_type"] == "refresh_token"]
         assert len(refreshes) == 2
-        broken = connection(world, connection_id)
+        broken = world.connection(connection_id)
         assert broken["status"] == "reauth_required"
         assert broken["last_error"]["code"] == "reauth_required"  # Hub's code, whichever provider
         assert broken["last_error"]["provider_code"] == "invalid_grant"  # the provider's, for support
@@ -697,7 +629,7 @@ def _expire_access_token(world: World, connection_id: str) -> None:
 
 
 def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
-    user = host(world)
+    user = world.host()
     world.link(user["id"])
     world.run_jobs()
     world.graph.drop_next_create_response = True  # Graph creates it, the answer is lost: Hub retries
@@ -753,7 +685,7 @@ def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
 
 
 def test_unlink_deletes_the_subscription_and_keeps_history(world: World) -> None:
-    user = host(world)
+    user = world.host()
     connection_id = world.link(user["id"])
     world.run_jobs()
     subscription = world.graph.active_subscription()
@@ -763,7 +695,7 @@ def test_unlink_deletes_the_subscription_and_keeps_history(world: World) -> None
     world.run_jobs()
     assert world.graph.subscription_deletes == [subscription["id"]]
     assert world.graph.subscriptions == {}
-    assert connection(world, connection_id)["status"] == "revoked"
+    assert world.connection(connection_id)["status"] == "revoked"
     assert [c.status for c in channels(world, connection_id)] == ["stopped"]
     with world.db.read() as session:
         row = session.get(Connection, connection_id)
@@ -787,20 +719,12 @@ def test_unlink_deletes_the_subscription_and_keeps_history(world: World) -> None
 
 def test_end_to_end_with_a_real_worker_process(world: World, tmp_path: Path) -> None:
     world.graph.add_event("busy1", at(10), at(11))
-    env = {
-        **world.graph.worker_env(tmp_path / "site"),
-        "HUB_DATABASE_URL": world.settings.resolved_database_url,
-        "HUB_REDIS_URL": world.settings.redis_url or "",
-        "HUB_DATA_DIR": str(world.settings.data_dir),
-        "HUB_PUBLIC_URL": world.settings.public_url,
-        "HUB_SECRET_KEYS": ",".join(world.settings.secret_keys),
-        "HUB_EMAIL_BACKEND": "file",
-    }
+    env = {**world.graph.worker_env(tmp_path / "site"), **hub_env(world.settings)}
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     try:
-        user = host(world)
+        user = world.host()
         connection_id = world.link(user["id"])
-        wait_for(lambda: connection(world, connection_id)["last_success_at"] is not None, 60, "the first sync")
+        wait_for(lambda: world.connection(connection_id)["last_success_at"] is not None, 60, "the first sync")
         assert slots(world, user["id"]) == ["09:00", "11:00", "12:00"]
         created = book(world, user["id"], "11:00", 60)
         assert created.status_code == 201, created.text

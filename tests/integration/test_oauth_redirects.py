@@ -18,8 +18,9 @@ from hub.app import create_app
 from hub.db import Database
 from hub.db.tables import OAuthState
 from hub.settings import Settings, SettingsError
-from tests.conftest import LiveServer, Tenant
 from tests.integration.helpers import assert_problem
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 PUBLIC_URL = "https://hub.example.test"
 

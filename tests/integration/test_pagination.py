@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
 from tests.integration.helpers import assert_problem, booking, create_booking, error_fields
+from tests.support.tenants import Tenant
 
 SLOTS = [f"2030-12-{day:02d}T{hour:02d}:00:00" for day in (2, 3, 4) for hour in (9, 10, 11, 13, 15)]  # 15
 

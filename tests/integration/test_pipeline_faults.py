@@ -19,8 +19,9 @@ from hub.app import create_app
 from hub.db import Database
 from hub.db.tables import EmailSend, WebhookDelivery
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
-from tests.support.servers import Gate, RedisServer, WebhookReceiver, WorkerProcess, wait_for
+from tests.support.servers import Gate, LiveServer, RedisServer, WebhookReceiver, wait_for
+from tests.support.tenants import Tenant
+from tests.support.workers import WorkerProcess, hub_env
 
 pytestmark = pytest.mark.slow
 
@@ -47,19 +48,6 @@ def pipeline_db(pipeline_settings: Settings, db: Database) -> Iterator[Database]
     database = Database(pipeline_settings.resolved_database_url)
     yield database
     database.dispose()
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    return {
-        "HUB_DATABASE_URL": settings.resolved_database_url,
-        "HUB_REDIS_URL": settings.redis_url or "",
-        "HUB_DATA_DIR": str(settings.data_dir),
-        "HUB_EMAIL_BACKEND": "file",
-        "HUB_WEBHOOKS_ALLOW_PRIVATE": "true",
-        "HUB_JOB_TIMEOUT_SECONDS": str(settings.job_timeout_seconds),
-        "HUB_SECRET_KEYS": ",".join(settings.secret_keys),
-        "HUB_LOG_LEVEL": "info",
-    }
 
 
 def book(tenant: Tenant, host_id: str, hour: int) -> str:
@@ -107,7 +95,7 @@ def test_bookings_succeed_while_redis_is_down_and_notify_once_it_is_back(
         booking_ids = [book(tenant, host["id"], hour) for hour in (9, 10, 11)]  # all 201 without Redis
         private_redis.start()
 
-        worker = WorkerProcess(worker_env(pipeline_settings), tmp_path / "worker.log").start()
+        worker = WorkerProcess(hub_env(pipeline_settings), tmp_path / "worker.log").start()
         try:
             # the cron sweep finds the undispatched outbox rows; each booking mails guest + host
             wait_for(
@@ -148,12 +136,12 @@ def test_a_worker_killed_mid_job_is_replaced_and_nothing_is_sent_twice(
             == 201
         )
 
-        first = WorkerProcess(worker_env(pipeline_settings), tmp_path / "worker1.log").start()
+        first = WorkerProcess(hub_env(pipeline_settings), tmp_path / "worker1.log").start()
         booking_id = book(tenant, host["id"], 9)
         assert gate.held.wait(60), "the worker never called the webhook receiver"
         first.kill(signal.SIGKILL)  # in the middle of the delivery job
 
-        second = WorkerProcess(worker_env(pipeline_settings), tmp_path / "worker2.log").start()
+        second = WorkerProcess(hub_env(pipeline_settings), tmp_path / "worker2.log").start()
         try:
             wait_for(
                 lambda: len(receiver.ids()) >= 1 and counts(pipeline_db, [booking_id])[0] >= 2,

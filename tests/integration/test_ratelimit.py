@@ -13,8 +13,9 @@ import pytest
 from hub.app import create_app
 from hub.db import Database
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
 from tests.integration.helpers import assert_problem
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 LIMIT = 3
 

@@ -10,8 +10,9 @@ import msgspec
 from hub.app import create_app
 from hub.db import Database
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
 from tests.integration.helpers import MONDAY, assert_problem, booking, create_booking
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 # Every /v1 route this part of the API defines (API-v1.md), in OpenAPI path syntax.
 V1_PATHS = {

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.conftest import Tenant
+from tests.support.tenants import Tenant
 
 
 def test_booking_round_trip(tenant: Tenant) -> None:

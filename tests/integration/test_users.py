@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Tenant
 from tests.integration.helpers import assert_problem, error_fields, list_all
+from tests.support.tenants import Tenant
 
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

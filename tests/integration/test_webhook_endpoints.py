@@ -19,8 +19,9 @@ from hub.db import Database
 from hub.db.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from hub.ids import new_id
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
 from tests.integration.helpers import assert_problem, error_fields, list_all
+from tests.support.servers import LiveServer
+from tests.support.tenants import Tenant
 
 UTC_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 URL = "https://hooks.example.com/hub?team=7"  # allowed as is: the test server allows any address

@@ -33,7 +33,7 @@ def _is_call(span: ReadableSpan) -> bool:
 def _booked(pipeline: Pipeline, spans: SpanRecorder, start: str) -> tuple[str, str]:
     """Book, wait for the relay, run the jobs; returns (booking id, trace id)."""
     host = pipeline.host()
-    pipeline.link_google(host["id"])
+    pipeline.link(host["id"])
     pipeline.run_jobs()  # setup, first sync, push channel
     spans.clear()
     booking_id = pipeline.book(host["id"], start)
@@ -142,7 +142,7 @@ def test_a_job_retried_by_the_queue_links_to_its_failed_run(pipeline: Pipeline, 
 
 def test_sync_runs_record_their_trace_id(pipeline: Pipeline, spans: SpanRecorder) -> None:
     host = pipeline.host()
-    connection_id = pipeline.link_google(host["id"])
+    connection_id = pipeline.link(host["id"])
     pipeline.run_jobs()
     syncs = named(spans.spans(), "job connections.sync")
     assert syncs

@@ -29,7 +29,8 @@ from hub.auth.service import bootstrap_key
 from hub.db import Database
 from hub.db.tables import Booking, OutboxMessage
 from hub.settings import Settings
-from tests.support.servers import RedisServer, WebhookReceiver, WorkerProcess, free_port, wait_for
+from tests.support.servers import RedisServer, WebhookReceiver, free_port, wait_for
+from tests.support.workers import WorkerProcess, hub_env
 
 pytestmark = pytest.mark.slow
 
@@ -45,20 +46,6 @@ def slots() -> Iterator[str]:
             for minutes in range(9 * 60, 17 * 60, 30):
                 yield f"{day.isoformat()}T{minutes // 60:02d}:{minutes % 60:02d}:00"
         day += timedelta(days=1)
-
-
-def env_for(settings: Settings, redis_url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "HUB_DATABASE_URL": settings.resolved_database_url,
-        "HUB_REDIS_URL": redis_url,
-        "HUB_DATA_DIR": str(data_dir),
-        "HUB_SECRET_KEYS": ",".join(settings.secret_keys),
-        "HUB_WEBHOOKS_ALLOW_PRIVATE": "true",
-        "HUB_RATE_LIMIT_PER_MINUTE": "100000",
-        "HUB_EMAIL_BACKEND": "file",
-        "HUB_LOG_LEVEL": "warning",
-    }
 
 
 class Burst:
@@ -107,7 +94,12 @@ class Burst:
 
 def test_sigterm_mid_burst_loses_none_and_double_sends_none(settings: Settings, db: Database, tmp_path: Path) -> None:
     private = RedisServer(tmp_path / "redis").start()
-    env = env_for(settings, private.url, tmp_path / "data")
+    env = {
+        **os.environ,
+        **hub_env(
+            settings, redis_url=private.url, data_dir=tmp_path / "data", email_backend="file", log_level="warning"
+        ),
+    }
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "serve.log").open("ab")

@@ -17,26 +17,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import msgspec
 import pytest
-import redis
 from prometheus_client.parser import text_string_to_metric_families
-from rq.serializers import JSONSerializer
 
-from hub.app import create_app
 from hub.clock import utcnow
-from hub.db import Database, upgrade
+from hub.db import Database
 from hub.db.tables import Calendar, Connection, PushChannel
 from hub.ids import new_id
-from hub.jobs.context import JobContext
-from hub.jobs.queues import queues
 from hub.jobs.runner import enqueue
-from hub.jobs.worker import HubWorker
-from hub.redis import connect
 from hub.settings import Settings
-from tests.conftest import LiveServer, Tenant
 from tests.support.google_standin import push_headers
 from tests.support.servers import RedisServer, WebhookReceiver, free_port, wait_for
+from tests.support.workers import hub_env
+from tests.support.worlds import HubWorld, hub_world
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +38,8 @@ Sample = tuple[str, frozenset[tuple[str, str]]]
 
 
 @dataclass
-class Journey:
-    settings: Settings
-    db: Database
-    redis: redis.Redis
-    server: LiveServer
-    tenant: Tenant
+class Journey(HubWorld):
     receiver: WebhookReceiver
-    redis_server: RedisServer
 
     def scrape(self) -> dict[Sample, float]:
         response = httpx.get(f"{self.server.url}/metrics")
@@ -64,13 +51,6 @@ class Journey:
             for family in text_string_to_metric_families(response.text)
             for sample in family.samples
         }
-
-    def run_jobs(self, max_jobs: int | None = None) -> None:
-        """Run queued jobs in-process, queue by queue in priority order (at most ``max_jobs``)."""
-        context = JobContext(self.settings, self.db, self.redis)
-        HubWorker(queues(self.redis), connection=self.redis, serializer=JSONSerializer, context=context).work(
-            burst=True, logging_level="ERROR", with_scheduler=False, max_jobs=max_jobs
-        )
 
     def book(self, host_id: str, hour: int) -> httpx.Response:
         return self.tenant.client.post(
@@ -86,26 +66,18 @@ class Journey:
 
 @pytest.fixture
 def journey(settings: Settings, tmp_path: Path) -> Iterator[Journey]:
-    private = RedisServer(tmp_path / "redis").start()
-    local = msgspec.structs.replace(
-        settings,
-        redis_url=private.url,
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'hub.db'}",
-        # Google channels get notifications below: only a configured provider has an intake
-        google_client_id="metrics-test-client",
-        google_client_secret="metrics-test-secret",
-    )
-    database = Database(local.resolved_database_url)
-    upgrade(database)
-    client = connect(private.url, socket_timeout=None)
-    with WebhookReceiver() as receiver, LiveServer(create_app(local, database=database)) as server:
-        tenant = Tenant(server.url, database)
-        yield Journey(local, database, client, server, tenant, receiver, private)
-        tenant.client.close()
-    database.dispose()
-    client.close()
-    private.stop()
+    with (
+        WebhookReceiver() as receiver,
+        hub_world(
+            settings,
+            tmp_path,
+            own_database=True,
+            # Google channels get notifications below: only a configured provider has an intake
+            google_client_id="metrics-test-client",
+            google_client_secret="metrics-test-secret",
+        ) as world,
+    ):
+        yield Journey(**vars(world), receiver=receiver)
 
 
 def value(samples: dict[Sample, float], name: str, **labels: str) -> float:
@@ -277,11 +249,7 @@ def test_hub_serve_with_workers_reports_one_set_of_metrics(settings: Settings, d
     port = free_port()
     env = {
         **os.environ,
-        "HUB_DATABASE_URL": settings.resolved_database_url,
-        "HUB_REDIS_URL": private.url,
-        "HUB_DATA_DIR": str(tmp_path / "data"),
-        "HUB_SECRET_KEYS": ",".join(settings.secret_keys),
-        "HUB_LOG_LEVEL": "warning",
+        **hub_env(settings, redis_url=private.url, data_dir=tmp_path / "data", log_level="warning"),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = subprocess.Popen(

@@ -96,15 +96,20 @@ class GoogleStandIn:
         self.server.shutdown()
         self.server.server_close()
 
-    def env(self) -> dict[str, str]:
+    def settings(self) -> dict[str, Any]:
+        """The Hub settings (field names) that point its Google connector here."""
         return {
-            "HUB_GOOGLE_CLIENT_ID": CLIENT_ID,
-            "HUB_GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
-            "HUB_GOOGLE_AUTH_URL": f"{self.url}/o/oauth2/v2/auth",
-            "HUB_GOOGLE_TOKEN_URL": f"{self.url}/token",
-            "HUB_GOOGLE_REVOKE_URL": f"{self.url}/revoke",
-            "HUB_GOOGLE_API_URL": f"{self.url}/calendar/v3",
+            "google_client_id": CLIENT_ID,
+            "google_client_secret": CLIENT_SECRET,
+            "google_auth_url": f"{self.url}/o/oauth2/v2/auth",
+            "google_token_url": f"{self.url}/token",
+            "google_revoke_url": f"{self.url}/revoke",
+            "google_api_url": f"{self.url}/calendar/v3",
         }
+
+    def env(self) -> dict[str, str]:
+        """``settings()`` as Hub's environment variables."""
+        return {f"HUB_{name.upper()}": str(value) for name, value in self.settings().items()}
 
     # --- test controls ---------------------------------------------------------------------
 

@@ -337,13 +337,19 @@ class GraphStandIn:
         self.server.shutdown()
         self.server.server_close()
 
-    def env(self) -> dict[str, str]:
-        """Hub's variables pointing its Microsoft connector here (plus the CA to trust)."""
+    def settings(self) -> dict[str, Any]:
+        """The Hub settings (field names) that point its Microsoft connector here."""
         return {
-            "HUB_MICROSOFT_CLIENT_ID": CLIENT_ID,
-            "HUB_MICROSOFT_CLIENT_SECRET": CLIENT_SECRET,
-            "HUB_MICROSOFT_AUTHORITY": self.authority,
-            "HUB_MICROSOFT_GRAPH_URL": self.graph_url,
+            "microsoft_client_id": CLIENT_ID,
+            "microsoft_client_secret": CLIENT_SECRET,
+            "microsoft_authority": self.authority,
+            "microsoft_graph_url": self.graph_url,
+        }
+
+    def env(self) -> dict[str, str]:
+        """``settings()`` as Hub's environment variables, plus the CA to trust."""
+        return {
+            **{f"HUB_{name.upper()}": str(value) for name, value in self.settings().items()},
             "SSL_CERT_FILE": str(self.ca_file),
         }
 

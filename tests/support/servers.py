@@ -1,13 +1,14 @@
-"""Real servers for pipeline tests: a private Redis, a webhook receiver, a TCP gate, a worker."""
+"""Real servers for tests: Hub itself on a live uvicorn server, a private Redis, a webhook
+receiver and a TCP gate; ``free_port`` and ``wait_for`` for anything that listens or starts.
+
+Real ``hub`` processes are in ``tests.support.hub_processes`` (``hub serve``/``hub dev``) and
+``tests.support.workers`` (``hub worker``)."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,12 +17,40 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import uvicorn
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """A real uvicorn server running Hub (or any ASGI app) in a background thread, on a free port."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", proxy_headers=False
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("Hub test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, message: str, interval: float = 0.2) -> None:
@@ -172,25 +201,3 @@ class Gate:
 
         threading.Thread(target=copy, args=(upstream, client), daemon=True).start()
         copy(client, upstream)
-
-
-class WorkerProcess:
-    """A real ``hub worker`` process."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = {**os.environ, **env}
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WorkerProcess:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "worker"], env=self.env, stdout=log, stderr=log
-        )
-        return self
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=30)
-        self.process = None

@@ -19,7 +19,8 @@ from hub.errors import PermanentError, TransientError
 from hub.settings import Settings
 from tests.connectors.email.helpers import make_invite, parse_calendar
 from tests.connectors.email.test_message import NOW, SENDER
-from tests.support.smtp import SmtpServer, free_port
+from tests.support.servers import free_port
+from tests.support.smtp import SmtpServer
 
 
 def message_to(address: str = "guest@example.com") -> email.message.EmailMessage:

@@ -11,8 +11,8 @@ import respx
 
 from connectors.google.spec import build
 from hub.connectors import Connector
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.google.helpers import settings, valid_credentials
+from tests.connectors.shared_suite.harness import MemoryStore
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The Google connector's contract harness (``tests/connectors/contract/harness.py``)."""
+"""The Google connector's contract harness (``tests/connectors/shared_suite/harness.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from connectors.google.spec import build
 from hub.connectors import Connector, ProviderCalendar, ResyncRequired
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.settings import Settings
-from tests.connectors.contract.harness import ErrorCase, Mocks
 from tests.connectors.google.helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -23,6 +22,7 @@ from tests.connectors.google.helpers import (
     respond,
     valid_credentials,
 )
+from tests.connectors.shared_suite.harness import ErrorCase, Mocks
 
 API = "https://calendar.google.test/calendar/v3"
 EVENTS = f"{API}/calendars/alice%40example.com/events"

@@ -18,7 +18,6 @@ from connectors.google.spec import build
 from hub import clock
 from hub.connectors import Connector, LinkedAccount
 from hub.errors import PermanentError, ReauthRequired, TransientError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.google.helpers import (
     API,
     CLIENT_ID,
@@ -33,6 +32,7 @@ from tests.connectors.google.helpers import (
     respond,
     settings,
 )
+from tests.connectors.shared_suite.harness import MemoryStore
 
 STATE = "st_9f86d081884c7d659a2feaa0c55ad015"
 CODE = "4/0AeanS0bExampleAuthCode"

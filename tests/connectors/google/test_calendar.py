@@ -14,8 +14,8 @@ from connectors.google.client import QUOTA_EXCEEDED_RETRY_AFTER
 from connectors.google.mapping import event_id_for
 from hub.connectors import Connector, OutboundEvent
 from hub.errors import PermanentError, TransientError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.google.helpers import API, CALENDAR_ID, EVENTS_URL, respond
+from tests.connectors.shared_suite.harness import MemoryStore
 
 BOOKING = OutboundEvent(
     booking_id="bkg_01J8ZQ4W3X5Y6Z7A8B9C0D1E2F",

@@ -14,8 +14,8 @@ from connectors.google.push import GooglePush
 from connectors.google.spec import build
 from hub.connectors import ChannelInfo, Connector, Notification, ProviderCalendar, WebhookAnswer
 from hub.errors import PermanentError, TransientError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.google.helpers import API, fixture, respond, settings
+from tests.connectors.shared_suite.harness import MemoryStore
 
 CALENDAR = ProviderCalendar("primary", "alice@example.com", primary=True, timezone="Europe/Berlin")
 WATCH_URL = f"{API}/calendars/primary/events/watch"

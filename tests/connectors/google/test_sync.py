@@ -11,8 +11,8 @@ import respx
 
 from hub.connectors import BusyChange, Connector, ProviderCalendar, ResyncRequired
 from hub.errors import TransientError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.google.helpers import CALENDAR_ID, EVENTS_URL, fixture, respond
+from tests.connectors.shared_suite.harness import MemoryStore
 
 CALENDAR = ProviderCalendar(CALENDAR_ID, "alice@example.com", primary=True, timezone="Europe/Berlin")
 PAGE1 = fixture("google_events_list_full_sync_page1")

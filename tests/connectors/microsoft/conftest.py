@@ -11,8 +11,8 @@ import respx
 
 from connectors.microsoft.spec import build
 from hub.connectors import Connector
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import DISCOVERY_URL, credentials, respond, settings
+from tests.connectors.shared_suite.harness import MemoryStore
 
 
 @pytest.fixture

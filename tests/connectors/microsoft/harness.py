@@ -1,4 +1,4 @@
-"""The Microsoft connector's contract harness (``tests/connectors/contract/harness.py``).
+"""The Microsoft connector's contract harness (``tests/connectors/shared_suite/harness.py``).
 
 Graph is faked with the documented payloads: the 429 sample (``Retry-After: 2.128``) before the
 calendar list, a stateful events collection that drops a repeated create with the same
@@ -24,7 +24,6 @@ from connectors.microsoft.spec import build
 from hub.connectors import Connector, ProviderCalendar, ResyncRequired
 from hub.errors import PermanentError, ReauthRequired, TransientError
 from hub.settings import Settings
-from tests.connectors.contract.harness import ErrorCase, Mocks
 from tests.connectors.microsoft.helpers import (
     CALENDAR_ID,
     CALENDARS,
@@ -38,6 +37,7 @@ from tests.connectors.microsoft.helpers import (
     respond,
     respond_http,
 )
+from tests.connectors.shared_suite.harness import ErrorCase, Mocks
 
 EVENTS = f"{GRAPH}/me/calendars/{CALENDAR_ID}/events"
 EVENT_URL = rf"{re.escape(GRAPH)}/me/events/(?P<event_id>[^/?]+)$"

@@ -17,7 +17,6 @@ import respx
 from connectors.microsoft.auth import SCOPES, MicrosoftOAuth, MicrosoftTokens
 from hub.connectors import Connector
 from hub.errors import PermanentError, ReauthRequired, TransientError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import (
     AUTHORIZE_URL,
     CLIENT_ID,
@@ -35,6 +34,7 @@ from tests.connectors.microsoft.helpers import (
     respond,
     with_nonce,
 )
+from tests.connectors.shared_suite.harness import MemoryStore
 
 STATE = "st_4f1c2b9e0a7d48e6b3c5d9f8a1e2c3b4"
 RESERVED = {"openid", "profile", "offline_access"}

@@ -13,8 +13,8 @@ import respx
 from connectors.microsoft.mapping import BOOKING_PROPERTY_ID
 from hub.connectors import Connector, OutboundEvent, ProviderCalendar
 from hub.errors import PermanentError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import CALENDAR_ID, CALENDARS, GRAPH, fixture, respond
+from tests.connectors.shared_suite.harness import MemoryStore
 
 EVENTS = f"{GRAPH}/me/calendars/{CALENDAR_ID}/events"
 BOOKING = OutboundEvent(

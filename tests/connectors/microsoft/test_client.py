@@ -20,7 +20,6 @@ from connectors.microsoft.schemas import CalendarPage
 from hub.connectors import CredentialStore, ResyncRequired
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError, TransientError
 from hub.redis import connect, start_embedded
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import (
     AUTHORITY,
     CLIENT_ID,
@@ -33,6 +32,7 @@ from tests.connectors.microsoft.helpers import (
     respond,
     respond_http,
 )
+from tests.connectors.shared_suite.harness import MemoryStore
 
 ME_URL = f"{GRAPH}/me/calendars"
 

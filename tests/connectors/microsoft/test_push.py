@@ -15,7 +15,6 @@ from connectors.microsoft.push import MicrosoftPush
 from connectors.microsoft.spec import build
 from hub.connectors import ChannelInfo, Connector, Notification, ProviderCalendar, WebhookAnswer
 from hub.errors import PermanentError
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import (
     CALENDAR_ID,
     CLIENT_STATE,
@@ -26,6 +25,7 @@ from tests.connectors.microsoft.helpers import (
     respond,
     settings,
 )
+from tests.connectors.shared_suite.harness import MemoryStore
 
 CALENDAR = ProviderCalendar(CALENDAR_ID, "Calendar", primary=True)
 REQUEST = fixture("graph_subscription_create_request")

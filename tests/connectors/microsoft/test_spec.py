@@ -18,8 +18,8 @@ from hub.connectors import CalendarOperations, ChangeFeed, OAuthLinker, PushChan
 from hub.db import Database
 from hub.redis import connect, start_embedded
 from hub.settings import Settings
-from tests.conftest import LiveServer
 from tests.connectors.microsoft.helpers import fixture, settings
+from tests.support.servers import LiveServer
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from connectors.microsoft.client import MicrosoftClient
 from connectors.microsoft.spec import build
 from connectors.microsoft.sync import MicrosoftChangeFeed
 from hub.connectors import BusyChange, ChangeBatch, Connector, ProviderCalendar, ResyncRequired
-from tests.connectors.contract.harness import MemoryStore
 from tests.connectors.microsoft.helpers import CALENDAR_ID, GRAPH, fixture, respond, settings
+from tests.connectors.shared_suite.harness import MemoryStore
 
 CALENDAR = ProviderCalendar(CALENDAR_ID, "Calendar", primary=True)
 DELTA = f"{GRAPH}/me/calendars/{CALENDAR_ID}/calendarView/delta"

@@ -1,4 +1,4 @@
-"""How a calendar connector plugs into the shared contract suite (``test_contract.py``).
+"""How a calendar connector plugs into the shared contract suite (``test_connector_contract.py``).
 
 A provider writes one ``Harness`` (next to its own tests, e.g. ``tests/connectors/google/
 harness.py``) and appends an instance to ``harnesses.HARNESSES``. The suite then checks, with the

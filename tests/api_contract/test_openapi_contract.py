@@ -1,5 +1,5 @@
 """The v1 contract guard: the breaking-change detector on small document pairs, then the live
-OpenAPI document against the committed snapshot (tests/contract/openapi-v1.json)."""
+OpenAPI document against the committed snapshot (tests/api_contract/openapi-v1.json)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
-from tests.contract.openapi_diff import compare
-from tests.contract.snapshot import OUTSIDE_CONTRACT, REFRESH_COMMAND, load_snapshot, normalised
+from tests.api_contract.openapi_diff import compare
+from tests.api_contract.snapshot import OUTSIDE_CONTRACT, REFRESH_COMMAND, load_snapshot, normalised
+from tests.support.servers import LiveServer
 
 Doc = dict[str, Any]
 

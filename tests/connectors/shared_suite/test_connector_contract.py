@@ -23,8 +23,8 @@ from hub.connectors import (
 )
 from hub.errors import ReauthRequired
 from hub.settings import Settings
-from tests.connectors.contract.harness import ErrorCase, Harness, MemoryStore, Mocks
-from tests.connectors.contract.harnesses import HARNESSES
+from tests.connectors.shared_suite.harness import ErrorCase, Harness, MemoryStore, Mocks
+from tests.connectors.shared_suite.harnesses import HARNESSES
 
 PROTOCOLS = {"oauth": OAuthLinker, "calendars": CalendarOperations, "change_feed": ChangeFeed, "push": PushChannels}
 PARTS = {"oauth": "oauth", "calendars": "calendars", "change_feed": "feed", "push": "push"}

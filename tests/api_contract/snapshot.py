@@ -1,6 +1,6 @@
 """The committed snapshot of the v1 OpenAPI document, and the script that refreshes it.
 
-``python -m tests.contract.snapshot`` builds Hub on embedded defaults, prints what changed
+``python -m tests.api_contract.snapshot`` builds Hub on embedded defaults, prints what changed
 against the committed ``openapi-v1.json`` (breaking first), and rewrites it. Run it on purpose:
 after an additive change you meant to make, or a breaking one that went through the
 deprecation policy in docs/migration-guide.md.
@@ -15,10 +15,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.contract.openapi_diff import compare
+from tests.api_contract.openapi_diff import compare
 
 SNAPSHOT = Path(__file__).with_name("openapi-v1.json")
-REFRESH_COMMAND = "python -m tests.contract.snapshot"
+REFRESH_COMMAND = "python -m tests.api_contract.snapshot"
 # Routes in the document that are not part of the client contract: Google and Microsoft call the
 # webhook intake in their own protocols, the user's browser comes back to the OAuth callback, and
 # Prometheus scrapes /metrics in its exposition format. Their description follows those

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.connectors.contract.harness import Harness
 from tests.connectors.google.harness import GoogleHarness
 from tests.connectors.microsoft.harness import MicrosoftHarness
+from tests.connectors.shared_suite.harness import Harness
 
 HARNESSES: list[Harness] = [
     GoogleHarness(),

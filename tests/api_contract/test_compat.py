@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hub.versioning.compat import CHANGES, Change, downgrade, pending, upgrade
 from hub.versioning.compat.booking_guests import downgrade_response, upgrade_request
 from hub.versioning.headers import deprecation_value, sunset_value
-from tests.conftest import Tenant
 from tests.integration.helpers import BERLIN, MONDAY, assert_problem, error_fields
+from tests.support.tenants import Tenant
 
 OLD = {"Hub-Version": "2026-06-01"}
 GUIDE = "https://hub.example.com/docs/migration-guide.md#hub-version-2026-06-01"

@@ -16,8 +16,8 @@ from hub.versioning.registry import (
     ApiVersion,
     Deprecation,
 )
-from tests.conftest import LiveServer
-from tests.contract.snapshot import load_snapshot
+from tests.api_contract.snapshot import load_snapshot
+from tests.support.servers import LiveServer
 
 
 def test_versions_lists_v1_without_an_api_key(live_server: LiveServer) -> None:

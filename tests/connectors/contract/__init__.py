@@ -1,1 +1,0 @@
-"""The shared connector contract suite: every registered calendar connector must pass it."""
