@@ -43,7 +43,7 @@ from hub.auth.service import bootstrap_key
 from hub.db import Database, upgrade
 from hub.db.tables import Connection, SyncRun, User
 from hub.ids import new_id
-from hub.pagination import encode_cursor
+from hub.pagination import decode_cursor, encode_cursor
 
 SECRET = "bench-dashboard-secret-0123456789abcdef"  # noqa: S105 - a throw-away benchmark key
 CONNECTIONS = 50
@@ -120,8 +120,6 @@ def plan(db: Database, organization_id: str, where: SyncFilter, cursor: str | No
     """The database's plan for one sync log query, on one line."""
     after = None
     if cursor:
-        from hub.pagination import decode_cursor
-
         started, run_id = decode_cursor(cursor, 2)
         after = (datetime.fromisoformat(started), run_id)
     compiled = sync_runs_statement(organization_id, where, after, 50).compile(dialect=db.engine.dialect)

@@ -78,6 +78,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+import redis
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -348,9 +352,6 @@ def floor_server(server: str) -> Iterator[Server]:
 @contextmanager
 def postgres_database(admin_url: str) -> Iterator[str]:
     """A fresh ``hub_bench_<random>`` database on the server of ``admin_url``, dropped on exit."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
 
     name = f"hub_bench_{secrets.token_hex(4)}"
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
@@ -372,8 +373,6 @@ def purge_outbox_jobs(redis_url: str, database_url: str) -> int:
     ``<kind>-<outbox id>``). No worker runs for the benchmark's throw-away database, so those
     jobs are taken out of every RQ queue and registry again before the database is dropped.
     """
-    import psycopg
-    import redis
 
     try:
         with psycopg.connect(database_url, connect_timeout=5) as conn:
@@ -410,8 +409,6 @@ def purge_outbox_jobs(redis_url: str, database_url: str) -> int:
 def postgres_unreachable(admin_url: str) -> str | None:
     """Why PostgreSQL at ``admin_url`` cannot be used, or ``None`` when it answers."""
     try:
-        import psycopg
-
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
@@ -422,8 +419,6 @@ def postgres_unreachable(admin_url: str) -> str | None:
 def redis_unreachable(url: str) -> str | None:
     """Why Redis at ``url`` cannot be used, or ``None`` when it answers."""
     try:
-        import redis
-
         redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
     except Exception as exc:  # noqa: BLE001
         return f"{type(exc).__name__}: {exc}"
@@ -955,8 +950,6 @@ def run_once(args: argparse.Namespace, options: Options, postgres: tuple[str, di
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - an unparsable URL is shown without its credentials part

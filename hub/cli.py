@@ -54,7 +54,6 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:
-
     settings = _settings()
     db = _migrate(settings)
     organization_id, secret = bootstrap_key(db, args.org, role=args.role, name=args.name)
@@ -166,7 +165,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-
     settings = _settings()
     _migrate(settings).dispose()
     return run_worker(settings, burst=args.burst)
@@ -216,7 +214,6 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 def cmd_jobs_failed(_args: argparse.Namespace) -> int:
-
     settings = with_redis(_settings())
     dead = list_failed(connect(settings.redis_url or ""))
     if not dead:
@@ -228,7 +225,6 @@ def cmd_jobs_failed(_args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_retry(args: argparse.Namespace) -> int:
-
     settings = with_redis(_settings())
     connection = connect(settings.redis_url or "")
     if args.all:
@@ -244,7 +240,6 @@ def cmd_jobs_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets_rotate(_args: argparse.Namespace) -> int:
-
     settings = _settings()
     db = _migrate(settings)
     counts = rotate(db, keyring_for(settings))

@@ -15,6 +15,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from litestar.testing import TestClient
+
+from hub.app import create_app
+from hub.observability.logging import configure_logging
+from hub.settings import Settings
 from tests.api_contract.openapi_diff import compare
 
 SNAPSHOT = Path(__file__).with_name("openapi-v1.json")
@@ -43,11 +48,6 @@ def render(document: dict[str, Any]) -> str:
 
 def current_document() -> dict[str, Any]:
     """``/schema/openapi.json`` of an app built by ``create_app`` on embedded defaults."""
-    from litestar.testing import TestClient
-
-    from hub.app import create_app
-    from hub.observability.logging import configure_logging
-    from hub.settings import Settings
 
     configure_logging(json=False, level="warning")
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -14,6 +14,7 @@ from hub.db.tables import (
     SyncRun,
     WebhookAttempt,
     WebhookDelivery,
+    WebhookEndpoint,
 )
 from hub.ids import new_id
 
@@ -213,8 +214,6 @@ def delivery(
 
 
 def set_endpoint(db: Database, endpoint_id: str, **values: Any) -> None:
-    from hub.db.tables import WebhookEndpoint
-
     with db.write() as session:
         endpoint = session.get(WebhookEndpoint, endpoint_id)
         assert endpoint is not None

@@ -18,8 +18,9 @@ from hub.clock import utcnow
 from hub.connections.credentials import StoredCredentials
 from hub.crypto import keyring_for
 from hub.db import Database
-from hub.db.tables import Connection, ExternalEvent, InboundNotification, OAuthState, SyncRun
+from hub.db.tables import Connection, ExternalEvent, InboundNotification, OAuthState, OutboxMessage, SyncRun
 from hub.jobs.queues import SYNC, queue
+from hub.jobs.runner import enqueue
 from hub.settings import Settings
 from tests.support.google_standin import push_headers
 from tests.support.servers import WebhookReceiver, wait_for
@@ -283,9 +284,6 @@ def test_booking_writes_one_event_and_cancel_deletes_it(world: World) -> None:
     assert len(world.google.inserts) == 1
     inserted = world.google.inserts[0]
     assert inserted["extendedProperties"]["private"]["hub_booking_id"] == created.json()["id"]
-
-    from hub.db.tables import OutboxMessage
-    from hub.jobs.runner import enqueue
 
     with world.db.read() as session:
         outbox_id = session.scalar(

@@ -40,6 +40,7 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -58,6 +59,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import certifi
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CLIENT_ID = "11112222-bbbb-3333-cccc-4444dddd5555"
 CLIENT_SECRET = "hub~test~client~secret"
@@ -102,10 +107,6 @@ if _ca:
 
 def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A throw-away CA and a server certificate for 127.0.0.1/localhost signed by it."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -137,7 +138,6 @@ def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    import ipaddress
 
     leaf = (
         x509.CertificateBuilder()

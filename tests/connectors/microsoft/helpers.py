@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import msal
@@ -136,6 +137,4 @@ def credentials(*, expired: bool = False) -> dict[str, Any]:
 
 
 def form(request: httpx.Request) -> dict[str, str]:
-    from urllib.parse import parse_qsl
-
     return dict(parse_qsl(request.content.decode()))
