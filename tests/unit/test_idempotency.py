@@ -21,7 +21,7 @@ from hub.clock import utcnow
 from hub.crypto import DecryptionError, Keyring
 from hub.db import Database, upgrade
 from hub.db.tables import IdempotencyKey
-from hub.errors import PROBLEM_MEDIA_TYPE, ApiError, Conflict, FieldError, ServiceUnavailable
+from hub.errors import PROBLEM_MEDIA_TYPE, Conflict, FieldError, ServiceUnavailable
 from hub.idempotency import Finish, fingerprint, purge_expired, run, validate_key
 
 KEYRING = Keyring(["idempotency-unit-test-secret-0123456789"])
@@ -48,8 +48,9 @@ def principal() -> Principal:
 
 
 class Operation:
-    """A creating operation: each call stores ``answer`` with ``finish`` in its own transaction
-    (or raises ``error``); ``calls`` counts how often it really ran."""
+    """A creating operation: each call opens its transaction with ``finish.write`` (which claims
+    the key) and stores its answer with ``finish`` there, or raises ``error`` inside it; ``calls``
+    counts how often it really ran (got past the claim)."""
 
     def __init__(self, db: Database, status: int = 201, error: BaseException | None = None) -> None:
         self.db = db
@@ -58,10 +59,10 @@ class Operation:
         self.calls = 0
 
     def __call__(self, finish: Finish) -> None:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        with self.db.write() as session:
+        with finish.write(self.db) as session:  # a replay or a refusal stops here
+            self.calls += 1
+            if self.error is not None:
+                raise self.error
             finish(session, self.status, {"id": f"obj_{self.calls}", "call": self.calls})
 
 
@@ -220,43 +221,20 @@ def test_an_unexpected_exception_releases_the_key_and_propagates(db: Database, p
 def test_the_same_key_for_another_request_is_refused_as_reused(db: Database, principal: Principal) -> None:
     operation = Operation(db)
     send(db, principal, "one-purpose", operation)
-    with pytest.raises(ApiError) as raised:
-        send(db, principal, "one-purpose", operation, body=b'{"a": 2}')
-    assert (raised.value.status, raised.value.code) == (422, "idempotency_key_reused")
+    refused = send(db, principal, "one-purpose", operation, body=b'{"a": 2}')
+    assert (refused.status_code, decoded(refused)["code"]) == (422, "idempotency_key_reused")
+    assert refused.media_type == PROBLEM_MEDIA_TYPE
     assert operation.calls == 1
 
 
-def test_the_same_key_while_the_first_request_runs_is_in_use(db: Database, principal: Principal) -> None:
-    seen: list[BaseException] = []
-    second = Operation(db)
-
-    def first(finish: Finish) -> None:
-        """While this request runs (its claim committed), the client sends it again."""
-        try:
-            send(db, principal, "busy", second)
-        except ApiError as error:
-            seen.append(error)
-        with db.write() as session:
-            finish(session, 201, {"id": "obj_first"})
-
-    answer = run(db, KEYRING, principal, "busy", fingerprint("POST", "/v1/things", b'{"a": 1}'), None, first)
-    assert decoded(answer) == {"id": "obj_first"}
-    assert second.calls == 0
-    [error] = seen
-    assert isinstance(error, Conflict)
-    assert (error.status, error.code, error.headers) == (409, "idempotency_key_in_use", {"Retry-After": "1"})
-    # afterwards the same request is a replay of the first one's answer
-    assert decoded(send(db, principal, "busy", second)) == {"id": "obj_first"}
-
-
-def test_a_claim_older_than_the_stale_limit_is_taken_over(db: Database, principal: Principal) -> None:
-    """A process that died after claiming left an in-flight row and committed nothing else."""
+def in_flight(db: Database, principal: Principal, key: str) -> None:
+    """A committed in-flight claim, as a process that died mid-request (or an older Hub) leaves it."""
     now = utcnow()
     with db.write() as session:
         session.add(
             IdempotencyKey(
                 api_key_id=principal.key_id,
-                key="orphaned",
+                key=key,
                 fingerprint=fingerprint("POST", "/v1/things", b'{"a": 1}'),
                 state="in_flight",
                 created_at=now,
@@ -264,9 +242,24 @@ def test_a_claim_older_than_the_stale_limit_is_taken_over(db: Database, principa
                 expires_at=now + idempotency.RETENTION,
             )
         )
+
+
+def test_the_same_key_while_the_first_request_runs_is_in_use(db: Database, principal: Principal) -> None:
+    in_flight(db, principal, "busy")
+    second = Operation(db)
+    refused = send(db, principal, "busy", second)
+    assert (refused.status_code, decoded(refused)["code"]) == (409, "idempotency_key_in_use")
+    assert refused.headers["Retry-After"] == "1"
+    assert second.calls == 0
+
+
+def test_a_claim_older_than_the_stale_limit_is_taken_over(db: Database, principal: Principal) -> None:
+    """A process that died after claiming left an in-flight row and committed nothing else."""
+    now = utcnow()
+    in_flight(db, principal, "orphaned")
     waiting = Operation(db)
-    with pytest.raises(Conflict):
-        send(db, principal, "orphaned", waiting)  # younger than STALE_CLAIM: still in use
+    refused = send(db, principal, "orphaned", waiting)  # younger than STALE_CLAIM: still in use
+    assert refused.status_code == 409
     age(db, principal, "orphaned", locked_at=now - idempotency.STALE_CLAIM - timedelta(seconds=1))
     taken_over = send(db, principal, "orphaned", waiting)
     assert (taken_over.status_code, waiting.calls) == (201, 1)
