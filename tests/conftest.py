@@ -23,11 +23,6 @@ from tests.support.parallel import one_process_at_a_time, per_worker_redis
 from tests.support.servers import LiveServer
 from tests.support.tenants import Tenant
 
-# Compatibility for test modules written before tests.support: ``from tests.conftest import
-# LiveServer, Tenant`` keeps working. New code imports them from tests.support.servers and
-# tests.support.tenants; remove this re-export once no module imports them from here.
-__all__ = ["LiveServer", "Tenant"]
-
 configure_logging(json=False, level="warning")
 
 

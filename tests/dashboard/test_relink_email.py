@@ -15,9 +15,9 @@ from hub.db import Database
 from hub.errors import TransientError
 from hub.jobs.context import JobContext, running
 from hub.settings import Settings
-from tests.conftest import Tenant
 from tests.dashboard import seed
 from tests.support.smtp import SmtpServer
+from tests.support.tenants import Tenant
 
 USER = "ada.host@example.com"
 

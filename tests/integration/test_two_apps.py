@@ -26,8 +26,8 @@ from hub.jobs.queues import DEFAULT, queue, queues
 from hub.jobs.runner import enqueue
 from hub.jobs.worker import HubWorker
 from hub.settings import Settings
-from tests.conftest import LiveServer
 from tests.integration.helpers import MONDAY, booking, create_booking
+from tests.support.servers import LiveServer
 
 
 class Hub(msgspec.Struct):
