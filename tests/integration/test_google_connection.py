@@ -344,6 +344,9 @@ def test_end_to_end_with_a_real_worker_process(world: World, tmp_path: Path) -> 
         )
         assert created.status_code == 201
         wait_for(lambda: len(world.google.inserts) == 1, 60, "the booking in Google Calendar")
+        # the push channel is opened by a job on the push queue, which the worker takes after
+        # the sync queue's: it may still be on its way when the booking is already written
+        wait_for(lambda: len(world.google.watches) == 1, 60, "the push channel")
         channel = world.google.watches[0]
         world.google.add_event("busy2", f"{MONDAY}T12:00:00+01:00", f"{MONDAY}T13:00:00+01:00")
         httpx.post(f"{world.server.url}/webhooks/google", headers=push_headers(channel["id"], channel["token"], 2))
