@@ -20,7 +20,7 @@ from hub.connectors import OutboxConsumer, specs
 from hub.db.tables import OutboxMessage
 from hub.deliveries import jobs as deliveries
 from hub.errors import SkippableError
-from hub.jobs.context import context
+from hub.jobs.context import JobContext, context
 from hub.jobs.queues import NOTIFY, SYNC
 from hub.jobs.registry import path_of
 from hub.jobs.runner import enqueue, hub_job, job_id
@@ -84,7 +84,19 @@ def fan_out(events: list[list[Any]]) -> dict[str, object]:
         for outbox_id, event_type, meta in events:
             enqueue_consumers(ctx.redis, outbox_id, event_type, meta, pipeline=pipe)
         pipe.execute()
+    _mark_dispatched(ctx, [outbox_id for outbox_id, _, _ in events])
     return {"outcome": "fanned_out", "events": len(events)}
+
+
+def _mark_dispatched(ctx: JobContext, ids: list[str]) -> None:
+    """Once the consumers are queued the sweeper may leave the rows alone. (If this write
+    fails the job is retried; enqueueing the consumers again adds nothing: their job ids.)"""
+    with ctx.db.write() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.dispatched_at.is_(None))
+            .values(dispatched_at=utcnow())
+        )
 
 
 @hub_job("outbox.dispatch")
@@ -99,11 +111,6 @@ def dispatch(outbox_id: str) -> dict[str, object]:
         event_type, meta = message.event_type, dict(message.context or {})
     structlog.contextvars.bind_contextvars(**{k: v for k, v in meta.items() if k == "request_id"})
     consumers = enqueue_consumers(ctx.redis, outbox_id, event_type, meta)
-    with ctx.db.write() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id, OutboxMessage.dispatched_at.is_(None))
-            .values(dispatched_at=utcnow())
-        )
+    _mark_dispatched(ctx, [outbox_id])
     log.info("outbox.dispatched", outbox_id=outbox_id, event_type=event_type, consumers=consumers)
     return {"outcome": "dispatched", "consumers": consumers}

@@ -2,9 +2,11 @@
 
 The commit hook only passes the events to a background thread, so a request never waits on
 Redis. The thread hands each batch of events to Redis as *one* job (``hub.jobs.dispatch.fan_out``,
-one round trip), and then marks the rows dispatched; a worker runs that job, which enqueues
-each event's consumer jobs (client webhooks, email, calendar writes). Building and saving
-an RQ job costs CPU, so the API process builds one per batch and the workers build the rest. If Redis is
+one round trip) and writes nothing to the database; a worker runs that job, which enqueues
+each event's consumer jobs (client webhooks, email, calendar writes) and marks the rows
+dispatched. Building and saving an RQ job costs CPU, and so does a write transaction, so the
+API process does one enqueue per batch and the workers do the rest: a booking is one write
+transaction in the API process. If Redis is
 unreachable the bookings have already committed; the relay logs, backs off for a few seconds,
 and the periodic sweeper (``hub.jobs.sweep``) dispatches the rows once Redis is back. Nothing
 is lost: the outbox table, not this thread, is the record of what must be sent, and every
@@ -29,12 +31,6 @@ import redis
 import structlog
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from sqlalchemy import update
-from sqlalchemy.exc import SQLAlchemyError
-
-from hub.clock import utcnow
-from hub.db import Database
-from hub.db.tables import OutboxMessage
 from hub.jobs.queues import DEFAULT, NOTIFY
 from hub.jobs.runner import enqueue, job_id, propagated_context
 from hub.observability import propagation
@@ -53,9 +49,8 @@ Event = tuple[str, str]  # (outbox id, event type)
 
 
 class OutboxRelay:
-    def __init__(self, connection: redis.Redis, db: Database) -> None:
+    def __init__(self, connection: redis.Redis) -> None:
         self.connection = connection
-        self.db = db
         self._pending: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._skip_until = 0.0
         self._thread: threading.Thread | None = None
@@ -132,15 +127,6 @@ class OutboxRelay:
             log.warning("outbox.relay_failed", error=type(exc).__name__, count=len(ids))
             _end(spans, exc)
             return
-        try:
-            with self.db.write() as session:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids), OutboxMessage.dispatched_at.is_(None))
-                    .values(dispatched_at=utcnow())
-                )
-        except SQLAlchemyError as exc:  # the sweeper dispatches again; consumers are idempotent
-            log.warning("outbox.mark_failed", error=type(exc).__name__, count=len(ids))
         _end(spans, None)
 
 

@@ -64,7 +64,7 @@ def build_worker(settings: Settings, **options: Any) -> tuple[HubWorker, JobCont
     assert settings.redis_url is not None
     connection = connect(settings.redis_url, socket_timeout=None)
     ctx = JobContext(settings, Database(settings.resolved_database_url), connection)
-    ctx.db.set_commit_hook("outbox", OutboxRelay(connection, ctx.db))
+    ctx.db.set_commit_hook("outbox", OutboxRelay(connection))
     worker = HubWorker(
         queues(connection),
         connection=connection,
