@@ -765,7 +765,9 @@ def profile_path(base: Path, database: str) -> Path:
 def start_profile(py_spy: str, pid: int, seconds: int, output: Path) -> subprocess.Popen[str]:
     """``py-spy record`` of ``pid`` (and its subprocesses) for ``seconds``, written to ``output``."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    command = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100"]
+    # --gil: only the thread holding the GIL is sampled, so the profile shows where the
+    # process's CPU goes (a thread waiting on SQLite, PostgreSQL or Redis is not counted).
+    command = [py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "100", "--gil"]
     command += ["--format", PROFILE_FORMATS[output.suffix], "--output", str(output), "--nonblocking", "--subprocesses"]
     sampler = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _live.append(sampler)
