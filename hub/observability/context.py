@@ -8,10 +8,10 @@ import uuid
 from typing import Any
 
 import structlog
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEADER_KEY = REQUEST_ID_HEADER.encode()
 _SAFE = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 
 
@@ -33,16 +33,18 @@ class RequestContextMiddleware:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        raw = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode())
+        raw = dict(scope["headers"]).get(_HEADER_KEY)
         request_id = accept_request_id(raw.decode("latin-1") if raw else None)
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
+        header = (_HEADER_KEY, request_id.encode("latin-1"))
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                headers[REQUEST_ID_HEADER] = request_id
+                # Only this middleware sets the header, so it is appended without a search.
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
