@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -32,6 +32,7 @@ from hub.health import health, ready
 from hub.jobs.relay import OutboxRelay
 from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
+from hub.observability.request_metrics import RequestMetrics
 from hub.observability.exposition import MetricsController
 from hub.observability.logging import configure_logging
 from hub.observability.plugin import TracingPlugin
@@ -56,9 +57,15 @@ API_CONTROLLERS = [
 ]
 
 
+def api_router() -> Router:
+    """The ``/v1`` API, behind the scope guard. Only these routes need it, so the service routes
+    (``/health``, ``/metrics``) and the dashboard are not made to run a guard they do not use."""
+    return Router(path="/", route_handlers=API_CONTROLLERS, guards=[scope_guard])
+
+
 async def require_json_body(request: Request[Any, Any, Any]) -> None:
     """The API speaks JSON only: a body of another media type is a 415, not a guess."""
-    if request.method in ("POST", "PUT", "PATCH") and request.url.path.startswith("/v1/"):
+    if request.scope["method"] in ("POST", "PUT", "PATCH") and request.scope["path"].startswith("/v1/"):
         length = request.headers.get("content-length")
         has_body = (length is not None and length != "0") or "transfer-encoding" in request.headers
         media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -74,8 +81,11 @@ async def require_json_body(request: Request[Any, Any, Any]) -> None:
 def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:
     """No text may hold NUL (hub.text), and that includes the query of a /v1 call. (Ids in the
     path are checked against their own form and answer 404 when they do not match.)"""
-    if not request.url.path.startswith("/v1/"):
+    if not request.scope["path"].startswith("/v1/"):
         return
+    raw = request.scope["query_string"]
+    if b"%00" not in raw and b"\x00" not in raw:
+        return  # NUL can only arrive percent-encoded or raw: most queries need no parsing
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise FieldError(name.replace("\x00", ""), NUL_MESSAGE)
@@ -92,9 +102,11 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     assert settings.redis_url is not None
     db = database or Database(settings.resolved_database_url)
     redis_client = connect(settings.redis_url)
-    prometheus = PrometheusConfig(app_name="hub", prefix="hub", group_path=True, exclude=["^/metrics$"])
+    prometheus = PrometheusConfig(
+        app_name="hub", prefix="hub", group_path=True, exclude=["^/metrics$"], middleware_class=RequestMetrics
+    )
 
-    relay = OutboxRelay(redis_client, db)
+    relay = OutboxRelay(redis_client)
     keyring = keyring_for(settings)  # secrets at rest (stored idempotent answers, webhook secrets)
     connectors = Connectors(settings)  # this app's providers, each built on first use
 
@@ -112,7 +124,7 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         redis_client.close()
 
     app = Litestar(
-        route_handlers=[health, ready, MetricsController, oauth_callback, provider_webhook, *API_CONTROLLERS],
+        route_handlers=[health, ready, MetricsController, oauth_callback, provider_webhook, api_router()],
         dependencies={
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "keyring": Provide(lambda: keyring, use_cache=True, sync_to_thread=False),
@@ -120,7 +132,6 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         middleware=[RequestContextMiddleware, prometheus.middleware, DefineMiddleware(ApiAuthMiddleware)],
-        guards=[scope_guard],
         exception_handlers=exception_handlers,
         before_request=check_request,
         request_class=HubRequest,
