@@ -139,7 +139,10 @@ class Hold(Base):
     ``active`` and ``expires_at`` in the future (decided by every query, not by a sweeper)."""
 
     __tablename__ = "holds"
-    __table_args__ = (Index("ix_holds_host_start", "host_id", "start_at"),)
+    __table_args__ = (
+        Index("ix_holds_host_start", "host_id", "start_at"),
+        Index("ix_holds_expiry", "status", "expires_at"),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     host_id: Mapped[str] = mapped_column(ForeignKey("users.id"))

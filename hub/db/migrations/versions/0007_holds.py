@@ -44,9 +44,12 @@ def upgrade() -> None:
     with op.batch_alter_table("holds", schema=None) as batch_op:
         # The hold check of every booking and hold create: one host's holds around a time.
         batch_op.create_index("ix_holds_host_start", ["host_id", "start_at"], unique=False)
+        # The tidy job: active holds whose time ran out.
+        batch_op.create_index("ix_holds_expiry", ["status", "expires_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("holds", schema=None) as batch_op:
+        batch_op.drop_index("ix_holds_expiry")
         batch_op.drop_index("ix_holds_host_start")
     op.drop_table("holds")
