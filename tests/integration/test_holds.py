@@ -4,6 +4,7 @@ twice."""
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -363,6 +364,10 @@ def live_blocks(tenant: Tenant, host_id: str) -> tuple[int, int]:
     return int(bookings or 0), int(holds or 0)
 
 
+def post(client: httpx.Client, *, path: str, body: dict[str, Any]) -> httpx.Response:
+    return client.post(path, json=body)
+
+
 def test_holds_and_bookings_racing_for_one_slot_give_it_once(tenant: Tenant) -> None:
     host = tenant.create_user()
     body = hold_body(host["id"], f"{MONDAY}T11:00:00", f"{MONDAY}T11:30:00")
@@ -371,7 +376,7 @@ def test_holds_and_bookings_racing_for_one_slot_give_it_once(tenant: Tenant) -> 
     for i in range(24):
         path = "/v1/holds" if i % 2 else "/v1/bookings"
         sent = body if i % 3 else overlapping
-        attempts.append(lambda client, path=path, sent=sent: client.post(path, json=sent))
+        attempts.append(functools.partial(post, path=path, body=sent))
     responses = race(tenant, attempts)
     statuses = [r.status_code for r in responses]
     assert statuses.count(201) == 1, statuses
