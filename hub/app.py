@@ -29,6 +29,7 @@ from hub.db import Database
 from hub.deliveries.controllers import WebhookDeliveryController, WebhookEndpointController
 from hub.errors import ApiError, FieldError, exception_handlers
 from hub.health import health, ready
+from hub.holds.controllers import HoldController
 from hub.jobs.relay import OutboxRelay
 from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
@@ -47,6 +48,7 @@ from hub.webhooks.controllers import provider_webhook
 API_CONTROLLERS = [
     UserController,
     BookingController,
+    HoldController,
     AvailabilityController,
     ApiKeyController,
     AuditController,

@@ -26,6 +26,7 @@ PREFIXES: Final = {
     "outbox": "obx",
     "notification": "ntf",
     "channel": "chn",
+    "hold": "hld",
 }
 
 _ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<body>[0-9a-hjkmnp-tv-z]{26})$")

@@ -54,6 +54,12 @@ PROBLEM_SCHEMA = Schema(
                     "end": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
                     "source": Schema(type=OpenAPIType.STRING),
                     "booking_id": Schema(type=OpenAPIType.STRING),
+                    "hold_id": Schema(type=OpenAPIType.STRING, description="source hold: the live hold"),
+                    "expires_at": Schema(
+                        type=OpenAPIType.STRING,
+                        format=OpenAPIFormat.DATE_TIME,
+                        description="source hold: when the hold stops blocking the time",
+                    ),
                 },
             ),
         ),
@@ -80,6 +86,12 @@ _OPERATION_CODES = {
         "422": "provider_not_configured, redirect_uri_not_allowed (the redirect_uri's origin is not allowed)"
     },
     ("post", "/v1/webhook-endpoints"): {"422": "webhook_url_not_allowed (the URL resolves to a non-public address)"},
+    ("post", "/v1/bookings"): {
+        "404": "not_found: the host or the hold_id is not in this organization",
+        "409": "hold_not_active (the hold_id was converted or released)",
+        "410": "hold_expired: the hold_id's hold expired; its time is free again",
+    },
+    ("delete", "/v1/holds/{hold_id}"): {"409": "hold_not_active: the hold became a booking (cancel that instead)"},
 }
 
 

@@ -23,6 +23,9 @@ SyncOutcome = Literal["running", "succeeded", "failed", "skipped"]
 NotificationStatus = Literal["received", "processed", "ignored"]
 
 BookingStatus = Literal["confirmed", "cancelled"]
+HoldStatus = Literal["active", "expired", "converted", "released"]
+"""A hold as stored. ``active`` past its ``expires_at`` is shown (and treated) as ``expired``
+before the tidy job writes it so: expiry is decided by ``expires_at``, not by the stored word."""
 BookingEventStatus = Literal["written", "deleted", "failed"]
 """A booking's event in one linked calendar."""
 

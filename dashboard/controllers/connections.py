@@ -14,6 +14,8 @@ from dashboard.controllers._common import choice, record, redis_client
 from dashboard.queries import STATUSES, SyncFilter, list_connections, notifications, push_channels, status_counts
 from dashboard.queries import sync_runs as sync_log
 from dashboard.render import done, page
+from dashboard.schedule import schedule
+from hub.clock import utcnow
 from hub.connections import service
 from hub.connectors import CALENDAR_PROVIDERS
 from hub.db import Database
@@ -83,6 +85,8 @@ class ConnectionsController(Controller):
             runs=sync_log(db, org, SyncFilter(connection_id=connection_id), limit=RUNS_SHOWN),
             notifications=notifications(db, connection_id),
             channels=push_channels(db, connection_id),
+            # the user's time as the API sees it, for a viewer whose key may read bookings
+            schedule=schedule(db, org, connection.user_id, utcnow()) if viewer.may("bookings.read") else None,
         )
 
     @post("/{connection_id:str}/resync", sync_to_thread=True, status_code=303)

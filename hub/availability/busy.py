@@ -1,5 +1,5 @@
-"""Where a host's busy time comes from: confirmed bookings, and blocks pulled from the
-calendars the host linked. The engine takes them all as plain intervals."""
+"""Where a host's busy time comes from: confirmed bookings, live holds, and blocks pulled from
+the calendars the host linked. The engine takes them all as plain intervals."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ import msgspec
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from hub.db.tables import Booking, Calendar, Connection, ExternalEvent
+from hub.clock import utcnow
+from hub.db.tables import Booking, Calendar, Connection, ExternalEvent, Hold
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
     start: int  # epoch seconds, UTC
     end: int
-    source: str  # "booking" or a provider slug
-    ref: str | None = None  # the booking id, when the source is a booking
+    source: str  # "booking", "hold" or a provider slug
+    ref: str | None = None  # the booking or hold id, when the source is one
+    expires_at: datetime | None = None  # when a hold stops blocking
 
     def as_interval(self) -> tuple[int, int]:
         return (self.start, self.end)
@@ -35,11 +37,21 @@ def from_epoch(value: int) -> datetime:
 # parameters: the busy-time queries run on every booking and every availability request.
 _bookings, _events = cast(Table, Booking.__table__), cast(Table, ExternalEvent.__table__)
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
+_holds = cast(Table, Hold.__table__)
 _BOOKINGS = select(_bookings.c.id, _bookings.c.start_at, _bookings.c.end_at).where(
     _bookings.c.host_id == bindparam("host_id"),
     _bookings.c.status == "confirmed",
     _bookings.c.start_at < bindparam("end"),
     _bookings.c.end_at > bindparam("start"),
+)
+# Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so a
+# hold stops blocking the moment it expires whether or not the tidy job has marked it.
+_HOLDS = select(_holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expires_at).where(
+    _holds.c.host_id == bindparam("host_id"),
+    _holds.c.status == "active",
+    _holds.c.expires_at > bindparam("now"),
+    _holds.c.start_at < bindparam("end"),
+    _holds.c.end_at > bindparam("start"),
 )
 _EXTERNAL = (
     select(_connections.c.provider, _events.c.start_at, _events.c.end_at)
@@ -56,13 +68,20 @@ _EXTERNAL = (
 )
 
 
-def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) -> list[BusyBlock]:
-    """Every busy block of ``host_id`` that overlaps ``[start, end)``: confirmed bookings, and
-    events of busy-source calendars of the host's connections that are not unlinked (a
-    connection needing reauthorization still contributes what it last synced)."""
+def busy_blocks(
+    session: Session, host_id: str, start: datetime, end: datetime, *, now: datetime | None = None
+) -> list[BusyBlock]:
+    """Every busy block of ``host_id`` that overlaps ``[start, end)``: confirmed bookings, holds
+    live at ``now`` (default: the clock's now), and events of busy-source calendars of the
+    host's connections that are not unlinked (a connection needing reauthorization still
+    contributes what it last synced)."""
     window = {"host_id": host_id, "start": start, "end": end}
     blocks = [
         BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in session.execute(_BOOKINGS, window)
+    ]
+    blocks += [
+        BusyBlock(epoch(s), epoch(e), "hold", hold_id, expires)
+        for hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()})
     ]
     blocks += [BusyBlock(epoch(s), epoch(e), provider) for provider, s, e in session.execute(_EXTERNAL, window)]
     return blocks

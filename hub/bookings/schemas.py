@@ -32,6 +32,8 @@ class BookingCreate(msgspec.Struct):
     metadata: dict[str, Any] = {}
     client_timestamp: Field | None = None
     ignore_availability: bool = False
+    hold_id: Field | None = None
+    """A live hold with exactly these times and host: the booking takes its place."""
 
     def __post_init__(self) -> None:
         # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
@@ -75,5 +77,7 @@ class BookingOut(msgspec.Struct):
 class ConflictingInterval(msgspec.Struct):
     start: datetime
     end: datetime
-    source: str  # "booking" or the provider of a linked calendar ("google", "microsoft")
+    source: str  # "booking", "hold" or the provider of a linked calendar ("google", "microsoft")
     booking_id: str | None = None
+    hold_id: str | None = None
+    expires_at: datetime | None = None  # a hold's

@@ -2,15 +2,17 @@
 
 The overlap check and the insert happen in one write transaction. On SQLite that transaction
 holds the database write lock from its first statement (``BEGIN IMMEDIATE``); on PostgreSQL it
-holds a per-host advisory lock, and an exclusion constraint on (host, time range) backs both up:
-if anything slipped past the check the insert fails and the client still gets
-``409 booking_conflict``, never a 500.
+holds a per-host advisory lock (``lock_host``, which holds take too), and an exclusion
+constraint on (host, time range) backs both up: if anything slipped past the check the insert
+fails and the client still gets ``409 booking_conflict``, never a 500. Live holds block time like
+bookings (``hub.availability.busy``); a create with ``hold_id`` turns that hold into the booking in
+the same transaction (``hub.holds.rows.take_for_booking``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, insert, select, text
@@ -34,9 +36,10 @@ from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import Booking, User
 from hub.errors import ApiError, Conflict, FieldError, InsufficientScope, NotFound
+from hub.holds.rows import link_booking, take_for_booking
 from hub.idempotency import Finish, KeyTaken, no_finish
 from hub.ids import is_valid, new_id
-from hub.observability.metrics import BOOKINGS
+from hub.observability.metrics import BOOKINGS, HOLDS
 from hub.pagination import Page, decode_time_cursor, encode_time_cursor
 from hub.times import load_zone, parse_instant, supported_instant, to_local_rfc3339
 from hub.users.service import load_user
@@ -75,7 +78,17 @@ class _Times:
         self.start, self.end, self.zone_name = start, end, zone_name
 
 
-def _resolve_times(data: BookingCreate, host: User) -> _Times:
+class TimeRequest(Protocol):
+    """The times of a request as sent (a booking's or a hold's)."""
+
+    start: str
+    end: str | None
+    duration_minutes: int | None
+    timezone: str | None
+    ignore_availability: bool
+
+
+def _resolve_times(data: TimeRequest, host: User) -> _Times:
     given_zone = load_zone(data.timezone) if data.timezone is not None else None
     start = parse_instant(data.start, field="start", zone=given_zone)
     if (data.end is None) == (data.duration_minutes is None):
@@ -88,12 +101,10 @@ def _resolve_times(data: BookingCreate, host: User) -> _Times:
         raise FieldError("end", "must be after `start`")
     if end - start > MAX_LENGTH:
         raise FieldError("end", "a booking may last at most 24 hours")
-    if data.client_timestamp is not None:
-        parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     return _Times(start, end, data.timezone or host.timezone)
 
 
-def _check_availability(data: BookingCreate, principal: Principal, host: User, times: _Times) -> None:
+def _check_availability(data: TimeRequest, principal: Principal, host: User, times: _Times) -> None:
     if data.ignore_availability:
         if not may_ignore_availability(principal.role):
             raise InsufficientScope(
@@ -116,9 +127,23 @@ def _check_availability(data: BookingCreate, principal: Principal, host: User, t
         )
 
 
+def lock_host(session: Session, db: Database, host_id: str) -> None:
+    """Serialize every writer of one host's time for the rest of the transaction (PostgreSQL; on
+    SQLite the write transaction already holds the database's write lock)."""
+    if not db.is_sqlite:
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host_id})
+
+
 def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
     intervals = [
-        ConflictingInterval(from_epoch(b.start), from_epoch(b.end), b.source, b.ref if b.source == "booking" else None)
+        ConflictingInterval(
+            from_epoch(b.start),
+            from_epoch(b.end),
+            b.source,
+            b.ref if b.source == "booking" else None,
+            b.ref if b.source == "hold" else None,
+            b.expires_at,
+        )
         for b in blocks
     ]
     sources = sorted({b.source for b in blocks})
@@ -136,6 +161,8 @@ def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
                         ("end", i.end.isoformat().replace("+00:00", "Z")),
                         ("source", i.source),
                         ("booking_id", i.booking_id),
+                        ("hold_id", i.hold_id),
+                        ("expires_at", i.expires_at.isoformat().replace("+00:00", "Z") if i.expires_at else None),
                     )
                     if v is not None
                 }
@@ -145,9 +172,10 @@ def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
     )
 
 
-def _find_conflicts(session: Session, host: User, times: _Times) -> list[BusyBlock]:
+def _find_conflicts(session: Session, host: User, times: _Times, *, now: datetime | None = None) -> list[BusyBlock]:
+    """What blocks ``times`` for ``host``: bookings, holds live at ``now``, calendar events."""
     buffer = timedelta(minutes=host.buffer_minutes)
-    blocks = busy_blocks(session, host.id, times.start - buffer, times.end + buffer)
+    blocks = busy_blocks(session, host.id, times.start - buffer, times.end + buffer, now=now)
     hits = set(
         conflicts([b.as_interval() for b in blocks], epoch(times.start), epoch(times.end), int(buffer.total_seconds()))
     )
@@ -169,15 +197,21 @@ def create_booking(db: Database, principal: Principal, data: BookingCreate, fini
         BOOKINGS.labels("error").inc()
         raise
     BOOKINGS.labels("created").inc()
+    if data.hold_id is not None:
+        HOLDS.labels("converted").inc()
     return out
 
 
 def _create(db: Database, principal: Principal, data: BookingCreate, finish: Finish) -> BookingOut:
     if not is_valid(data.host_id, "user"):
         raise FieldError("host_id", "must be a user id (usr_...)")
+    if data.hold_id is not None and not is_valid(data.hold_id, "hold"):
+        raise FieldError("hold_id", "must be a hold id (hld_...)")
     with db.read() as session:
         host = load_user(session, principal.organization_id, data.host_id, field="host")
     times = _resolve_times(data, host)
+    if data.client_timestamp is not None:
+        parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     _check_availability(data, principal, host, times)
     now = utcnow()
     values = dict(  # noqa: C408 - keyword form mirrors the columns
@@ -209,12 +243,15 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
     out = to_out(booking)
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
-            if not db.is_sqlite:
-                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host.id})
+            lock_host(session, db, host.id)
+            if data.hold_id is not None:  # no longer active from here on: its block is not in the way
+                take_for_booking(session, principal.organization_id, data.hold_id, host.id, times.start, times.end)
             found = _find_conflicts(session, host, times)
             if found:
                 raise _conflict_error(found)
             session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
+            if data.hold_id is not None:
+                link_booking(session, data.hold_id, booking.id)
             emit(
                 session,
                 organization_id=booking.organization_id,

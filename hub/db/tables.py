@@ -25,6 +25,7 @@ from hub.statuses import (
     ConnectionStatus,
     DeliveryStatus,
     EndpointStatus,
+    HoldStatus,
     NotificationStatus,
     PushChannelStatus,
     SyncOutcome,
@@ -131,6 +132,29 @@ class Booking(Base):
     updated_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Hold(Base):
+    """A temporary reservation of a host's time. It blocks the time while it is live: status
+    ``active`` and ``expires_at`` in the future (decided by every query, not by a sweeper)."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        Index("ix_holds_host_start", "host_id", "start_at"),
+        Index("ix_holds_expiry", "status", "expires_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    host_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[HoldStatus] = mapped_column(String(20))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    booking_id: Mapped[str | None] = mapped_column(ForeignKey("bookings.id"))
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class IdempotencyKey(Base):

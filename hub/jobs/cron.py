@@ -20,6 +20,7 @@ from rq.cron import CronJob
 from hub.clock import utcnow
 from hub.connections import jobs as connections
 from hub.deliveries import jobs as deliveries
+from hub.holds import jobs as holds
 from hub.jobs import sweep
 from hub.jobs.queues import DEFAULT, NOTIFY, PUSH, SYNC
 from hub.jobs.registry import path_of
@@ -36,6 +37,7 @@ Entry = tuple[Callable[..., Any] | str, int, str]  # (job function or its path, 
 SCHEDULE: list[Entry] = [
     (sweep.sweep_outbox, 30, DEFAULT),
     (sweep.sweep_idempotency_keys, 3600, DEFAULT),
+    (holds.sweep_holds, 60, DEFAULT),
     (deliveries.sweep_deliveries, 30, NOTIFY),
     (connections.sweep_inbox, 30, SYNC),
     (connections.renew_channels, 600, PUSH),

@@ -21,7 +21,7 @@ from litestar.response import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from hub.observability.collectors import PipelineCollector
-from hub.observability.job_metrics import SharedJobMetrics, WithoutShared
+from hub.observability.job_metrics import SharedJobMetrics, WithoutShared, publish
 
 MULTIPROC_ENV = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")  # the old spelling still works
 
@@ -39,7 +39,11 @@ class MetricsController(PrometheusController):
 
 
 def exposition(db: Any, connection: Any) -> bytes:
-    """The text exposition of everything ``/metrics`` reports (blocking: reads the database and Redis)."""
+    """The text exposition of everything ``/metrics`` reports (blocking: reads the database and Redis).
+
+    This process's own increments of the shared families (``hub_holds_total``, counted by the
+    API and by a job) are added to the shared totals first, so the answer includes them."""
+    publish(connection)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(WithoutShared(_process_registry()))
     scrape.register(PipelineCollector(db, connection))

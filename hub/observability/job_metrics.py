@@ -31,6 +31,7 @@ SHARED = {
     "hub_webhook_deliveries": "counter",
     "hub_webhook_attempt_duration_seconds": "histogram",
     "hub_email_sends": "counter",
+    "hub_holds": "counter",  # expiries are counted by a job; the API publishes the rest (exposition)
 }
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
 VALUES_KEY = "hub:metrics:jobs"

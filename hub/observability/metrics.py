@@ -12,3 +12,12 @@ BOOKINGS = Counter(
 )
 for _outcome in ("created", "conflict", "rejected", "error"):
     BOOKINGS.labels(_outcome)
+
+HOLDS = Counter(
+    "hub_holds_total",
+    "Holds by what became of them: created, converted (into a booking), released, or expired "
+    "(counted once, by the tidy job that marks it; shared through Redis like the job metrics).",
+    ["outcome"],
+)
+for _outcome in ("created", "converted", "expired", "released"):
+    HOLDS.labels(_outcome)

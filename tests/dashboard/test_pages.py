@@ -256,3 +256,42 @@ def test_pages_have_named_table_headers_and_no_skipped_heading_level(
     assert structure.levels[0] == 1
     for before, after in zip(structure.levels, structure.levels[1:], strict=False):
         assert after <= before + 1, structure.levels
+
+
+def test_a_users_schedule_shows_bookings_and_live_holds(
+    tenant: Tenant, db: Database, host: dict[str, Any], support: DashboardClient
+) -> None:
+    connection = seed.connection(db, tenant.organization_id, host["id"], email="ada@gmail.example")
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert "Schedule of Ada Host" in page.text
+    assert "Nothing booked or held ahead." in page.text
+
+    def post(path: str, hour: int, **extra: Any) -> dict[str, Any]:
+        body = {"host_id": host["id"], "start": f"2030-12-02T{hour:02d}:00:00", "duration_minutes": 30}
+        response = tenant.client.post(path, json={**body, "timezone": "Europe/Berlin", **extra})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    booked = post("/v1/bookings", 9, title="Intro call")
+    held = post("/v1/holds", 10)
+    released = post("/v1/holds", 11)
+    assert tenant.client.delete(f"/v1/holds/{released['id']}").status_code == 200
+
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert page.status_code == 200
+    assert page.text.count('class="schedule-booking"') == 1
+    assert page.text.count('class="schedule-hold"') == 1
+    assert "Booked: Intro call" in page.text
+    assert "Held, until" in page.text
+    assert page.text.index(booked["id"]) < page.text.index(held["id"])  # in time order
+    assert released["id"] not in page.text  # a released hold blocks nothing, so it is not shown
+
+    # A key that may read connections but not bookings sees no schedule.
+    limited = signed_in(tenant.base_url, tenant.create_key("support", ["connections:read"]))
+    try:
+        other_view = limited.get(f"/dashboard/connections/{connection}")
+        assert other_view.status_code == 200
+        assert "Schedule of" not in other_view.text
+        assert held["id"] not in other_view.text
+    finally:
+        limited.close()

@@ -1,0 +1,37 @@
+"""Wire shapes of holds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from hub.bookings.schemas import Field
+from hub.text import text
+from hub.users.schemas import TimezoneName
+
+MIN_TTL, MAX_TTL, DEFAULT_TTL = 30, 3600, 300
+
+
+class HoldCreate(msgspec.Struct):
+    host_id: Field
+    start: Annotated[str, text(examples=["2026-12-07T09:00:00", "2026-12-07T08:00:00Z"])]
+    end: Field | None = None
+    duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
+    timezone: TimezoneName | None = None
+    ttl_seconds: Annotated[int, msgspec.Meta(ge=MIN_TTL, le=MAX_TTL)] = DEFAULT_TTL
+    ignore_availability: bool = False
+
+
+class HoldOut(msgspec.Struct):
+    id: str
+    host_id: str
+    start: datetime
+    end: datetime
+    timezone: str
+    status: Literal["active", "expired", "converted", "released"]
+    expires_at: datetime
+    booking_id: str | None
+    created_at: datetime
+    object: str = "hold"
