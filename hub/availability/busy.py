@@ -10,14 +10,15 @@ import msgspec
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from hub.db.tables import Booking, Calendar, Connection, ExternalEvent
+from hub.db.tables import Booking, BookingEvent, Calendar, Connection, ExternalEvent
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
     start: int  # epoch seconds, UTC
     end: int
     source: str  # "booking" or a provider slug
-    ref: str | None = None  # the booking id, when the source is a booking
+    ref: str | None = None  # the booking id, or for a linked calendar's block the provider's event id
+    calendar_id: str | None = None  # the linked calendar (``cal_...``) of a provider's block
 
     def as_interval(self) -> tuple[int, int]:
         return (self.start, self.end)
@@ -42,7 +43,13 @@ _BOOKINGS = select(_bookings.c.id, _bookings.c.start_at, _bookings.c.end_at).whe
     _bookings.c.end_at > bindparam("start"),
 )
 _EXTERNAL = (
-    select(_connections.c.provider, _events.c.start_at, _events.c.end_at)
+    select(
+        _connections.c.provider,
+        _events.c.start_at,
+        _events.c.end_at,
+        _events.c.calendar_id,
+        _events.c.provider_event_id,
+    )
     .join(_calendars, _calendars.c.id == _events.c.calendar_id)
     .join(_connections, _connections.c.id == _calendars.c.connection_id)
     .where(
@@ -54,6 +61,10 @@ _EXTERNAL = (
         _connections.c.status != "revoked",
     )
 )
+_booking_events = cast(Table, BookingEvent.__table__)
+_WRITTEN = select(_booking_events.c.calendar_id, _booking_events.c.provider_event_id).where(
+    _booking_events.c.booking_id == bindparam("booking_id"), _booking_events.c.status == "written"
+)
 
 
 def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) -> list[BusyBlock]:
@@ -64,5 +75,21 @@ def busy_blocks(session: Session, host_id: str, start: datetime, end: datetime) 
     blocks = [
         BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in session.execute(_BOOKINGS, window)
     ]
-    blocks += [BusyBlock(epoch(s), epoch(e), provider) for provider, s, e in session.execute(_EXTERNAL, window)]
+    blocks += [
+        BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id)
+        for provider, s, e, calendar_id, event_id in session.execute(_EXTERNAL, window)
+    ]
     return blocks
+
+
+def own_blocks_removed(session: Session, blocks: list[BusyBlock], booking_id: str) -> list[BusyBlock]:
+    """``blocks`` without the booking's own time: the booking itself, and the events Hub wrote
+    for it into the host's calendars (read back by the sync as busy blocks)."""
+    written = {
+        (calendar_id, event_id) for calendar_id, event_id in session.execute(_WRITTEN, {"booking_id": booking_id})
+    }
+    return [
+        b
+        for b in blocks
+        if not (b.source == "booking" and b.ref == booking_id) and (b.calendar_id, b.ref) not in written
+    ]
