@@ -141,6 +141,13 @@ class CalendarOperations(Protocol):
     def write_event(self, credentials: CredentialStore, calendar_id: str, event: OutboundEvent) -> str:
         """Create the event (idempotently: a retry must not duplicate it); its provider id."""
 
+    def update_event(
+        self, credentials: CredentialStore, calendar_id: str, provider_event_id: str, event: OutboundEvent
+    ) -> str:
+        """Update the event in place to ``event`` (a moved booking); its provider id. An event
+        gone at the provider is written again (as ``write_event`` does, under the booking's
+        derived id), and then the id may differ."""
+
     def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
         """Delete it; an event that is already gone is not an error."""
 
