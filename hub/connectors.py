@@ -280,14 +280,15 @@ class Recipient(msgspec.Struct, frozen=True):
     name: str | None = None
 
 
-NoticeKind = Literal["confirmation", "cancellation"]
+NoticeKind = Literal["confirmation", "cancellation", "reschedule"]
 
 
 class BookingNotice(msgspec.Struct, frozen=True):
-    """A booking confirmed or cancelled, as its host and attendees are told about it.
+    """A booking confirmed, moved or cancelled, as its host and attendees are told about it.
 
-    Times are aware; ``sequence`` is the booking's (0 when created, higher once cancelled) and
-    ``stamp`` when this version of the booking came to be (the outbox event's time).
+    Times are aware; ``sequence`` is the booking's version (0 when created, one higher with each
+    reschedule and with the cancel) and ``stamp`` when this version came to be (the outbox
+    event's time). A reschedule also carries the times before the move (``previous_*``).
     """
 
     kind: NoticeKind
@@ -301,6 +302,9 @@ class BookingNotice(msgspec.Struct, frozen=True):
     attendees: tuple[Recipient, ...]
     stamp: datetime
     cancellation_reason: str | None = None
+    previous_start: datetime | None = None
+    previous_end: datetime | None = None
+    reschedule_reason: str | None = None
 
 
 class RelinkNotice(msgspec.Struct, frozen=True):
