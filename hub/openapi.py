@@ -80,6 +80,7 @@ _OPERATION_CODES = {
         "422": "provider_not_configured, redirect_uri_not_allowed (the redirect_uri's origin is not allowed)"
     },
     ("post", "/v1/webhook-endpoints"): {"422": "webhook_url_not_allowed (the URL resolves to a non-public address)"},
+    ("post", "/v1/bookings/{booking_id}/reschedule"): {"409": "booking_cancelled (a cancelled booking cannot move)"},
 }
 
 

@@ -135,7 +135,7 @@ def test_reschedule_journey_patches_the_event_invites_again_and_tells_the_client
     # attendees: one more message, a REQUEST with the same UID and a higher SEQUENCE, both times
     messages = smtp_server.mailbox.to(GUEST)
     assert len(messages) == 2
-    first_calendar, first_event = parse_calendar(first_invite[0])
+    _, first_event = parse_calendar(first_invite[0])
     calendar, event = parse_calendar(messages[1])
     assert str(calendar["METHOD"]) == "REQUEST"
     assert str(event["UID"]) == str(first_event["UID"])
