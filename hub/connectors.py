@@ -141,6 +141,13 @@ class CalendarOperations(Protocol):
     def write_event(self, credentials: CredentialStore, calendar_id: str, event: OutboundEvent) -> str:
         """Create the event (idempotently: a retry must not duplicate it); its provider id."""
 
+    def update_event(
+        self, credentials: CredentialStore, calendar_id: str, provider_event_id: str, event: OutboundEvent
+    ) -> str:
+        """Update the event in place to ``event`` (a moved booking); its provider id. An event
+        gone at the provider is written again (as ``write_event`` does, under the booking's
+        derived id), and then the id may differ."""
+
     def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
         """Delete it; an event that is already gone is not an error."""
 
@@ -273,14 +280,15 @@ class Recipient(msgspec.Struct, frozen=True):
     name: str | None = None
 
 
-NoticeKind = Literal["confirmation", "cancellation"]
+NoticeKind = Literal["confirmation", "cancellation", "reschedule"]
 
 
 class BookingNotice(msgspec.Struct, frozen=True):
-    """A booking confirmed or cancelled, as its host and attendees are told about it.
+    """A booking confirmed, moved or cancelled, as its host and attendees are told about it.
 
-    Times are aware; ``sequence`` is the booking's (0 when created, higher once cancelled) and
-    ``stamp`` when this version of the booking came to be (the outbox event's time).
+    Times are aware; ``sequence`` is the booking's version (0 when created, one higher with each
+    reschedule and with the cancel) and ``stamp`` when this version came to be (the outbox
+    event's time). A reschedule also carries the times before the move (``previous_*``).
     """
 
     kind: NoticeKind
@@ -294,6 +302,9 @@ class BookingNotice(msgspec.Struct, frozen=True):
     attendees: tuple[Recipient, ...]
     stamp: datetime
     cancellation_reason: str | None = None
+    previous_start: datetime | None = None
+    previous_end: datetime | None = None
+    reschedule_reason: str | None = None
 
 
 class RelinkNotice(msgspec.Struct, frozen=True):

@@ -92,6 +92,7 @@ _OPERATION_CODES = {
         "410": "hold_expired: the hold_id's hold expired; its time is free again",
     },
     ("delete", "/v1/holds/{hold_id}"): {"409": "hold_not_active: the hold became a booking (cancel that instead)"},
+    ("post", "/v1/bookings/{booking_id}/reschedule"): {"409": "booking_cancelled (a cancelled booking cannot move)"},
 }
 
 

@@ -1,5 +1,5 @@
 """The invitation a booking event stands for: who organizes it, who is invited, when, and
-whether it is a request (the booking is confirmed) or a cancellation.
+whether it is a request (the booking is confirmed, or moved to a new time) or a cancellation.
 
 ``Invite`` is what both the iCalendar object and the email are built from. ``invite_for()``
 builds it from the ``BookingNotice`` core hands the notifier.
@@ -17,7 +17,11 @@ from hub.connectors import BookingNotice, NoticeKind, Recipient
 Method = Literal["REQUEST", "CANCEL"]
 
 # The kind of booking notice, and the iTIP method of its invitation.
-METHODS: Final[dict[NoticeKind, Method]] = {"confirmation": "REQUEST", "cancellation": "CANCEL"}
+METHODS: Final[dict[NoticeKind, Method]] = {
+    "confirmation": "REQUEST",
+    "cancellation": "CANCEL",
+    "reschedule": "REQUEST",  # RFC 5546 §3.2.2: an update is a REQUEST of the same UID, higher SEQUENCE
+}
 
 
 class Person(msgspec.Struct, frozen=True):
@@ -43,6 +47,9 @@ class Invite(msgspec.Struct, frozen=True):
     attendees: tuple[Person, ...]
     stamp: datetime  # when this version of the booking came to be (DTSTAMP)
     cancellation_reason: str | None = None
+    previous_start: datetime | None = None  # a moved booking's times before the move
+    previous_end: datetime | None = None
+    reschedule_reason: str | None = None
 
     @property
     def uid(self) -> str:
@@ -51,7 +58,10 @@ class Invite(msgspec.Struct, frozen=True):
 
     @property
     def kind(self) -> str:
-        return "confirmation" if self.method == "REQUEST" else "cancellation"
+        """The template: ``confirmation``, ``reschedule`` (a request with the times before) or ``cancellation``."""
+        if self.method == "CANCEL":
+            return "cancellation"
+        return "confirmation" if self.previous_start is None else "reschedule"
 
     @property
     def summary(self) -> str:
@@ -92,4 +102,7 @@ def invite_for(notice: BookingNotice) -> Invite:
         attendees=tuple(_person(a) for a in notice.attendees),
         stamp=notice.stamp,
         cancellation_reason=notice.cancellation_reason,
+        previous_start=notice.previous_start,
+        previous_end=notice.previous_end,
+        reschedule_reason=notice.reschedule_reason,
     )

@@ -9,8 +9,9 @@ The bodies come from the templates in ``templates/`` and show the time in the bo
 and in UTC.
 
 The ``Message-ID`` is derived from the booking, its sequence and the recipient, so composing
-the same email again yields the same id; a cancellation refers to the invitation's id so mail
-clients thread the two.
+the same email again yields the same id; a reschedule or a cancellation refers to the invitation's
+id so mail clients thread them. A reschedule's bodies show the old time and the new one, both
+in the booking's zone and in UTC.
 
 Names and addresses come from stored data. The API refuses line breaks and NUL in them, but a
 row written before that rule (or by other means) may still hold one, and a header cannot: a
@@ -87,16 +88,27 @@ def _span(start: datetime, end: datetime) -> str:
     return f"{_day(start)}, {start:%H:%M} {_DASH} {end_text}"
 
 
-def when_local(invite: Invite) -> str:
-    """The booking's time in its own zone: ``Mon 2 Dec 2030, 09:00 - 09:30 (Europe/Berlin, UTC+01:00)``."""
+def when_local(invite: Invite, start: datetime | None = None, end: datetime | None = None) -> str:
+    """The booking's time (or ``start``-``end``) in its own zone:
+    ``Mon 2 Dec 2030, 09:00 - 09:30 (Europe/Berlin, UTC+01:00)``."""
     zone = ZoneInfo(invite.timezone)
-    start, end = invite.start.astimezone(zone), invite.end.astimezone(zone)
-    return f"{_span(start, end)} ({invite.timezone}, {_utc_offset(start)})"
+    local_start, local_end = (start or invite.start).astimezone(zone), (end or invite.end).astimezone(zone)
+    return f"{_span(local_start, local_end)} ({invite.timezone}, {_utc_offset(local_start)})"
 
 
-def when_utc(invite: Invite) -> str:
-    """The booking's time in UTC: ``Mon 2 Dec 2030, 08:00 - 08:30 UTC``."""
-    return f"{_span(invite.start.astimezone(UTC), invite.end.astimezone(UTC))} UTC"
+def when_utc(invite: Invite, start: datetime | None = None, end: datetime | None = None) -> str:
+    """The booking's time (or ``start``-``end``) in UTC: ``Mon 2 Dec 2030, 08:00 - 08:30 UTC``."""
+    return f"{_span((start or invite.start).astimezone(UTC), (end or invite.end).astimezone(UTC))} UTC"
+
+
+def _previous(invite: Invite) -> dict[str, str | None]:
+    """The times before a move, rendered as the new ones are (empty for other invitations)."""
+    if invite.previous_start is None or invite.previous_end is None:
+        return {"previous_local": None, "previous_utc": None}
+    return {
+        "previous_local": when_local(invite, invite.previous_start, invite.previous_end),
+        "previous_utc": when_utc(invite, invite.previous_start, invite.previous_end),
+    }
 
 
 def subject(invite: Invite, recipient: Person) -> str:
@@ -104,6 +116,8 @@ def subject(invite: Invite, recipient: Person) -> str:
     when = f"{_day(start)} {start:%H:%M} ({invite.timezone})"
     if invite.method == "CANCEL":
         prefix = "Cancelled"
+    elif invite.kind == "reschedule":
+        prefix = "Moved"
     else:
         prefix = "New booking" if _is_host(invite, recipient) else "Invitation"
     return f"{prefix}: {_BREAKS.sub(' ', invite.summary)} @ {when}"
@@ -134,6 +148,8 @@ def render(invite: Invite, recipient: Person) -> tuple[str, str]:
         "when_local": when_local(invite),
         "when_utc": when_utc(invite),
         "cancellation_reason": invite.cancellation_reason,
+        "reschedule_reason": invite.reschedule_reason,
+        **_previous(invite),
     }
     environment = _templates()
     text = environment.get_template(f"{invite.kind}.txt").render(values)
@@ -186,7 +202,7 @@ def compose(invite: Invite, recipient: Person, *, sender: str, now: datetime) ->
     message["Subject"] = subject(invite, recipient)
     message["Date"] = format_datetime(now.astimezone(UTC))
     message["Message-ID"] = message_id(invite.booking_id, invite.sequence, recipient.email, domain)
-    if invite.method == "CANCEL":
+    if invite.sequence > 0:  # a move or a cancellation threads under the invitation
         original = message_id(invite.booking_id, 0, recipient.email, domain)
         message["In-Reply-To"] = original
         message["References"] = original

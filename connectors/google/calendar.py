@@ -1,10 +1,12 @@
 """Google calendars as ``CalendarOperations``: list the account's calendars, write a booking as an
-event (idempotently, by its derived id), delete it (already gone is fine)."""
+event (idempotently, by its derived id), update it in place when the booking moves
+(``events.patch``; an event gone at Google is written again under the booking's id), delete it
+(already gone is fine)."""
 
 from __future__ import annotations
 
 from connectors.google.client import CALENDAR_GONE_ON_404, GoogleClient, path
-from connectors.google.mapping import insert_body, provider_calendar, send_updates
+from connectors.google.mapping import insert_body, patch_body, provider_calendar, send_updates
 from connectors.google.schemas import CalendarListPage, EventWritten
 from hub.connectors import CredentialStore, OutboundEvent, ProviderCalendar
 from hub.errors import PermanentError, SkippableError
@@ -38,6 +40,22 @@ class GoogleCalendars:
             if exc.provider_code == DUPLICATE:
                 return body.id  # an earlier attempt already wrote this booking
             raise
+        return written.id
+
+    def update_event(
+        self, credentials: CredentialStore, calendar_id: str, provider_event_id: str, event: OutboundEvent
+    ) -> str:
+        try:
+            written = self.client.call(
+                credentials,
+                "PATCH",
+                path("calendars", calendar_id, "events", provider_event_id),
+                EventWritten,
+                params={"sendUpdates": send_updates(event)},
+                body=patch_body(event),
+            )
+        except SkippableError:  # 404 not found / 410 deleted: write it again under the booking's id
+            return self.write_event(credentials, calendar_id, event)
         return written.id
 
     def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:

@@ -18,6 +18,7 @@ from connectors.google.schemas import (
     Event,
     EventDateTime,
     EventInsert,
+    EventPatch,
     InsertAttendee,
     InsertDateTime,
     PrivateProperties,
@@ -88,6 +89,18 @@ def insert_body(event: OutboundEvent) -> EventInsert:
         attendees=[InsertAttendee(email=email, display_name=name) for email, name in event.attendees],
         extended_properties=PrivateProperties(private={BOOKING_PROPERTY: event.booking_id}),
         reminders=Reminders(use_default=True),
+    )
+
+
+def patch_body(event: OutboundEvent) -> EventPatch:
+    """The ``events.patch`` body for a booking's new state: times, title, description, attendees."""
+    inserted = insert_body(event)
+    return EventPatch(
+        summary=inserted.summary,
+        description=inserted.description,
+        start=inserted.start,
+        end=inserted.end,
+        attendees=inserted.attendees,
     )
 
 

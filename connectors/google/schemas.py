@@ -132,6 +132,17 @@ class EventInsert(msgspec.Struct, rename="camel", omit_defaults=True):
     attendees: list[InsertAttendee] = []
 
 
+class EventPatch(msgspec.Struct, rename="camel"):
+    """The body of ``events.patch`` for a moved booking: the fields Hub owns, nothing else (the
+    fields left out stay as they are at Google; the arrays sent replace the stored ones)."""
+
+    summary: str
+    description: str | None
+    start: InsertDateTime
+    end: InsertDateTime
+    attendees: list[InsertAttendee]
+
+
 # --- calendar list ----------------------------------------------------------------------------
 
 

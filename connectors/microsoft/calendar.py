@@ -1,4 +1,6 @@
-"""``CalendarOperations`` over Graph: list calendars, write a booking's event, delete it.
+"""``CalendarOperations`` over Graph: list calendars, write a booking's event, update it in
+place when the booking moves (``PATCH /me/events/{id}``; an event gone at Graph is written
+again), delete it.
 
 Writing is idempotent (DESIGN §7) by two means:
 
@@ -16,7 +18,7 @@ Writing is idempotent (DESIGN §7) by two means:
 from __future__ import annotations
 
 from connectors.microsoft.client import PREFER_UTC, MicrosoftClient, prefer, segment
-from connectors.microsoft.mapping import booking_filter, create_body
+from connectors.microsoft.mapping import booking_filter, create_body, update_body
 from connectors.microsoft.schemas import CalendarPage, Event, EventList
 from hub import http
 from hub.connectors import CredentialStore, OutboundEvent, ProviderCalendar
@@ -73,6 +75,18 @@ class MicrosoftCalendars:
         for duplicate in duplicates:
             self.delete_event(credentials, calendar_id, duplicate.id)
         return keep.id
+
+    def update_event(
+        self, credentials: CredentialStore, calendar_id: str, provider_event_id: str, event: OutboundEvent
+    ) -> str:
+        """Patch the event to the booking's new state; one that is gone (404) is written again."""
+        try:
+            written = self.client.call(
+                credentials, "PATCH", f"/me/events/{segment(provider_event_id)}", Event, body=update_body(event)
+            )
+        except SkippableError:
+            return self.write_event(credentials, calendar_id, event)
+        return written.id
 
     def delete_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> None:
         """Delete the event; one that is already gone (404 / ``itemNotFound``) is fine."""

@@ -34,6 +34,7 @@ from connectors.microsoft.schemas import (
     EmailAddress,
     Event,
     EventCreate,
+    EventUpdate,
     ExtendedProperty,
     ItemBody,
 )
@@ -215,6 +216,14 @@ def create_body(event: OutboundEvent) -> EventCreate:
         single_value_extended_properties=[ExtendedProperty(id=BOOKING_PROPERTY_ID, value=event.booking_id)],
         body=ItemBody(content_type="text", content=content),
         attendees=people,
+    )
+
+
+def update_body(event: OutboundEvent) -> EventUpdate:
+    """The ``PATCH /me/events/{id}`` body for a booking's new state, zones as ``create_body``'s."""
+    created = create_body(event)
+    return EventUpdate(
+        subject=created.subject, start=created.start, end=created.end, body=created.body, attendees=created.attendees
     )
 
 

@@ -151,6 +151,17 @@ class EventCreate(_Wire):
     attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
 
 
+class EventUpdate(_Wire):
+    """The body of ``PATCH /me/events/{id}`` for a moved booking: the fields Hub owns (never
+    ``transactionId``, which Graph does not let an update change)."""
+
+    subject: str
+    start: DateTimeTimeZone
+    end: DateTimeTimeZone
+    body: ItemBody
+    attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
+
+
 class SubscriptionCreate(_Wire):
     """The body of ``POST /subscriptions`` (shape of graph_subscription_create_request.json)."""
 

@@ -11,15 +11,16 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
-from hub.db.tables import Booking, Calendar, Connection, ExternalEvent, Hold
+from hub.db.tables import Booking, BookingEvent, Calendar, Connection, ExternalEvent, Hold
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
     start: int  # epoch seconds, UTC
     end: int
     source: str  # "booking", "hold" or a provider slug
-    ref: str | None = None  # the booking or hold id, when the source is one
+    ref: str | None = None  # the booking or hold id, or for a linked calendar's block the provider's event id
     expires_at: datetime | None = None  # when a hold stops blocking
+    calendar_id: str | None = None  # the linked calendar (``cal_...``) of a provider's block
 
     def as_interval(self) -> tuple[int, int]:
         return (self.start, self.end)
@@ -54,7 +55,13 @@ _HOLDS = select(_holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expire
     _holds.c.end_at > bindparam("start"),
 )
 _EXTERNAL = (
-    select(_connections.c.provider, _events.c.start_at, _events.c.end_at)
+    select(
+        _connections.c.provider,
+        _events.c.start_at,
+        _events.c.end_at,
+        _events.c.calendar_id,
+        _events.c.provider_event_id,
+    )
     .join(_calendars, _calendars.c.id == _events.c.calendar_id)
     .join(_connections, _connections.c.id == _calendars.c.connection_id)
     .where(
@@ -65,6 +72,10 @@ _EXTERNAL = (
         _calendars.c.removed_at.is_(None),
         _connections.c.status != "revoked",
     )
+)
+_booking_events = cast(Table, BookingEvent.__table__)
+_WRITTEN = select(_booking_events.c.calendar_id, _booking_events.c.provider_event_id).where(
+    _booking_events.c.booking_id == bindparam("booking_id"), _booking_events.c.status == "written"
 )
 
 
@@ -83,5 +94,21 @@ def busy_blocks(
         BusyBlock(epoch(s), epoch(e), "hold", hold_id, expires)
         for hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()})
     ]
-    blocks += [BusyBlock(epoch(s), epoch(e), provider) for provider, s, e in session.execute(_EXTERNAL, window)]
+    blocks += [
+        BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id=calendar_id)
+        for provider, s, e, calendar_id, event_id in session.execute(_EXTERNAL, window)
+    ]
     return blocks
+
+
+def own_blocks_removed(session: Session, blocks: list[BusyBlock], booking_id: str) -> list[BusyBlock]:
+    """``blocks`` without the booking's own time: the booking itself, and the events Hub wrote
+    for it into the host's calendars (read back by the sync as busy blocks)."""
+    written = {
+        (calendar_id, event_id) for calendar_id, event_id in session.execute(_WRITTEN, {"booking_id": booking_id})
+    }
+    return [
+        b
+        for b in blocks
+        if not (b.source == "booking" and b.ref == booking_id) and (b.calendar_id, b.ref) not in written
+    ]

@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 
 from hub.auth.scopes import needs
 from hub.bookings import service
-from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut
+from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut, BookingReschedule
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
@@ -65,6 +65,33 @@ class BookingController(Controller):
             status=status,
             start_after=start_after,
             start_before=start_before,
+        )
+
+    @post(
+        "/{booking_id:str}/reschedule",
+        sync_to_thread=True,
+        opt=needs("bookings.write"),
+        status_code=200,
+        summary="Reschedule a booking",
+    )
+    def reschedule(
+        self,
+        request: ApiRequest,
+        db: Database,
+        keyring: Keyring,
+        booking_id: str,
+        data: BookingReschedule,
+        body: bytes,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[BookingOut]:
+        principal = request.user
+        return run_idempotent(
+            request,
+            db,
+            keyring,
+            idempotency_key,
+            body,
+            lambda finish: service.reschedule_booking(db, principal, booking_id, data, finish),
         )
 
     @post(

@@ -42,6 +42,17 @@ class BookingCreate(msgspec.Struct):
             raise FieldError(*found)
 
 
+class BookingReschedule(msgspec.Struct):
+    """The new time of a booking: the same fields and rules as the time of ``BookingCreate``."""
+
+    start: Annotated[str, text(examples=["2026-12-07T10:00:00", "2026-12-07T09:00:00Z"])]
+    end: Field | None = None
+    duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
+    timezone: TimezoneName | None = None
+    reason: Annotated[str, text(max_length=1000)] | None = None
+    ignore_availability: bool = False
+
+
 class BookingCancel(msgspec.Struct):
     reason: Annotated[str, text(max_length=1000)] | None = None
 
@@ -51,6 +62,13 @@ class Requested(msgspec.Struct):
     end: str | None
     timezone: str | None
     duration_minutes: int | None = None
+
+
+class Previous(msgspec.Struct):
+    """The times of a booking before its last reschedule."""
+
+    start: datetime
+    end: datetime
 
 
 class BookingOut(msgspec.Struct):
@@ -71,6 +89,9 @@ class BookingOut(msgspec.Struct):
     updated_at: datetime
     cancelled_at: datetime | None
     cancellation_reason: str | None
+    reschedule_count: int = 0
+    rescheduled_at: datetime | None = None
+    previous: Previous | None = None
     object: str = "booking"
 
 

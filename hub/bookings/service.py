@@ -1,4 +1,4 @@
-"""Bookings: create, read, list and cancel, with no double booking.
+"""Bookings: create, read, list, reschedule and cancel, with no double booking.
 
 The overlap check and the insert happen in one write transaction. On SQLite that transaction
 holds the database write lock from its first statement (``BEGIN IMMEDIATE``); on PostgreSQL it
@@ -12,9 +12,10 @@ the same transaction (``hub.holds.rows.take_for_booking``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
+import msgspec
 from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,14 +23,16 @@ from sqlalchemy.orm import Session
 from hub.auth.principal import Principal
 from hub.auth.scopes import may_ignore_availability
 from hub.availability import conflicts, fits_working_hours, parse_working_hours
-from hub.availability.busy import BusyBlock, busy_blocks, epoch, from_epoch
+from hub.availability.busy import BusyBlock, busy_blocks, epoch, from_epoch, own_blocks_removed
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import (
     Attendee,
     BookingCancel,
     BookingCreate,
     BookingOut,
+    BookingReschedule,
     ConflictingInterval,
+    Previous,
     Requested,
 )
 from hub.clock import utcnow
@@ -70,6 +73,13 @@ def to_out(booking: Booking) -> BookingOut:
         updated_at=booking.updated_at,
         cancelled_at=booking.cancelled_at,
         cancellation_reason=booking.cancellation_reason,
+        reschedule_count=booking.reschedule_count,
+        rescheduled_at=booking.rescheduled_at,
+        previous=(
+            Previous(booking.previous_start_at, booking.previous_end_at)
+            if booking.previous_start_at is not None and booking.previous_end_at is not None
+            else None
+        ),
     )
 
 
@@ -78,17 +88,20 @@ class _Times:
         self.start, self.end, self.zone_name = start, end, zone_name
 
 
-class TimeRequest(Protocol):
-    """The times of a request as sent (a booking's or a hold's)."""
+class _When(Protocol):
+    """A requested time as sent (``BookingCreate``, ``BookingReschedule``)."""
 
-    start: str
-    end: str | None
-    duration_minutes: int | None
-    timezone: str | None
-    ignore_availability: bool
+    @property
+    def start(self) -> str: ...
+    @property
+    def end(self) -> str | None: ...
+    @property
+    def duration_minutes(self) -> int | None: ...
+    @property
+    def timezone(self) -> str | None: ...
 
 
-def _resolve_times(data: TimeRequest, host: User) -> _Times:
+def _resolve_times(data: _When, default_zone: str) -> _Times:
     given_zone = load_zone(data.timezone) if data.timezone is not None else None
     start = parse_instant(data.start, field="start", zone=given_zone)
     if (data.end is None) == (data.duration_minutes is None):
@@ -101,11 +114,15 @@ def _resolve_times(data: TimeRequest, host: User) -> _Times:
         raise FieldError("end", "must be after `start`")
     if end - start > MAX_LENGTH:
         raise FieldError("end", "a booking may last at most 24 hours")
-    return _Times(start, end, data.timezone or host.timezone)
+    return _Times(start, end, data.timezone or default_zone)
 
 
-def _check_availability(data: TimeRequest, principal: Principal, host: User, times: _Times) -> None:
-    if data.ignore_availability:
+def _requested(data: _When) -> dict[str, Any]:
+    return {"start": data.start, "end": data.end, "timezone": data.timezone, "duration_minutes": data.duration_minutes}
+
+
+def _check_availability(ignore_availability: bool, principal: Principal, host: User, times: _Times) -> None:
+    if ignore_availability:
         if not may_ignore_availability(principal.role):
             raise InsufficientScope(
                 "Only keys with role `owner` or `member` may send `ignore_availability`.",
@@ -172,10 +189,16 @@ def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
     )
 
 
-def _find_conflicts(session: Session, host: User, times: _Times, *, now: datetime | None = None) -> list[BusyBlock]:
-    """What blocks ``times`` for ``host``: bookings, holds live at ``now``, calendar events."""
+def _find_conflicts(
+    session: Session, host: User, times: _Times, *, now: datetime | None = None, moving: str | None = None
+) -> list[BusyBlock]:
+    """What is in the way of ``times`` for ``host``: bookings, holds live at ``now``, calendar
+    events. ``moving``: the id of a booking being rescheduled, whose own time (and its events
+    in the host's calendars) is not in the way."""
     buffer = timedelta(minutes=host.buffer_minutes)
     blocks = busy_blocks(session, host.id, times.start - buffer, times.end + buffer, now=now)
+    if moving is not None:
+        blocks = own_blocks_removed(session, blocks, moving)
     hits = set(
         conflicts([b.as_interval() for b in blocks], epoch(times.start), epoch(times.end), int(buffer.total_seconds()))
     )
@@ -209,10 +232,10 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         raise FieldError("hold_id", "must be a hold id (hld_...)")
     with db.read() as session:
         host = load_user(session, principal.organization_id, data.host_id, field="host")
-    times = _resolve_times(data, host)
+    times = _resolve_times(data, host.timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
-    _check_availability(data, principal, host, times)
+    _check_availability(data.ignore_availability, principal, host, times)
     now = utcnow()
     values = dict(  # noqa: C408 - keyword form mirrors the columns
         id=new_id("booking"),
@@ -222,12 +245,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         start_at=times.start,
         end_at=times.end,
         timezone=times.zone_name,
-        requested={
-            "start": data.start,
-            "end": data.end,
-            "timezone": data.timezone,
-            "duration_minutes": data.duration_minutes,
-        },
+        requested=_requested(data),
         client_timestamp=data.client_timestamp,
         title=data.title,
         attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
@@ -238,6 +256,10 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         updated_at=now,
         cancelled_at=None,
         cancellation_reason=None,
+        reschedule_count=0,
+        rescheduled_at=None,
+        previous_start_at=None,
+        previous_end_at=None,
     )
     booking = Booking(**values)
     out = to_out(booking)
@@ -302,6 +324,80 @@ def cancel_booking(db: Database, principal: Principal, booking_id: str, data: Bo
             payload=out,
         )
         return out
+
+
+def reschedule_booking(
+    db: Database, principal: Principal, booking_id: str, data: BookingReschedule, finish: Finish = no_finish
+) -> BookingOut:
+    """Move a confirmed booking to a new time, keeping its id; the rules of create apply, and its
+    own current time is not in the way. The same times again answer the booking unchanged."""
+    with db.read() as session:
+        booking = _load(session, principal, booking_id)
+        host = load_user(session, principal.organization_id, booking.host_id, field="host")
+    if booking.status == "cancelled":
+        raise _cancelled(booking.id)
+    times = _resolve_times(data, booking.timezone)
+    if (times.start, times.end) == (booking.start_at, booking.end_at):
+        return _answer(db, principal, booking_id, finish)
+    _check_availability(data.ignore_availability, principal, host, times)
+    try:
+        with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
+            if not db.is_sqlite:
+                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host.id})
+            booking = _load(session, principal, booking_id)
+            if booking.status == "cancelled":  # cancelled while this request was checked
+                raise _cancelled(booking.id)
+            if (times.start, times.end) == (booking.start_at, booking.end_at):  # moved there meanwhile
+                out = to_out(booking)
+            else:
+                found = _find_conflicts(session, host, times, moving=booking.id)
+                if found:
+                    raise _conflict_error(found)
+                out = _move(session, booking, times, data)
+            finish(session, 200, out)
+    except IntegrityError:
+        # The exclusion constraint caught an overlap the check could not see.
+        with db.read() as session:
+            raise _conflict_error(_find_conflicts(session, host, times, moving=booking_id)) from None
+    return out
+
+
+def _cancelled(booking_id: str) -> Conflict:
+    return Conflict(
+        f"Booking {booking_id} is cancelled; a cancelled booking cannot be rescheduled. Create a new booking.",
+        code="booking_cancelled",
+        title="Booking cancelled",
+    )
+
+
+def _answer(db: Database, principal: Principal, booking_id: str, finish: Finish) -> BookingOut:
+    """The booking as it is (a reschedule to its own times), recorded as the request's answer."""
+    with finish.write(db) as session:
+        out = to_out(_load(session, principal, booking_id))
+        finish(session, 200, out)
+    return out
+
+
+def _move(session: Session, booking: Booking, times: _Times, data: BookingReschedule) -> BookingOut:
+    """Give ``booking`` its new times (in ``session``) and emit ``booking.rescheduled``."""
+    now = utcnow()
+    booking.previous_start_at, booking.previous_end_at = booking.start_at, booking.end_at
+    booking.start_at, booking.end_at, booking.timezone = times.start, times.end, times.zone_name
+    booking.requested = _requested(data)
+    booking.reschedule_count += 1
+    booking.rescheduled_at = booking.updated_at = now
+    booking.sequence += 1
+    session.flush()  # the exclusion constraint speaks here, inside the ``try`` of the caller
+    out = to_out(booking)
+    emit(
+        session,
+        organization_id=booking.organization_id,
+        event_type="booking.rescheduled",
+        aggregate_type="booking",
+        aggregate_id=booking.id,
+        payload={**msgspec.to_builtins(out), "sequence": booking.sequence, "reason": data.reason},
+    )
+    return out
 
 
 def list_bookings(

@@ -1,12 +1,21 @@
-"""Writing bookings into the host's booking-target calendars, and deleting them on
-cancellation; each event written is a ``booking_events`` row, so a repeated job writes nothing
-twice."""
+"""Writing bookings into the host's booking-target calendars, updating them in place when a
+booking moves, and deleting them on cancellation; each event written is a ``booking_events``
+row, so a repeated job writes nothing twice.
+
+Every write acts on the booking's current state, never on an event's snapshot: a row keeps
+the booking ``sequence`` (its version) it was last written with, and ``_bring_up_to_date``
+patches each written event whose version is older than the booking's. A job that wrote an
+older state after a newer one was recorded (two quick reschedules, their jobs overlapping)
+finds that out when it records, and writes the current state again; so the provider always
+ends at the booking's last time, and a stale job whose state is already there does nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.connections._access import credentials, fail, part
@@ -25,26 +34,10 @@ def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
         booking = session.get(Booking, message.aggregate_id)
         if booking is None:
             return {"outcome": "nothing_to_do"}
-        if message.event_type == "booking.created":
-            targets = list(
-                session.execute(
-                    select(Calendar, Connection)
-                    .join(Connection, Connection.id == Calendar.connection_id)
-                    .where(
-                        Connection.user_id == booking.host_id,
-                        Connection.status == "active",
-                        Calendar.booking_target.is_(True),
-                        Calendar.removed_at.is_(None),
-                    )
-                )
-            )
-            written = {
-                e.calendar_id
-                for e in session.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking.id))
-            }
-            todo = [(cal, con) for cal, con in targets if cal.id not in written]
-            return _write(ctx, booking, todo)
-        if message.event_type == "booking.cancelled":
+        event_type = message.event_type
+        if event_type == "booking.created":
+            todo = _unwritten_targets(session, booking)
+        elif event_type == "booking.cancelled":
             rows = list(
                 session.execute(
                     select(BookingEvent, Calendar, Connection)
@@ -53,8 +46,33 @@ def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
                     .where(BookingEvent.booking_id == booking.id, BookingEvent.status == "written")
                 )
             )
-            return _delete(ctx, rows)
+    if event_type == "booking.created":
+        outcome = _write(ctx, booking, todo)
+        moved = _bring_up_to_date(ctx, booking.id)  # the booking moved while this job wrote it
+        return {**outcome, "updated": moved} if moved else outcome
+    if event_type == "booking.rescheduled":
+        return {"outcome": "updated", "events": _bring_up_to_date(ctx, booking.id)}
+    if event_type == "booking.cancelled":
+        return _delete(ctx, rows)
     return {"outcome": "nothing_to_do"}
+
+
+def _unwritten_targets(session: Session, booking: Booking) -> list[tuple[Calendar, Connection]]:
+    """The host's booking-target calendars that have no event of the booking yet."""
+    targets = session.execute(
+        select(Calendar, Connection)
+        .join(Connection, Connection.id == Calendar.connection_id)
+        .where(
+            Connection.user_id == booking.host_id,
+            Connection.status == "active",
+            Calendar.booking_target.is_(True),
+            Calendar.removed_at.is_(None),
+        )
+    )
+    written = {
+        e.calendar_id for e in session.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking.id))
+    }
+    return [(cal, con) for cal, con in targets if cal.id not in written]
 
 
 def _outbound(booking: Booking) -> OutboundEvent:
@@ -94,6 +112,7 @@ def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connect
                     provider_event_id=event_id,
                     status=status,
                     error=error,
+                    sequence=booking.sequence,
                     created_at=now,
                     updated_at=now,
                 )
@@ -123,3 +142,79 @@ def _delete(ctx: JobContext, rows: list[Any]) -> dict[str, Any]:
             )
         done += 1
     return {"outcome": "deleted", "events": done}
+
+
+MAX_ROUNDS = 10  # bookings moving faster than this many writes per job: retried by RQ later
+
+
+def _bring_up_to_date(ctx: JobContext, booking_id: str) -> int:
+    """Patch every written event of the booking to its current state; the events updated."""
+    done = 0
+    for _ in range(MAX_ROUNDS):
+        with ctx.db.read() as session:
+            booking = session.get(Booking, booking_id)
+            if booking is None or booking.status != "confirmed":
+                return done  # a cancel deletes the events
+            stale = _stale_rows(session, booking)
+        if not stale:
+            return done
+        for record, calendar, connection in stale:
+            done += _update(ctx, booking, record, calendar, connection)
+    raise TransientError(f"booking {booking_id} kept moving while its events were written", code="booking_moving")
+
+
+def _stale_rows(session: Session, booking: Booking) -> list[Any]:
+    """The booking's written events whose version is older than the booking's (or that a job
+    may have overwritten with an older state: ``forced`` rows, see ``_update``)."""
+    return list(
+        session.execute(
+            select(BookingEvent, Calendar, Connection)
+            .join(Calendar, Calendar.id == BookingEvent.calendar_id)
+            .join(Connection, Connection.id == Calendar.connection_id)
+            .where(
+                BookingEvent.booking_id == booking.id,
+                BookingEvent.status == "written",
+                BookingEvent.sequence < booking.sequence,
+                Connection.status != "revoked",
+            )
+        )
+    )
+
+
+def _update(ctx: JobContext, booking: Booking, record: BookingEvent, calendar: Calendar, connection: Connection) -> int:
+    """Write ``booking`` (as read) over the event of ``record``, then record the version, but only
+    if the booking is still at it and no newer version was recorded meanwhile. Otherwise this
+    write may have landed after a newer one: the row's version is lowered below the booking's,
+    so the next round writes the current state again."""
+    calendars = part(ctx.connectors.get(connection.provider).calendars, "calendars")
+    try:
+        event_id = calendars.update_event(
+            credentials(ctx, connection),
+            calendar.provider_calendar_id,
+            record.provider_event_id or "",
+            _outbound(booking),
+        )
+    except (ReauthRequired, PermanentError) as exc:
+        fail(ctx, connection.id, exc)
+        with ctx.db.write() as session:
+            session.execute(
+                update(BookingEvent)
+                .where(BookingEvent.id == record.id)
+                .values(error=f"{exc.code}: {exc.message}", sequence=booking.sequence, updated_at=utcnow())
+            )
+        return 0
+    with ctx.db.write() as session:
+        current = session.get(Booking, booking.id)
+        recorded = session.execute(
+            update(BookingEvent)
+            .where(BookingEvent.id == record.id, BookingEvent.sequence < booking.sequence)
+            .values(provider_event_id=event_id, sequence=booking.sequence, error=None, updated_at=utcnow())
+            .returning(BookingEvent.id)
+        ).first()
+        if current is not None and (current.sequence != booking.sequence or recorded is None):
+            session.execute(
+                update(BookingEvent)
+                .where(BookingEvent.id == record.id)
+                .values(provider_event_id=event_id, sequence=min(booking.sequence, current.sequence) - 1)
+            )
+    return 1

@@ -132,6 +132,10 @@ class Booking(Base):
     updated_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
     cancellation_reason: Mapped[str | None] = mapped_column(Text)
+    reschedule_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rescheduled_at: Mapped[datetime | None]
+    previous_start_at: Mapped[datetime | None]  # the times before the last reschedule
+    previous_end_at: Mapped[datetime | None]
 
 
 class Hold(Base):
@@ -416,3 +420,4 @@ class BookingEvent(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # booking version written

@@ -26,11 +26,13 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
+from hub.bookings.service import to_out
 from hub.clock import utcnow
 from hub.crypto import DecryptionError, Keyring
 from hub.db import Database
-from hub.db.tables import OutboxMessage, WebhookDelivery, WebhookEndpoint
+from hub.db.tables import Booking, OutboxMessage, WebhookDelivery, WebhookEndpoint
 from hub.deliveries import _ledger as ledger
 from hub.deliveries._send import Outcome, send
 from hub.errors import SkippableError
@@ -123,6 +125,7 @@ def fan_out(outbox_id: str) -> dict[str, object]:
         message = session.get(OutboxMessage, outbox_id)
         if message is None:
             raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
+        data = _data(session, message)
         endpoints = list(
             session.scalars(
                 select(WebhookEndpoint).where(
@@ -134,7 +137,7 @@ def fan_out(outbox_id: str) -> dict[str, object]:
         )
     meta = {k: v for k, v in (message.context or {}).items() if k == "request_id"}
     structlog.contextvars.bind_contextvars(outbox_id=outbox_id, organization_id=message.organization_id, **meta)
-    body = msgspec.json.encode(_Event(type=message.event_type, timestamp=message.created_at, data=message.payload))
+    body = msgspec.json.encode(_Event(type=message.event_type, timestamp=message.created_at, data=data))
     subscribed = [e.id for e in endpoints if message.event_type in (e.events or [])]
     created = _insert_deliveries(ctx.db, message, subscribed, body, meta)
     with ctx.db.read() as session:
@@ -151,6 +154,18 @@ def fan_out(outbox_id: str) -> dict[str, object]:
         enqueue_attempt(ctx.redis, delivery_id, 1, meta=meta)
     log.info("webhook.fanned_out", event_type=message.event_type, endpoints=len(subscribed), created=created)
     return {"outcome": "fanned_out", "endpoints": len(subscribed), "created": created, "enqueued": len(unsent)}
+
+
+def _data(session: Session, message: OutboxMessage) -> Any:
+    """The event's ``data``: the payload, except for ``booking.rescheduled``, whose data is the
+    booking as it is now (its last time, ``reschedule_count`` telling the versions apart), so a
+    client that reads the deliveries of two quick moves never ends at the older time."""
+    if message.event_type != "booking.rescheduled":
+        return message.payload
+    booking = session.get(Booking, message.aggregate_id)
+    if booking is None:
+        return {k: v for k, v in message.payload.items() if k not in ("sequence", "reason")}
+    return msgspec.to_builtins(to_out(booking))
 
 
 def _insert_deliveries(

@@ -9,8 +9,16 @@ import msgspec
 
 from hub.text import line, text
 
-EVENT_TYPES: Final = ("booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced")
-EventType = Literal["booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"]
+EVENT_TYPES: Final = (
+    "booking.created",
+    "booking.cancelled",
+    "booking.rescheduled",
+    "connection.reauth_required",
+    "connection.synced",
+)
+EventType = Literal[
+    "booking.created", "booking.cancelled", "booking.rescheduled", "connection.reauth_required", "connection.synced"
+]
 
 Url = Annotated[
     str,

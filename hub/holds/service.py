@@ -50,8 +50,8 @@ def create_hold(
         raise FieldError("host_id", "must be a user id (usr_...)")
     with db.read() as session:
         host = load_user(session, principal.organization_id, data.host_id, field="host")
-    times = _resolve_times(data, host)
-    _check_availability(data, principal, host, times)
+    times = _resolve_times(data, host.timezone)
+    _check_availability(data.ignore_availability, principal, host, times)
     with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
         lock_host(session, db, host.id)
         moment = now or utcnow()  # after the lock: the holds in the way are judged as of now

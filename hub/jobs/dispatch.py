@@ -33,7 +33,13 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
         OutboxConsumer(
             function=path_of(deliveries.fan_out),
             events=frozenset(
-                {"booking.created", "booking.cancelled", "connection.reauth_required", "connection.synced"}
+                {
+                    "booking.created",
+                    "booking.cancelled",
+                    "booking.rescheduled",
+                    "connection.reauth_required",
+                    "connection.synced",
+                }
             ),
             queue=NOTIFY,
         ),
@@ -42,7 +48,7 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
         "calendar",
         OutboxConsumer(
             function=path_of(connections.write_booking),
-            events=frozenset({"booking.created", "booking.cancelled"}),
+            events=frozenset({"booking.created", "booking.cancelled", "booking.rescheduled"}),
             queue=SYNC,
         ),
     ),

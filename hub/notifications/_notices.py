@@ -1,9 +1,14 @@
 """The booking notice an outbox event stands for.
 
-``booking.created`` is a confirmation, ``booking.cancelled`` a cancellation; other events
+``booking.created`` is a confirmation, ``booking.cancelled`` a cancellation,
+``booking.rescheduled`` a reschedule (the new time, and the time before it); other events
 produce no notice. The booking comes from the event's payload (the API's booking object), the
 host from ``users``, and the sequence from the event when it carries one, else 0 for a new
 booking and the stored ``bookings.sequence`` for a cancellation (cancelling increments it).
+
+A reschedule acts on the booking's current version: when the booking has moved again (or was
+cancelled) since this event, the event is superseded and notifies nobody; the later event's
+email tells everyone the last time, so an attendee never ends at an older one.
 """
 
 from __future__ import annotations
@@ -18,12 +23,21 @@ from hub.connectors import BookingNotice, NoticeKind, Recipient
 from hub.db.tables import Booking, OutboxMessage, User
 from hub.errors import PermanentError, SkippableError
 
-KINDS: Final[dict[str, NoticeKind]] = {"booking.created": "confirmation", "booking.cancelled": "cancellation"}
+KINDS: Final[dict[str, NoticeKind]] = {
+    "booking.created": "confirmation",
+    "booking.cancelled": "cancellation",
+    "booking.rescheduled": "reschedule",
+}
 
 
 class _Attendee(msgspec.Struct):
     email: str
     name: str | None = None
+
+
+class _Previous(msgspec.Struct):
+    start: datetime
+    end: datetime
 
 
 class BookingPayload(msgspec.Struct):
@@ -38,6 +52,8 @@ class BookingPayload(msgspec.Struct):
     attendees: list[_Attendee] = []
     cancellation_reason: str | None = None
     sequence: int | None = None
+    previous: _Previous | None = None
+    reason: str | None = None  # a reschedule's
 
 
 def _payload(outbox_id: str, payload: dict[str, Any]) -> BookingPayload:
@@ -56,6 +72,12 @@ def _sequence(session: Session, event_type: str, booking: BookingPayload) -> int
     return max(row.sequence if row is not None else 1, 1)
 
 
+def _superseded(session: Session, booking: BookingPayload) -> bool:
+    """Whether the booking moved again or was cancelled after this reschedule."""
+    row = session.get(Booking, booking.id)
+    return row is None or row.status != "confirmed" or row.sequence != booking.sequence
+
+
 def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice] | None:
     """The event's organization and notice; None for an event that notifies nobody."""
     message = session.get(OutboxMessage, outbox_id)
@@ -65,6 +87,8 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
     if kind is None:
         return None
     booking = _payload(outbox_id, message.payload)
+    if kind == "reschedule" and _superseded(session, booking):
+        return None
     host = session.get(User, booking.host_id)
     if host is None:
         raise PermanentError(f"host {booking.host_id} of {booking.id} does not exist", code="email_host_missing")
@@ -80,5 +104,8 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
         attendees=tuple(Recipient(a.email, a.name) for a in booking.attendees),
         stamp=message.created_at,
         cancellation_reason=booking.cancellation_reason if kind == "cancellation" else None,
+        previous_start=booking.previous.start if kind == "reschedule" and booking.previous else None,
+        previous_end=booking.previous.end if kind == "reschedule" and booking.previous else None,
+        reschedule_reason=booking.reason if kind == "reschedule" else None,
     )
     return message.organization_id, notice

@@ -1,7 +1,8 @@
 """A local stand-in for Google's OAuth and Calendar v3 endpoints, for end-to-end tests.
 
 It answers the calls Hub's Google connector makes with the shapes Google documents (the
-shared fixtures), keeps events in memory, and can be told to misbehave the ways Google does:
+shared fixtures): calendar list, events list / insert / patch / delete, watch and stop; it keeps
+events in memory, and can be told to misbehave the ways Google does:
 an expired sync token (410 fullSyncRequired), a rate limit (429 with Retry-After), a revoked
 refresh token (400 invalid_grant).
 """
@@ -66,6 +67,7 @@ class GoogleStandIn:
         self.rate_limit_next = 0  # answer this many calls with 429 + Retry-After: 1
         self.inserts: list[dict[str, Any]] = []
         self.deletes: list[str] = []
+        self.patches: list[tuple[str, dict[str, Any]]] = []  # (event id, body) of every events.patch
         self.watches: list[dict[str, Any]] = []
         self.stopped: list[dict[str, Any]] = []
         self.requests: list[str] = []
@@ -77,6 +79,9 @@ class GoogleStandIn:
 
             def do_POST(self) -> None:
                 standin._handle(self, "POST")
+
+            def do_PATCH(self) -> None:
+                standin._handle(self, "PATCH")
 
             def do_DELETE(self) -> None:
                 standin._handle(self, "DELETE")
@@ -222,6 +227,8 @@ class GoogleStandIn:
                 "_version": self.version,
             }
             return 200, {k: v for k, v in self.events[body["id"]].items() if k != "_version"}, {}
+        if api.startswith(prefix + "/") and method == "PATCH":
+            return (*self._patch(api.removeprefix(prefix + "/"), json.loads(raw)), {})
         if api.startswith(prefix + "/") and method == "DELETE":
             event_id = api.removeprefix(prefix + "/")
             if event_id not in self.events or self.events[event_id]["status"] == "cancelled":
@@ -236,6 +243,28 @@ class GoogleStandIn:
             }
             return 204, None, {}
         return 404, {"error": {"code": 404, "message": f"stand-in has no route {method} {path}"}}, {}
+
+    def _patch(self, event_id: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """events.patch: the fields sent replace the stored ones (arrays whole); a deleted event
+        is 410 ``deleted``, an unknown one 404 ``notFound``."""
+        event = self.events.get(event_id)
+        if event is None:
+            return _error(404, "notFound", "Not Found")
+        if event["status"] == "cancelled":
+            return _error(410, "deleted", "Resource has been deleted")
+        self.patches.append((event_id, body))
+        self.version += 1
+        event.update(body)
+        event["_version"] = self.version
+        return 200, {k: v for k, v in event.items() if k != "_version"}
+
+    def live_events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                {k: v for k, v in e.items() if k != "_version"}
+                for e in self.events.values()
+                if e["status"] != "cancelled"
+            ]
 
     def _token(self, form: dict[str, str]) -> tuple[int, Any]:
         if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:

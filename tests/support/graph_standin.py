@@ -30,7 +30,7 @@ Graph (``{url}/v1.0``), every call needing a bearer token the token endpoint iss
 ``GET /me``, ``GET /me/calendars``, ``GET /me[/calendars/{id}]/calendarView/delta`` (window,
 ``$skiptoken`` pages, ``$deltatoken`` increments with ``@removed``), ``POST`` and ``GET``
 ``/me[/calendars/{id}]/events`` (``transactionId`` dedup; the ``singleValueExtendedProperties``
-``$filter``), ``DELETE /me/events/{id}``, ``POST/PATCH/DELETE /subscriptions[/{id}]`` (creation
+``$filter``), ``PATCH`` and ``DELETE /me/events/{id}``, ``POST/PATCH/DELETE /subscriptions[/{id}]`` (creation
 runs the validation handshake against Hub when ``route_public`` tells it where Hub is).
 """
 
@@ -290,6 +290,7 @@ class GraphStandIn:
         self.validations: list[dict[str, Any]] = []  # handshakes run against Hub
         self.creates: list[dict[str, Any]] = []  # every POST .../events body, duplicates included
         self.deletes: list[str] = []  # ids deleted by DELETE .../events/{id}
+        self.patches: list[tuple[str, dict[str, Any]]] = []  # (id, body) of every PATCH .../events/{id}
         self.lookups: list[dict[str, str]] = []  # GET .../events queries
         self.requests: list[dict[str, Any]] = []  # every request: at, method, path, query, status
         # switches
@@ -597,6 +598,8 @@ class GraphStandIn:
             if method == "GET":
                 return (*self._list_events(query, zone), {})
         match = re.fullmatch(r"/me(?:/calendars/[^/]+)?/events/([^/]+)", api)
+        if match and method == "PATCH":
+            return (*self._patch(match.group(1), json.loads(raw), zone), {})
         if match and method == "DELETE":
             event = self.events.get(match.group(1))
             if event is None or event["_deleted"]:
@@ -914,6 +917,30 @@ class GraphStandIn:
             self.drop_next_create_response = False
             return None, None, {}
         return 201, self.render(event, body["start"].get("timeZone")), {}
+
+    def _patch(self, event_id: str, body: dict[str, Any], zone: str) -> tuple[int, Any]:
+        """``PATCH /me/events/{id}``: the properties sent replace the stored ones; 404 when gone;
+        ``transactionId`` cannot change (400, as Graph documents it may not be updated)."""
+        event = self.events.get(event_id)
+        if event is None or event["_deleted"]:
+            return graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        if "transactionId" in body and body["transactionId"] != event.get("_transaction_id"):
+            return graph_error(400, "ErrorInvalidRequest", "transactionId cannot be changed.")
+        self.patches.append((event_id, body))
+        self.version += 1
+        if "start" in body:
+            event["_start"] = _parse_instant(body["start"]["dateTime"], body["start"].get("timeZone"))
+        if "end" in body:
+            event["_end"] = _parse_instant(body["end"]["dateTime"], body["end"].get("timeZone"))
+        if "subject" in body:
+            event["subject"] = body["subject"]
+        if "body" in body:
+            event["_body"] = body["body"]
+        if "attendees" in body:
+            event["_attendees"] = list(body["attendees"])
+        event["lastModifiedDateTime"] = _utc_stamp(dt.datetime.now(dt.UTC))
+        event["_version"] = self.version
+        return 200, self.render(event, zone)
 
     def _list_events(self, query: dict[str, str], zone: str) -> tuple[int, dict[str, Any]]:
         """``GET .../events`` with the single-value extended property ``$filter`` the connector uses."""

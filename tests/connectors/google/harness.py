@@ -92,6 +92,12 @@ class GoogleHarness:
             events[body["id"]] = {"kind": "calendar#event", "status": "confirmed", **body}
             return httpx.Response(200, json=events[body["id"]])
 
+        def patch(request: httpx.Request, event_id: str) -> httpx.Response:
+            if event_id not in events:
+                return respond("google_error_410_deleted", 410)
+            events[event_id] = {**events[event_id], **json.loads(request.content)}  # events.patch semantics
+            return httpx.Response(200, json=events[event_id])
+
         def delete(request: httpx.Request, event_id: str) -> httpx.Response:
             if events.pop(event_id, None) is None:
                 return respond("google_error_410_deleted", 410)
@@ -112,6 +118,7 @@ class GoogleHarness:
         return Mocks(
             calendars=router.get(f"{API}/users/me/calendarList", name="calendars").mock(side_effect=calendar_list),
             create_event=router.post(EVENTS, name="create_event").mock(side_effect=insert),
+            update_event=router.patch(url__regex=EVENT_URL, name="update_event").mock(side_effect=patch),
             delete_event=router.delete(
                 url__regex=rf"{EVENTS}/(?P<event_id>[a-v0-9]+)(?=[?]|$)", name="delete_event"
             ).mock(side_effect=delete),

@@ -217,3 +217,65 @@ def test_error_reasons_not_messages_decide(connector: Connector, google: respx.M
     with pytest.raises(PermanentError) as raised:
         connector.calendars.list_calendars(store)
     assert raised.value.code == "permission_denied"
+
+
+# --- events.patch: a moved booking ---------------------------------------------------------------
+
+MOVED = msgspec.structs.replace(
+    BOOKING, start=datetime(2026, 3, 12, 16, 0, tzinfo=UTC), end=datetime(2026, 3, 12, 17, 0, tzinfo=UTC)
+)
+
+
+def test_a_moved_booking_is_patched_in_place_with_the_fields_hub_owns(
+    connector: Connector, google: respx.MockRouter, store: MemoryStore
+) -> None:
+    patched = google.patch(f"{EVENTS_URL}/{EVENT_ID}", name="patch").mock(
+        side_effect=lambda request: httpx.Response(
+            200, json={"kind": "calendar#event", "id": EVENT_ID, "status": "confirmed", **json.loads(request.content)}
+        )
+    )
+    assert connector.calendars.update_event(store, CALENDAR_ID, EVENT_ID, MOVED) == EVENT_ID
+    request = patched.calls.last.request
+    assert request.url.raw_path.startswith(f"/calendar/v3/calendars/alice%40example.com/events/{EVENT_ID}".encode())
+    assert request.url.params["sendUpdates"] == "none"
+    body = json.loads(request.content)
+    assert body == {
+        "summary": "Intro call",
+        "description": None,
+        "start": {"dateTime": "2026-03-12T17:00:00+01:00", "timeZone": "Europe/Berlin"},
+        "end": {"dateTime": "2026-03-12T18:00:00+01:00", "timeZone": "Europe/Berlin"},
+        "attendees": [{"email": "bob@example.org"}],
+    }
+    assert "id" not in body
+    assert "extendedProperties" not in body  # left as written
+
+
+@pytest.mark.parametrize(("status", "name"), [(404, None), (410, "google_error_410_deleted")])
+def test_an_event_gone_at_google_is_written_again_under_the_bookings_id(
+    connector: Connector, google: respx.MockRouter, store: MemoryStore, status: int, name: str | None
+) -> None:
+    gone = respond(name, status) if name else httpx.Response(404, json={"error": {"code": 404, "message": "Not Found"}})
+    google.patch(f"{EVENTS_URL}/{EVENT_ID}", name="patch").mock(return_value=gone)
+    insert = google.post(EVENTS_URL, name="insert").mock(
+        side_effect=lambda request: httpx.Response(200, json={**json.loads(request.content), "status": "confirmed"})
+    )
+    assert connector.calendars.update_event(store, CALENDAR_ID, EVENT_ID, MOVED) == EVENT_ID
+    written = json.loads(insert.calls.last.request.content)
+    assert (written["id"], written["start"]["dateTime"]) == (EVENT_ID, "2026-03-12T17:00:00+01:00")
+
+
+def test_an_id_taken_by_a_deleted_event_answers_duplicate_and_keeps_the_id(
+    connector: Connector, google: respx.MockRouter, store: MemoryStore
+) -> None:
+    google.patch(f"{EVENTS_URL}/{EVENT_ID}", name="patch").mock(return_value=respond("google_error_410_deleted", 410))
+    insert = google.post(EVENTS_URL, name="insert").mock(return_value=respond("google_error_409_duplicate", 409))
+    assert connector.calendars.update_event(store, CALENDAR_ID, EVENT_ID, MOVED) == EVENT_ID
+    assert insert.call_count == 1
+
+
+def test_a_patch_refused_for_good_is_raised(connector: Connector, google: respx.MockRouter, store: MemoryStore) -> None:
+    google.patch(f"{EVENTS_URL}/{EVENT_ID}", name="patch").mock(
+        return_value=respond("google_error_403_quota_exceeded", 403)
+    )
+    with pytest.raises(TransientError):
+        connector.calendars.update_event(store, CALENDAR_ID, EVENT_ID, MOVED)

@@ -142,6 +142,13 @@ class MicrosoftHarness:
             ]
             return httpx.Response(200, json={"value": value})
 
+        def patch(request: httpx.Request, event_id: str) -> httpx.Response:
+            if event_id not in events:
+                gone = {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found."}}
+                return httpx.Response(404, json=gone)
+            events[event_id] = {**events[event_id], **json.loads(request.content)}
+            return httpx.Response(200, json=events[event_id])
+
         def delete(request: httpx.Request, event_id: str) -> httpx.Response:
             if events.pop(event_id, None) is None:
                 gone = {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found."}}
@@ -165,6 +172,7 @@ class MicrosoftHarness:
         return Mocks(
             calendars=router.get(f"{GRAPH}/me/calendars", name="calendars").mock(side_effect=calendar_list),
             create_event=router.post(EVENTS, name="create_event").mock(side_effect=create),
+            update_event=router.patch(url__regex=EVENT_URL, name="update_event").mock(side_effect=patch),
             delete_event=router.delete(url__regex=EVENT_URL, name="delete_event").mock(side_effect=delete),
             feed=router.get(url__regex=DELTA, name="feed").mock(side_effect=delta),
             token=router.post(TOKEN_URL, name="token").mock(

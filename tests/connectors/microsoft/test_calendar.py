@@ -117,3 +117,45 @@ def test_deleting_an_event_that_is_already_gone_is_fine(
     connector.calendars.delete_event(store, CALENDAR_ID, CREATED_ID)
     connector.calendars.delete_event(store, CALENDAR_ID, CREATED_ID)
     assert route.call_count == 2
+
+
+# --- PATCH /me/events/{id}: a moved booking ----------------------------------------------------
+
+MOVED = OutboundEvent(
+    booking_id=BOOKING.booking_id,
+    title=BOOKING.title,
+    start=datetime(2026, 7, 10, 9, tzinfo=UTC),
+    end=datetime(2026, 7, 10, 10, 30, tzinfo=UTC),
+    timezone="Europe/Berlin",
+)
+
+
+def test_a_moved_booking_is_patched_in_place_in_its_zone(
+    microsoft: respx.MockRouter, connector: Connector, store: MemoryStore
+) -> None:
+    event = fixture("graph_event_timed")
+    patched = microsoft.patch(f"{GRAPH}/me/events/{CREATED_ID}").mock(
+        side_effect=lambda request: httpx.Response(200, json={**event, **json.loads(request.content)})
+    )
+    assert connector.calendars.update_event(store, CALENDAR_ID, CREATED_ID, MOVED) == CREATED_ID
+    body = json.loads(patched.calls.last.request.content)
+    # summer time in Berlin: 09:00 UTC is 11:00 local
+    assert body["start"] == {"dateTime": "2026-07-10T11:00:00", "timeZone": "Europe/Berlin"}
+    assert body["end"] == {"dateTime": "2026-07-10T12:30:00", "timeZone": "Europe/Berlin"}
+    assert body["subject"] == "Quarterly planning"
+    assert "transactionId" not in body  # Graph does not let an update change it
+    assert "attendees" not in body  # Hub's own invitations tell them
+
+
+def test_an_event_gone_at_graph_is_written_again(
+    microsoft: respx.MockRouter, connector: Connector, store: MemoryStore
+) -> None:
+    gone = {"error": {"code": "ErrorItemNotFound", "message": "The specified object was not found in the store."}}
+    microsoft.patch(f"{GRAPH}/me/events/{CREATED_ID}").mock(return_value=httpx.Response(404, json=gone))
+    new_id = "AAMkAGI1AAAt9AHnew="
+    create = microsoft.post(EVENTS).mock(
+        return_value=httpx.Response(201, json={**fixture("graph_event_timed"), "id": new_id})
+    )
+    microsoft.get(EVENTS).mock(return_value=found((new_id, "2026-03-01T10:00:00Z")))
+    assert connector.calendars.update_event(store, CALENDAR_ID, CREATED_ID, MOVED) == new_id
+    assert json.loads(create.calls.last.request.content)["start"]["dateTime"] == "2026-07-10T11:00:00"

@@ -6,6 +6,8 @@ provider's own documented payloads served by respx:
 
 * the capabilities the spec declares are implemented (``hub.connectors`` protocols);
 * writing one booking twice yields one event and the same provider id;
+* updating a written event moves it in place (same provider id, one event, the new times), and
+  updating one the provider no longer has writes it again (one event, the new times);
 * deleting an event twice is fine (already gone is not an error);
 * a rate-limit answer is classified transient, retried in-call, and the call recovers;
 * a revoked grant (refresh answers ``invalid_grant``) raises ``ReauthRequired``;
@@ -29,6 +31,10 @@ What ``install`` must mock (named routes, returned in ``Mocks``):
     a stateful fake: it stores a created event in ``Mocks.events`` (by provider id) and answers
     a repeated create of the same booking (same client-supplied id / ``transactionId``) the way
     the provider does (Google: 409 ``duplicate``).
+``update_event``
+    the provider's patch of one event (Google ``events.patch``, Graph ``PATCH /me/events/{id}``):
+    merges the body into the stored event in ``Mocks.events`` and answers the event; an event
+    that is not there gets the provider's not-found answer (Google: 410 ``deleted``; Graph: 404).
 ``delete_event``
     removes the event from ``Mocks.events``; deleting one that is not there gets the provider's
     already-gone answer (Google: 410 ``deleted``; Graph: 404).
@@ -77,6 +83,7 @@ class Mocks:
 
     calendars: respx.Route
     create_event: respx.Route
+    update_event: respx.Route
     delete_event: respx.Route
     feed: respx.Route
     token: respx.Route

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import respx
 
@@ -90,6 +92,56 @@ def test_writing_one_booking_twice_makes_one_event_with_one_id(world: World) -> 
     assert first == again
     assert list(world.mocks.events) == [first]
     assert world.mocks.create_event.call_count == 2  # the retry reached the provider and was deduplicated
+
+
+def moved() -> OutboundEvent:
+    """``booking()`` two hours later and longer, with another attendee."""
+    return msgspec.structs.replace(
+        booking(),
+        start=datetime(2026, 3, 12, 16, 0, tzinfo=UTC),
+        end=datetime(2026, 3, 12, 17, 0, tzinfo=UTC),
+        attendees=(("carol@example.org", "Carol Example"),),
+    )
+
+
+def wall_clock(stored: dict[str, Any], name: str) -> str:
+    """The event's ``start``/``end`` as the provider stores it, wall clock only (Europe/Berlin)."""
+    return str(stored[name]["dateTime"])[:19]
+
+
+def test_updating_an_event_moves_it_in_place(world: World) -> None:
+    store = world.store()
+    calendar = world.harness.calendar.provider_calendar_id
+    event_id = world.connector.calendars.write_event(store, calendar, booking())
+    updated = world.connector.calendars.update_event(store, calendar, event_id, moved())
+    assert updated == event_id
+    assert list(world.mocks.events) == [event_id]
+    stored = world.mocks.events[event_id]
+    assert (wall_clock(stored, "start"), wall_clock(stored, "end")) == ("2026-03-12T17:00:00", "2026-03-12T18:00:00")
+    assert world.mocks.update_event.call_count == 1
+    assert world.mocks.create_event.call_count == 1, "a move is never a second event"
+    assert world.mocks.delete_event.call_count == 0, "a move is never a delete"
+
+
+def test_updating_an_event_twice_ends_at_the_last_state(world: World) -> None:
+    store = world.store()
+    calendar = world.harness.calendar.provider_calendar_id
+    event_id = world.connector.calendars.write_event(store, calendar, booking())
+    world.connector.calendars.update_event(store, calendar, event_id, moved())
+    world.connector.calendars.update_event(store, calendar, event_id, booking())
+    assert wall_clock(world.mocks.events[event_id], "start") == "2026-03-12T15:00:00"
+
+
+def test_updating_an_event_the_provider_no_longer_has_writes_it_again(world: World) -> None:
+    store = world.store()
+    calendar = world.harness.calendar.provider_calendar_id
+    event_id = world.connector.calendars.write_event(store, calendar, booking())
+    world.mocks.events.clear()  # gone at the provider (deleted by its owner)
+    written = world.connector.calendars.update_event(store, calendar, event_id, moved())
+    assert list(world.mocks.events) == [written]
+    assert wall_clock(world.mocks.events[written], "start") == "2026-03-12T17:00:00"
+    assert world.mocks.update_event.call_count == 1
+    assert world.mocks.create_event.call_count == 2
 
 
 def test_deleting_an_event_twice_is_fine(world: World) -> None:
