@@ -33,10 +33,10 @@ from hub.holds.controllers import HoldController
 from hub.jobs.relay import OutboxRelay
 from hub.jsonbody import HubRequest
 from hub.observability.context import RequestContextMiddleware
-from hub.observability.request_metrics import RequestMetrics
 from hub.observability.exposition import MetricsController
 from hub.observability.logging import configure_logging
 from hub.observability.plugin import TracingPlugin
+from hub.observability.request_metrics import RequestMetrics
 from hub.openapi import add_problem_responses, describe_outside_routes
 from hub.redis import connect, with_redis
 from hub.settings import Settings

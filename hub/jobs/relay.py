@@ -31,6 +31,7 @@ import redis
 import structlog
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
 from hub.jobs.queues import DEFAULT, NOTIFY
 from hub.jobs.runner import enqueue, job_id, propagated_context
 from hub.observability import propagation

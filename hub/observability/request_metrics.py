@@ -59,7 +59,7 @@ class RequestMetrics(PrometheusMiddleware):
         return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = scope.get("method") or scope["type"]
+        method = str(scope.get("method") or scope["type"])
         path = scope["path_template"] if self._config.group_path else scope["path"]
         started = time.perf_counter()
         span = [200, 0.0]  # status, duration

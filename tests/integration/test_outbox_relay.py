@@ -87,7 +87,6 @@ def test_each_committed_event_is_handed_over_once_and_fanned_out_once(
     assert all(event[1] == "booking.created" for job in handed for event in job.args[0])
     assert _pending(db) >= set(ids)  # the API process wrote nothing: the worker marks them
 
-
     # running the hand-off enqueues each consumer of each event, once
     worker = HubWorker(queues(private_redis), connection=private_redis, serializer=JSONSerializer, context=context())
     worker.work(burst=True, logging_level="ERROR", with_scheduler=False, max_jobs=len(handed))
