@@ -22,7 +22,7 @@ from tests.connectors.shared_suite.harness import MemoryStore
 from tests.support.servers import RadicaleServer
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-PASSWORD = "app-pass-1234"  # noqa: S105 - the test server's
+PASSWORD = "app-pass-1234"
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,11 @@ class Account:
 def parts(*, allow_private: bool = True) -> tuple[CalDavLinker, CalDavCalendars, CalDavChangeFeed]:
     client = CalDavClient(guarded(allow_private=allow_private), sleep=lambda _s: None)
     calendars = CalDavCalendars(client, clock=lambda: NOW)
-    return CalDavLinker(client, calendars, allow_private=allow_private), calendars, CalDavChangeFeed(client, clock=lambda: NOW)
+    return (
+        CalDavLinker(client, calendars, allow_private=allow_private),
+        calendars,
+        CalDavChangeFeed(client, clock=lambda: NOW),
+    )
 
 
 @pytest.fixture

@@ -113,9 +113,12 @@ def test_transparent_and_cancelled_events_do_not_block_and_all_day_is_in_the_hos
 ) -> None:
     account.put("free.ics", single("free", "20270310T100000Z", "20270310T110000Z", "TRANSP:TRANSPARENT"))
     account.put("off.ics", single("off", "20270311T100000Z", "20270311T110000Z", "STATUS:CANCELLED"))
-    account.put("day.ics", single("day", "20270312", "20270313").replace("DTSTART:", "DTSTART;VALUE=DATE:").replace(
-        "DTEND:", "DTEND;VALUE=DATE:"
-    ))
+    account.put(
+        "day.ics",
+        single("day", "20270312", "20270313")
+        .replace("DTSTART:", "DTSTART;VALUE=DATE:")
+        .replace("DTEND:", "DTEND;VALUE=DATE:"),
+    )
     batch = account.feed.pull(account.store, account.calendar, None)
     assert busy(batch.changes) == [(utc(2027, 3, 11, 23, 0), utc(2027, 3, 12, 23, 0))]  # Berlin midnight
 
@@ -129,13 +132,18 @@ def test_changes_on_the_server_arrive_incrementally(account: Account) -> None:
     account.put("a.ics", single("a", "20270310T140000Z", "20270310T150000Z"))
     second = account.feed.pull(account.store, account.calendar, first.cursor)
     assert not second.full
-    assert busy(second.changes) == [(utc(2027, 3, 10, 14), utc(2027, 3, 10, 15)), (utc(2027, 3, 11, 10), utc(2027, 3, 11, 11))]
+    assert busy(second.changes) == [
+        (utc(2027, 3, 10, 14), utc(2027, 3, 10, 15)),
+        (utc(2027, 3, 11, 10), utc(2027, 3, 11, 11)),
+    ]
     assert {c.item for c in second.changes} == {f"{account.calendar_url}a.ics", f"{account.calendar_url}b.ics"}
 
     account.delete("b.ics")
     third = account.feed.pull(account.store, account.calendar, second.cursor)
     assert not third.full
-    assert third.changes == [BusyChange(f"{account.calendar_url}b.ics", busy=False, item=f"{account.calendar_url}b.ics")]
+    assert third.changes == [
+        BusyChange(f"{account.calendar_url}b.ics", busy=False, item=f"{account.calendar_url}b.ics")
+    ]
 
     quiet = account.feed.pull(account.store, account.calendar, third.cursor)
     assert quiet.changes == []
@@ -224,9 +232,14 @@ def test_a_private_address_is_refused_without_the_allow_flag(radicale: RadicaleS
 
 def test_presets_name_their_servers_and_nextcloud_needs_one() -> None:
     assert server_of(PasswordLogin("u", "p", preset="icloud"), allow_private=False) == PRESETS["icloud"]
-    assert server_of(PasswordLogin("u", "p", preset="fastmail"), allow_private=False) == "https://caldav.fastmail.com/dav/"
+    assert (
+        server_of(PasswordLogin("u", "p", preset="fastmail"), allow_private=False) == "https://caldav.fastmail.com/dav/"
+    )
     with pytest.raises(LinkRefused):
         server_of(PasswordLogin("u", "p", preset="nextcloud"), allow_private=False)
-    assert server_of(
-        PasswordLogin("u", "p", preset="nextcloud", server_url="https://cloud.example.com/"), allow_private=False
-    ) == "https://cloud.example.com/"
+    assert (
+        server_of(
+            PasswordLogin("u", "p", preset="nextcloud", server_url="https://cloud.example.com/"), allow_private=False
+        )
+        == "https://cloud.example.com/"
+    )
