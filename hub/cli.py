@@ -174,6 +174,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """Everything in one command on embedded defaults."""
 
     os.environ.setdefault("HUB_WEBHOOKS_ALLOW_PRIVATE", "true")
+    os.environ.setdefault("HUB_CALDAV_ALLOW_PRIVATE", "true")
     os.environ.setdefault("HUB_OAUTH_REDIRECT_ALLOW_LOCALHOST", "true")
     settings = _settings()
     db = _migrate(settings)

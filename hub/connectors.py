@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
@@ -32,10 +32,14 @@ REGISTRY: Final[dict[str, str]] = {
     "email": "connectors.email.spec:SPEC",
     "google": "connectors.google.spec:SPEC",
     "microsoft": "connectors.microsoft.spec:SPEC",
+    "caldav": "connectors.caldav.spec:SPEC",
 }
 
-CALENDAR_PROVIDERS: Final = ("google", "microsoft")
-Capability = Literal["oauth", "calendars", "change_feed", "push", "notifier"]
+CALENDAR_PROVIDERS: Final = ("google", "microsoft", "caldav")
+# "oauth": linked through a consent redirect (``OAuthLinker``); "password": linked with a server,
+# a user name and a password (``PasswordLinker``); "push": change notifications, else the
+# calendars are polled every ``ConnectorSpec.poll_every``.
+Capability = Literal["oauth", "password", "calendars", "change_feed", "push", "notifier"]
 CALENDAR_CAPABILITIES: Final[frozenset[Capability]] = frozenset({"oauth", "calendars", "change_feed", "push"})
 
 
@@ -48,13 +52,6 @@ class ResyncRequired(PipelineError):
 # --- value types ------------------------------------------------------------------------------
 
 
-class LinkedAccount(msgspec.Struct, frozen=True):
-    account_id: str  # the provider's stable id for the account (Google ``sub``, Entra ``oid``)
-    account_email: str | None
-    credentials: dict[str, Any]  # opaque to core; encrypted at rest
-    scopes: tuple[str, ...] = ()
-
-
 class ProviderCalendar(msgspec.Struct, frozen=True):
     provider_calendar_id: str
     name: str
@@ -63,13 +60,28 @@ class ProviderCalendar(msgspec.Struct, frozen=True):
     writable: bool = True
 
 
+class LinkedAccount(msgspec.Struct, frozen=True):
+    account_id: str  # the provider's stable id for the account (Google ``sub``, Entra ``oid``)
+    account_email: str | None
+    credentials: dict[str, Any]  # opaque to core; encrypted at rest
+    scopes: tuple[str, ...] = ()
+    calendars: tuple[ProviderCalendar, ...] = ()  # listed while linking (a PasswordLinker's discovery)
+
+
 class BusyChange(msgspec.Struct, frozen=True):
-    """One event from a change feed: a busy block to keep, or an event to forget."""
+    """One event from a change feed: a busy block to keep, or an event to forget.
+
+    ``item`` names the provider object the block comes from when one object yields several
+    blocks (a CalDAV resource holds a whole recurring series): a batch that mentions an item
+    replaces every block stored for it, so an occurrence that is no longer there goes too. A
+    removal of the whole item is ``BusyChange(provider_event_id=item, item=item, busy=False)``.
+    """
 
     provider_event_id: str
     start: datetime | None = None  # aware UTC; None when ``busy`` is False
     end: datetime | None = None
     busy: bool = True  # False: cancelled, declined, transparent/free, or deleted -> remove
+    item: str | None = None
 
 
 class ChangeBatch(msgspec.Struct, frozen=True):
@@ -134,6 +146,32 @@ class OAuthLinker(Protocol):
     def revoke(self, credentials: CredentialStore) -> None: ...
 
 
+class PasswordLogin(msgspec.Struct, frozen=True):
+    """What a user gives to link a server-and-password account (CalDAV): the server (or a
+    provider's preset naming it), the user name and an app-specific password."""
+
+    username: str
+    password: str
+    server_url: str | None = None
+    preset: str | None = None
+
+
+class LinkRefused(PipelineError):
+    """Linking cannot complete with what the user gave; ``code`` is the API error code
+    (``caldav_auth_failed``, ``caldav_unreachable``, ...), answered as a 422."""
+
+    code = "link_refused"
+
+
+@runtime_checkable
+class PasswordLinker(Protocol):
+    def link(self, login: PasswordLogin) -> LinkedAccount:
+        """Find the account on its server (discovery included); raise ``LinkRefused``."""
+
+    def revoke(self, credentials: CredentialStore) -> None:
+        """Nothing to revoke at most servers (the user deletes the app password)."""
+
+
 @runtime_checkable
 class CalendarOperations(Protocol):
     def list_calendars(self, credentials: CredentialStore) -> list[ProviderCalendar]: ...
@@ -188,6 +226,7 @@ class Connector(msgspec.Struct, frozen=True):
     a capability it lacks, so every caller checks before using a part)."""
 
     oauth: OAuthLinker | None = None
+    password: PasswordLinker | None = None
     calendars: CalendarOperations | None = None
     feed: ChangeFeed | None = None
     push: PushChannels | None = None
@@ -231,6 +270,7 @@ class ConnectorSpec(msgspec.Struct, frozen=True):
     capabilities: frozenset[Capability] = frozenset()
     consumers: tuple[OutboxConsumer, ...] = ()
     factory: str | None = None  # import path of a ``ConnectorFactory``
+    poll_every: timedelta | None = None  # without push: how often its busy calendars are synced
 
     def configured(self, settings: Settings) -> bool:
         """Whether the operator supplied this provider's client credentials."""

@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "console"  # "console" (readable) or "json"
     log_level: str = "info"
     webhooks_allow_private: bool = False
+    caldav_allow_private: bool = False  # CalDAV servers on private/loopback addresses, and http:// (hub dev)
     # Origins (scheme://host[:port]) an OAuth redirect_uri may point at; empty: HUB_PUBLIC_URL's.
     oauth_redirect_origins: tuple[str, ...] = ()
     oauth_redirect_allow_localhost: bool = False  # any http://localhost or 127.0.0.1 port (hub dev)

@@ -16,6 +16,7 @@ one connection: its credentials, its calendars as connectors see them, its failu
 API, the webhook intake and the jobs themselves ask for work the same way.
 """
 
+from hub.connections._access import has_push
 from hub.connections._bookings import write_booking
 from hub.connections._calendars import refresh_calendars
 from hub.connections._feed import FULL_SYNC_EVERY, sync_calendar
@@ -34,7 +35,7 @@ from hub.connections._requests import (
     request_sync,
     request_unlink,
 )
-from hub.connections._sweeps import sweep_inbox, sweep_quiet_calendars, sweep_unlinks
+from hub.connections._sweeps import sweep_inbox, sweep_polled_calendars, sweep_quiet_calendars, sweep_unlinks
 from hub.connections._unlink import unlink
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "SYNC_CALENDAR",
     "UNLINK_CONNECTION",
     "clear_pending",
+    "has_push",
     "process_notification",
     "refresh_calendars",
     "renew_channels",
@@ -57,6 +59,7 @@ __all__ = [
     "stop_channels",
     "subscribe",
     "sweep_inbox",
+    "sweep_polled_calendars",
     "sweep_quiet_calendars",
     "sweep_unlinks",
     "sync_calendar",

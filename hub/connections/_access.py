@@ -9,7 +9,7 @@ from typing import TypeVar
 from hub.clock import utcnow
 from hub.connections.credentials import StoredCredentials
 from hub.connections.service import record_failure
-from hub.connectors import Capability, ProviderCalendar
+from hub.connectors import Capability, ProviderCalendar, spec
 from hub.db.tables import Calendar, Connection
 from hub.errors import PermanentError, PipelineError, ReauthRequired, SkippableError
 from hub.jobs.context import JobContext
@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 _PARTS: dict[Capability, str] = {
     "oauth": "account linking",
+    "password": "account linking",
     "calendars": "calendar operations",
     "change_feed": "change feed",
     "push": "push notifications",
@@ -35,6 +36,13 @@ def provider_calendar(calendar: Calendar, fallback_zone: str | None = None) -> P
     return ProviderCalendar(
         calendar.provider_calendar_id, calendar.name, calendar.primary, calendar.timezone or fallback_zone
     )
+
+
+def has_push(ctx: JobContext, connection_id: str) -> bool:
+    """Whether the connection's provider has push channels to subscribe (else it is polled)."""
+    with ctx.db.read() as session:
+        connection = session.get(Connection, connection_id)
+    return connection is not None and "push" in spec(connection.provider).capabilities
 
 
 def usable(connection: Connection | None) -> Connection:

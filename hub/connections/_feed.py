@@ -98,19 +98,19 @@ def _store(
     now = utcnow()
     keep = [c for c in batch.changes if c.busy and c.start is not None and c.end is not None and c.end > c.start]
     drop = [c.provider_event_id for c in batch.changes if c not in keep]
+    items = sorted({c.item for c in batch.changes if c.item is not None})  # replaced whole
     with ctx.db.write() as session:
         deleted = 0
         if batch.full:
             result = session.execute(delete(ExternalEvent).where(ExternalEvent.calendar_id == calendar.id))
             deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
-        elif drop:
-            for chunk in _chunks(drop, 500):
-                result = session.execute(
-                    delete(ExternalEvent).where(
-                        ExternalEvent.calendar_id == calendar.id, ExternalEvent.provider_event_id.in_(chunk)
+        else:
+            for column, ids in ((ExternalEvent.item, items), (ExternalEvent.provider_event_id, drop)):
+                for chunk in _chunks(ids, 500):
+                    result = session.execute(
+                        delete(ExternalEvent).where(ExternalEvent.calendar_id == calendar.id, column.in_(chunk))
                     )
-                )
-                deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
+                    deleted += int(result.rowcount or 0)  # type: ignore[attr-defined]
         if keep and not batch.full:
             for chunk in _chunks([c.provider_event_id for c in keep], 500):
                 session.execute(
@@ -125,6 +125,7 @@ def _store(
                         calendar_id=calendar.id,
                         user_id=connection.user_id,
                         provider_event_id=c.provider_event_id,
+                        item=c.item,
                         start_at=c.start,
                         end_at=c.end,
                         updated_at=now,

@@ -24,9 +24,10 @@ def unlink(ctx: JobContext, connection_id: str) -> dict[str, Any]:
         return {"outcome": "already_unlinked"}
     connector = ctx.connectors.get(connection.provider)
     stopped = stop_channels(ctx, connection, connector.push) if connector.push is not None else 0
-    if connector.oauth is not None:
+    linker = connector.oauth or connector.password
+    if linker is not None:
         try:
-            connector.oauth.revoke(credentials(ctx, connection))
+            linker.revoke(credentials(ctx, connection))
         except (SkippableError, PermanentError, ReauthRequired) as exc:
             log.info("oauth.revoke_failed", code=exc.code)  # the grant is gone either way
     with ctx.db.write() as session:

@@ -9,13 +9,21 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.response import Redirect
 
 from hub.auth.scopes import needs
-from hub.connections import oauth, service
-from hub.connections.schemas import AuthorizeRequest, AuthorizeResponse, CalendarUpdate, ConnectionOut, SyncRequested
+from hub.connections import oauth, password, service
+from hub.connections.schemas import (
+    AuthorizeRequest,
+    AuthorizeResponse,
+    CalendarUpdate,
+    ConnectionOut,
+    PasswordLinkRequest,
+    SyncRequested,
+)
+from hub.connectors import Connectors
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.settings import Settings
-from hub.web import ApiRequest, Limit
+from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
 
 
 class AuthorizeController(Controller):
@@ -42,6 +50,38 @@ class AuthorizeController(Controller):
         oauth.provider_or_404(provider, settings)
         redirect_uri = oauth.check_redirect(settings, data.redirect_uri)
         return oauth.authorize(db, settings, keyring, request.user, user_id, provider, redirect_uri)
+
+    @post(
+        "/{provider:str}",
+        sync_to_thread=True,
+        opt=needs("connections.write"),
+        status_code=201,
+        summary="Link a calendar account with a server and an app-specific password (CalDAV)",
+    )
+    def link_with_password(
+        self,
+        request: ApiRequest,
+        db: Database,
+        keyring: Keyring,
+        connectors: Connectors,
+        user_id: str,
+        provider: str,
+        data: PasswordLinkRequest,
+        body: bytes,
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Response[ConnectionOut]:
+        principal, redis_client = request.user, request.app.state.redis
+        password.linker_or_404(connectors, provider)
+        return run_idempotent(
+            request,
+            db,
+            keyring,
+            idempotency_key,
+            body,
+            lambda finish: password.link(
+                db, keyring, redis_client, connectors, principal, user_id, provider, data, finish
+            ),
+        )
 
 
 class ConnectionController(Controller):

@@ -15,9 +15,11 @@ from hub.statuses import SyncTrigger
 def setup_connection(connection_id: str) -> dict[str, object]:
     ctx = context()
     calendars = connections.refresh_calendars(ctx, connection_id)
+    pushed = connections.has_push(ctx, connection_id)
     for calendar_id in calendars:
         connections.request_sync(ctx.redis, calendar_id, "initial")
-        connections.request_subscribe(ctx.redis, calendar_id)
+        if pushed:
+            connections.request_subscribe(ctx.redis, calendar_id)
     return {"busy_sources": calendars}
 
 
@@ -58,6 +60,12 @@ def sweep_quiet_calendars() -> dict[str, int]:
     """The safety net: push is not 100 % reliable, so sync calendars that were quiet too long,
     and subscribe busy calendars that have no live push channel (a failed or lapsed one)."""
     return connections.sweep_quiet_calendars(context())
+
+
+@hub_job("sweep.polled_calendars")
+def sweep_polled_calendars() -> dict[str, int]:
+    """Calendars of providers without push (CalDAV) are synced every ``poll_every``."""
+    return connections.sweep_polled_calendars(context())
 
 
 @hub_job("sweep.unlinks")

@@ -17,6 +17,7 @@ import msgspec
 import redis
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from hub.auth import audit
 from hub.auth.principal import Principal
@@ -46,6 +47,11 @@ def provider_or_404(provider: str, settings: Settings) -> OAuthLinker:
             f"Unknown provider {provider!r}; use one of: {', '.join(p for p in CALENDAR_PROVIDERS if p in REGISTRY)}."
         )
     connector_spec = spec(provider)
+    if "oauth" not in connector_spec.capabilities:
+        raise NotFound(
+            f"{connector_spec.name} accounts are linked with a password, not OAuth: "
+            f"POST /v1/users/{{user_id}}/connections/{provider}."
+        )
     if not connector_spec.configured(settings):
         raise ApiError(
             f"{connector_spec.name} is not configured on this Hub: the operator must set "
@@ -219,44 +225,58 @@ def _store(
     account: LinkedAccount,
     actor: str | None,
 ) -> str:
-    now = utcnow()
     with db.write() as session:
-        connection = session.scalar(
-            select(Connection).where(
-                Connection.organization_id == organization_id,
-                Connection.provider == provider,
-                Connection.account_id == account.account_id,
-            )
+        return store_account(session, keyring, organization_id, user_id, provider, account, actor).id
+
+
+def store_account(
+    session: Session,
+    keyring: Keyring,
+    organization_id: str,
+    user_id: str,
+    provider: str,
+    account: LinkedAccount,
+    actor: str | None,
+) -> Connection:
+    """The account's connection, created or (the same account linked again) made active with
+    the new credentials; audited as ``connection.linked``."""
+    now = utcnow()
+    connection = session.scalar(
+        select(Connection).where(
+            Connection.organization_id == organization_id,
+            Connection.provider == provider,
+            Connection.account_id == account.account_id,
         )
-        if connection is None:
-            connection = Connection(
-                id=new_id("connection"),
-                organization_id=organization_id,
-                user_id=user_id,
-                provider=provider,
-                account_id=account.account_id,
-                created_at=now,
-                consecutive_failures=0,
-                scopes=[],
-            )
-            session.add(connection)
-        connection.user_id = user_id
-        connection.account_email = account.account_email
-        connection.status = "active"
-        connection.scopes = list(account.scopes)
-        connection.credentials_ciphertext = seal(keyring, connection.id, account.credentials)
-        connection.consecutive_failures = 0
-        connection.last_error_code = connection.last_error_message = connection.last_error_provider_code = None
-        connection.last_error_at = None
-        connection.revoked_at = None
-        connection.updated_at = now
-        audit.record(
-            session,
+    )
+    if connection is None:
+        connection = Connection(
+            id=new_id("connection"),
             organization_id=organization_id,
-            action="connection.linked",
-            actor_key_id=actor,
-            target_type="connection",
-            target_id=connection.id,
-            data={"provider": provider, "account_email": account.account_email, "user_id": user_id},
+            user_id=user_id,
+            provider=provider,
+            account_id=account.account_id,
+            created_at=now,
+            consecutive_failures=0,
+            scopes=[],
         )
-        return connection.id
+        session.add(connection)
+    connection.user_id = user_id
+    connection.account_email = account.account_email
+    connection.status = "active"
+    connection.scopes = list(account.scopes)
+    connection.credentials_ciphertext = seal(keyring, connection.id, account.credentials)
+    connection.consecutive_failures = 0
+    connection.last_error_code = connection.last_error_message = connection.last_error_provider_code = None
+    connection.last_error_at = None
+    connection.revoked_at = None
+    connection.updated_at = now
+    audit.record(
+        session,
+        organization_id=organization_id,
+        action="connection.linked",
+        actor_key_id=actor,
+        target_type="connection",
+        target_id=connection.id,
+        data={"provider": provider, "account_email": account.account_email, "user_id": user_id},
+    )
+    return connection

@@ -15,6 +15,17 @@ class AuthorizeRequest(msgspec.Struct):
     redirect_uri: Annotated[str, line(max_length=2048, examples=["https://app.example.com/after-link"])]
 
 
+class PasswordLinkRequest(msgspec.Struct):
+    """Link an account with a server and an app-specific password (CalDAV): ``server_url``, or a
+    ``preset`` naming the provider's server (``icloud``, ``fastmail``; ``nextcloud`` with your
+    ``server_url``)."""
+
+    username: Annotated[str, line(min_length=1, max_length=320, examples=["ada@icloud.com"])]
+    password: Annotated[str, line(min_length=1, max_length=1024, examples=["abcd-efgh-ijkl-mnop"])]
+    server_url: Annotated[str, line(max_length=2048, examples=["https://caldav.example.com/"])] | None = None
+    preset: Annotated[str, line(max_length=32, examples=["icloud"])] | None = None
+
+
 class AuthorizeResponse(msgspec.Struct):
     authorization_url: str
     expires_at: datetime

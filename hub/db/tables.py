@@ -332,11 +332,14 @@ class ExternalEvent(Base):
     __table_args__ = (
         UniqueConstraint("calendar_id", "provider_event_id", name="uq_external_events_calendar_event"),
         Index("ix_external_events_user_start", "user_id", "start_at"),
+        Index("ix_external_events_calendar_item", "calendar_id", "item"),
     )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     calendar_id: Mapped[str] = mapped_column(ForeignKey("calendars.id"))
     user_id: Mapped[str] = mapped_column(String(40))
     provider_event_id: Mapped[str] = mapped_column(String(1024))
+    # the provider object the block comes from when one object yields several (a CalDAV resource)
+    item: Mapped[str | None] = mapped_column(String(1024))
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
     updated_at: Mapped[datetime]

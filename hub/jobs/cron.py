@@ -42,6 +42,7 @@ SCHEDULE: list[Entry] = [
     (connections.sweep_inbox, 30, SYNC),
     (connections.renew_channels, 600, PUSH),
     (connections.sweep_quiet_calendars, 900, SYNC),
+    (connections.sweep_polled_calendars, 60, SYNC),  # providers without push: every poll_every
     (connections.sweep_unlinks, 300, PUSH),
 ]
 

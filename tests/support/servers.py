@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -200,3 +201,61 @@ class Gate:
 
         threading.Thread(target=copy, args=(upstream, client), daemon=True).start()
         copy(client, upstream)
+
+
+class RadicaleServer:
+    """A real CalDAV server (Radicale) in a subprocess on loopback, storing under ``directory``;
+    users and their plain-text passwords are in its htpasswd file (``add_user``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.users = directory / "users"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def add_user(self, name: str, password: str) -> None:
+        with self.users.open("a") as handle:
+            handle.write(f"{name}:{password}\n")
+
+    def start(self) -> RadicaleServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.users.touch()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "radicale",
+                "--server-hosts",
+                f"127.0.0.1:{self.port}",
+                "--auth-type",
+                "htpasswd",
+                "--auth-htpasswd-filename",
+                str(self.users),
+                "--auth-htpasswd-encryption",
+                "plain",
+                "--auth-delay",
+                "0",
+                "--rights-type",
+                "owner_only",
+                "--storage-filesystem-folder",
+                str(self.directory / "collections"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, 20, "radicale to start")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
