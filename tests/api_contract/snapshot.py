@@ -19,6 +19,7 @@ from litestar.testing import TestClient
 
 from hub.app import create_app
 from hub.observability.logging import configure_logging
+from hub.redis import release_embedded
 from hub.settings import Settings
 from tests.api_contract.openapi_diff import compare
 
@@ -53,10 +54,13 @@ def current_document() -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="hub-openapi-") as data_dir:
         app = create_app(Settings(data_dir=Path(data_dir)))
-        with TestClient(app) as client:
-            response = client.get("/schema/openapi.json")
-            response.raise_for_status()
-            return dict(response.json())
+        try:
+            with TestClient(app) as client:
+                response = client.get("/schema/openapi.json")
+                response.raise_for_status()
+                return dict(response.json())
+        finally:
+            release_embedded(Path(data_dir))  # stops the embedded Redis before its directory goes
 
 
 def main() -> int:
