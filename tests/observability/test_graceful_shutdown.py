@@ -132,9 +132,7 @@ def test_sigterm_mid_burst_loses_none_and_double_sends_none(settings: Settings, 
                         select(OutboxMessage.id, OutboxMessage.aggregate_id).where(
                             OutboxMessage.aggregate_id.in_(created)
                         )
-                    )
-                    .tuples()
-                    .all()
+                    ).all()
                 )
             assert sorted(stored) == sorted(created)
             handed = {

@@ -102,7 +102,7 @@ def test_the_tidy_job_marks_each_expired_hold_once(db: Database, principal: Prin
     fresh = create_hold(db, principal, hold(host_id, ttl=300, start=START + timedelta(hours=1)), now=now)
     assert expire_holds(db) >= 1
     with db.read() as session:
-        stored = dict(session.execute(select(Hold.id, Hold.status).where(Hold.host_id == host_id)).tuples().all())
+        stored = dict(session.execute(select(Hold.id, Hold.status).where(Hold.host_id == host_id)).all())
     assert stored == {old.id: "expired", fresh.id: "active"}
     assert expire_holds(db, now - timedelta(seconds=50)) == 0  # nothing left to mark as of then
     with db.read() as session:
