@@ -149,3 +149,44 @@ def test_sync_runs_record_their_trace_id(pipeline: Pipeline, spans: SpanRecorder
     with pipeline.db.read() as session:
         recorded = set(session.scalars(select(SyncRun.trace_id).where(SyncRun.connection_id == connection_id)))
     assert recorded == {hex_trace_id(s) for s in syncs}
+
+
+def test_a_reschedule_is_one_trace_from_request_to_patch_email_and_webhook(
+    pipeline: Pipeline, spans: SpanRecorder
+) -> None:
+    pipeline.subscribe(["booking.rescheduled"])
+    booking_id, _created = _booked(pipeline, spans, f"{MONDAY}T11:00:00")
+    spans.clear()
+    moved = pipeline.tenant.client.post(
+        f"/v1/bookings/{booking_id}/reschedule",
+        json={"start": f"{MONDAY}T14:00:00", "duration_minutes": 30, "timezone": "Europe/Berlin"},
+    )
+    assert moved.status_code == 200, moved.text
+    wait_for(lambda: bool(named(spans.spans(), "outbox.relay")), 10, "the outbox relay")
+    pipeline.run_jobs()
+    request = one(spans.spans(), "POST /v1/bookings/{booking_id}/reschedule")
+    trace_id = hex_trace_id(request)
+    trace = in_trace(spans.spans(), trace_id)
+    print(f"trace {trace_id}\n{render(trace, keep=lambda s: not _is_call(s))}")
+
+    relay = one(trace, "outbox.relay")
+    calendar = one(trace, "job connections.write_booking")
+    email = one(trace, "job email.booking")
+    deliver = one(trace, "job webhooks.deliver")
+    assert parent_of(relay, trace) is request
+    for consumer in (calendar, email):
+        assert parent_of(consumer, trace) is relay, consumer.name
+        assert (consumer.attributes or {})["hub.job.outcome"] == "succeeded"
+    assert ancestors(deliver, trace) == ["job webhooks.fan_out", "outbox.relay", request.name]
+
+    # the provider call is a PATCH of the booking's own event, never a delete or an insert
+    calls = [s for s in trace if s.kind is SpanKind.CLIENT and not _is_call(s)]
+    google_calls = [s for s in calls if parent_of(s, trace) is calendar]
+    assert [(s.attributes or {}).get("http.method") for s in google_calls] == ["PATCH"]
+    event_id = pipeline.google.patches[-1][0]
+    assert str((google_calls[0].attributes or {}).get("http.url", "")).endswith(f"/events/{event_id}")
+    assert len(pipeline.google.inserts) == 1 and pipeline.google.deletes == []
+    webhook_call = next(s for s in calls if parent_of(s, trace) is deliver)
+    assert str((webhook_call.attributes or {}).get("http.url", "")).startswith(pipeline.receiver.url)
+    assert [r["headers"].get("webhook-id") for r in pipeline.receiver.requests] == pipeline.receiver.ids()
+    assert b"booking.rescheduled" in pipeline.receiver.requests[-1]["body"]
