@@ -101,6 +101,9 @@ class OutboundEvent(msgspec.Struct, frozen=True):
     attendees: tuple[tuple[str, str | None], ...] = ()  # (email, name)
     description: str = ""
     notify_attendees: bool = False
+    # The booking's version (0 when created, one higher with each reschedule and with the
+    # cancel), as in its email invitations: an iCalendar writer (CalDAV) puts it in SEQUENCE.
+    sequence: int = 0
 
 
 class ChannelInfo(msgspec.Struct, frozen=True):
