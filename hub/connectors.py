@@ -84,6 +84,14 @@ class BusyChange(msgspec.Struct, frozen=True):
     item: str | None = None
 
 
+def event_item(provider_event_id: str) -> str:
+    """The provider object a written event's id names. An id may carry the version it was
+    written at after a ``#`` (CalDAV: the resource URL, then its ETag; every update returns a
+    new id); the object is the part before it, which is what a change feed reports as
+    ``BusyChange.item`` when it reads that object back."""
+    return provider_event_id.partition("#")[0]
+
+
 class ChangeBatch(msgspec.Struct, frozen=True):
     changes: list[BusyChange]
     cursor: str  # the new sync token / delta link, valid only once ``changes`` are stored
@@ -101,6 +109,9 @@ class OutboundEvent(msgspec.Struct, frozen=True):
     attendees: tuple[tuple[str, str | None], ...] = ()  # (email, name)
     description: str = ""
     notify_attendees: bool = False
+    # The booking's version (0 when created, one higher with each reschedule and with the
+    # cancel), as in its email invitations: an iCalendar writer (CalDAV) puts it in SEQUENCE.
+    sequence: int = 0
 
 
 class ChannelInfo(msgspec.Struct, frozen=True):

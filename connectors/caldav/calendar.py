@@ -4,7 +4,8 @@ one ``.ics`` resource, move it in place, delete it.
 * A booking's resource is ``<calendar>/hub-<booking id>.ics`` with ``UID <booking id>@hub``: a
   retried write lands on the same resource. The create is ``PUT`` with ``If-None-Match: *``; a
   ``412`` means an earlier attempt already wrote it, and its id is returned.
-* The provider event id is the resource URL, with the ETag the server answered kept after a
+* The provider event id is the resource URL (canonical, as the change feed spells the ``item``
+  it reads back: ``hub.connectors.event_item``), with the ETag the server answered kept after a
   ``#`` (a fragment, never sent): ``update_event`` sends it as ``If-Match``. If the resource
   changed meanwhile (``412``) the booking's time still wins (``If-Match`` on the current ETag);
   if it is gone, it is written afresh.
@@ -20,6 +21,7 @@ from typing import Any, Final
 from caldav.collection import Calendar as DavCalendar
 from caldav.collection import CalendarSet
 from caldav.davclient import DAVClient
+from caldav.lib.url import URL
 
 from connectors.caldav.client import TABLE, CalDavClient, done, response_status
 from connectors.caldav.mapping import event_ics, resource_name
@@ -43,7 +45,9 @@ def join_id(url: str, etag: str | None) -> str:
 
 
 def resource_url(calendar_id: str, booking_id: str) -> str:
-    return f"{calendar_id.rstrip('/')}/{resource_name(booking_id)}"
+    """The booking's resource, spelt as the change feed names the resources it reads (python-caldav's
+    canonical URL: explicit port, quoted path), so Hub knows its own resource when it reads it back."""
+    return str(URL.objectify(f"{calendar_id.rstrip('/')}/{resource_name(booking_id)}").canonical())
 
 
 def _failed(response: Any, what: str) -> PipelineError:

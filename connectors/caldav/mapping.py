@@ -10,7 +10,8 @@ floating times are read in the host's zone. Each block's id is the resource's hr
 (``<href>#<start UTC>``) and its ``item`` the href, so a changed resource replaces all its blocks.
 
 Writing: a booking becomes one VCALENDAR with one VEVENT, ``UID`` ``<booking id>@hub`` (the UID
-of the booking's email invitation too, so a calendar app sees one meeting), times in the
+of the booking's email invitation too, so a calendar app sees one meeting), ``SEQUENCE`` the
+booking's version (``OutboundEvent.sequence``, the SEQUENCE of its invitations too), times in the
 booking's zone with the matching VTIMEZONE (``connectors.email.vtimezone``), and attendees
 marked ``SCHEDULE-AGENT=CLIENT`` (RFC 6638 §7.1): Hub sends the invitations itself, the server
 must not send its own.
@@ -30,7 +31,6 @@ from connectors.email.vtimezone import vtimezone
 from hub.connectors import BusyChange, OutboundEvent
 
 PRODID: Final = "-//Hub//CalDAV connector//EN"
-SEQUENCE_EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def uid(booking_id: str) -> str:
@@ -42,18 +42,13 @@ def resource_name(booking_id: str) -> str:
     return f"hub-{booking_id}.ics"
 
 
-def sequence_at(stamp: datetime) -> int:
-    """A ``SEQUENCE`` that grows with every write of the same booking (seconds since 2024)."""
-    return max(0, int((stamp - SEQUENCE_EPOCH).total_seconds()))
-
-
 def event_ics(event: OutboundEvent, stamp: datetime) -> bytes:
     """The booking as one ``.ics`` resource."""
     zone = ZoneInfo(event.timezone)
     vevent = Event()
     vevent.add("UID", uid(event.booking_id))
     vevent.add("DTSTAMP", stamp.astimezone(UTC))
-    vevent.add("SEQUENCE", sequence_at(stamp))
+    vevent.add("SEQUENCE", event.sequence)
     vevent.add("DTSTART", event.start.astimezone(zone))
     vevent.add("DTEND", event.end.astimezone(zone))
     vevent.add("SUMMARY", event.title)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
@@ -17,12 +18,29 @@ from dashboard.render import done, page
 from dashboard.schedule import schedule
 from hub.clock import utcnow
 from hub.connections import service
-from hub.connectors import CALENDAR_PROVIDERS
+from hub.connectors import CALENDAR_PROVIDERS, REGISTRY, spec
 from hub.db import Database
 from hub.db.tables import User
 from hub.errors import ApiError, NotFound
 
 RUNS_SHOWN = 25
+
+
+def server_of(provider: str, account_id: str) -> str | None:
+    """The server of an account linked with a password (CalDAV): the origin of its principal
+    URL (the account id), so the page names the server, never the user name or password."""
+    if provider not in REGISTRY or "password" not in spec(provider).capabilities:
+        return None
+    parts = urlsplit(account_id)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+
+
+def poll_minutes(provider: str) -> int | None:
+    """How often a provider without push is polled, in minutes."""
+    if provider not in REGISTRY:
+        return None
+    every = spec(provider).poll_every
+    return int(every.total_seconds() // 60) if every is not None else None
 
 
 class ConnectionsController(Controller):
@@ -82,6 +100,8 @@ class ConnectionsController(Controller):
             "connections",
             connection=out,
             user=user,
+            server=server_of(connection.provider, connection.account_id),
+            poll_every=poll_minutes(connection.provider),
             runs=sync_log(db, org, SyncFilter(connection_id=connection_id), limit=RUNS_SHOWN),
             notifications=notifications(db, connection_id),
             channels=push_channels(db, connection_id),

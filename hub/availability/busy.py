@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
+from hub.connectors import event_item
 from hub.db.tables import Booking, BookingEvent, Calendar, Connection, ExternalEvent, Hold
 
 
@@ -21,6 +22,7 @@ class BusyBlock(msgspec.Struct, frozen=True):
     ref: str | None = None  # the booking or hold id, or for a linked calendar's block the provider's event id
     expires_at: datetime | None = None  # when a hold stops blocking
     calendar_id: str | None = None  # the linked calendar (``cal_...``) of a provider's block
+    item: str | None = None  # the provider object the block was read from (``BusyChange.item``)
 
     def as_interval(self) -> tuple[int, int]:
         return (self.start, self.end)
@@ -61,6 +63,7 @@ _EXTERNAL = (
         _events.c.end_at,
         _events.c.calendar_id,
         _events.c.provider_event_id,
+        _events.c.item,
     )
     .join(_calendars, _calendars.c.id == _events.c.calendar_id)
     .join(_connections, _connections.c.id == _calendars.c.connection_id)
@@ -95,20 +98,26 @@ def busy_blocks(
         for hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()})
     ]
     blocks += [
-        BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id=calendar_id)
-        for provider, s, e, calendar_id, event_id in session.execute(_EXTERNAL, window)
+        BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id=calendar_id, item=item)
+        for provider, s, e, calendar_id, event_id, item in session.execute(_EXTERNAL, window)
     ]
     return blocks
 
 
 def own_blocks_removed(session: Session, blocks: list[BusyBlock], booking_id: str) -> list[BusyBlock]:
     """``blocks`` without the booking's own time: the booking itself, and the events Hub wrote
-    for it into the host's calendars (read back by the sync as busy blocks)."""
+    for it into the host's calendars (read back by the sync as busy blocks: by the event id, or
+    by the object it names where the id carries a version, ``hub.connectors.event_item``)."""
     written = {
-        (calendar_id, event_id) for calendar_id, event_id in session.execute(_WRITTEN, {"booking_id": booking_id})
+        (calendar_id, event_id)
+        for calendar_id, event_id in session.execute(_WRITTEN, {"booking_id": booking_id})
+        if event_id is not None
     }
+    items = {(calendar_id, event_item(event_id)) for calendar_id, event_id in written}
     return [
         b
         for b in blocks
-        if not (b.source == "booking" and b.ref == booking_id) and (b.calendar_id, b.ref) not in written
+        if not (b.source == "booking" and b.ref == booking_id)
+        and (b.calendar_id, b.ref) not in written
+        and (b.item is None or (b.calendar_id, b.item) not in items)
     ]

@@ -84,6 +84,7 @@ def _outbound(booking: Booking) -> OutboundEvent:
         timezone=booking.timezone,
         attendees=tuple((a["email"], a.get("name")) for a in booking.attendees),
         description=f"Booked through Hub ({booking.id}).",
+        sequence=booking.sequence,
     )
 
 

@@ -35,6 +35,7 @@ def connection(
     error_code: str | None = None,
     error_message: str | None = None,
     with_calendar: bool = True,
+    account_id: str | None = None,
 ) -> str:
     """A linked account (with one busy-source primary calendar); returns the connection id."""
     at = now()
@@ -46,7 +47,7 @@ def connection(
                 organization_id=organization_id,
                 user_id=user_id,
                 provider=provider,
-                account_id=f"acct-{connection_id}",
+                account_id=account_id or f"acct-{connection_id}",
                 account_email=email,
                 status=status,
                 credentials_ciphertext=None,

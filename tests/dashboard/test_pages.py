@@ -295,3 +295,30 @@ def test_a_users_schedule_shows_bookings_and_live_holds(
         assert held["id"] not in other_view.text
     finally:
         limited.close()
+
+
+def test_a_caldav_connection_shows_its_server_calendars_and_sync_log(
+    tenant: Tenant, db: Database, host: dict[str, Any], support: DashboardClient
+) -> None:
+    org = tenant.organization_id
+    connection_id = seed.connection(
+        db,
+        org,
+        host["id"],
+        provider="caldav",
+        email="ada@icloud.example",
+        account_id="https://caldav.icloud.example:443/1234567/principal/",
+    )
+    seed.sync_run(db, org, connection_id, started_at=seed.now() - timedelta(minutes=2), outcome="succeeded")
+    page = support.get(f"/dashboard/connections/{connection_id}")
+    assert page.status_code == 200
+    text = page.text
+    assert "<code>https://caldav.icloud.example:443</code>" in text, "the server, not the principal"
+    assert "1234567" not in text
+    assert "polled every 5 minutes" in text
+    assert "Recent provider notifications" not in text, "CalDAV has no push"
+    assert "ada@icloud.example (primary)" in text  # its calendars
+    assert f"/dashboard/sync-runs?connection={connection_id}" in text  # and its sync log
+    assert "Succeeded" in text or "succeeded" in text
+    google = seed.connection(db, org, host["id"], email="ada@gmail.example")
+    assert "<dt>Server</dt>" not in support.get(f"/dashboard/connections/{google}").text

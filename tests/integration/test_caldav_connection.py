@@ -3,13 +3,16 @@ server (Radicale on loopback; ``HUB_CALDAV_ALLOW_PRIVATE`` on, as under ``hub de
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from caldav.davclient import DAVClient
+from icalendar import Calendar
 from sqlalchemy import select, update
 
 from hub.clock import utcnow
@@ -17,7 +20,7 @@ from hub.connections import sweep_polled_calendars
 from hub.connections.credentials import StoredCredentials
 from hub.crypto import keyring_for
 from hub.db import Database
-from hub.db.tables import Connection, ExternalEvent
+from hub.db.tables import BookingEvent, Connection, ExternalEvent
 from hub.jobs.context import JobContext
 from hub.settings import Settings
 from tests.support.servers import RadicaleServer
@@ -149,3 +152,86 @@ def test_a_wrong_password_and_no_server(world: HubWorld, radicale: RadicaleServe
         f"/v1/users/{user['id']}/connections/google", json={"username": "u", "password": "p"}
     )
     assert google.status_code == 404
+
+
+def resources(radicale: RadicaleServer, username: str) -> dict[str, tuple[str, str]]:
+    """The calendar's resources on the server (a plain PROPFIND): name -> (ETag, body)."""
+    found: dict[str, tuple[str, str]] = {}
+    calendar = f"{radicale.url}{username}/work/"
+    with httpx.Client(auth=(username, PASSWORD), timeout=10) as client:
+        listing = client.request("PROPFIND", calendar, headers={"Depth": "1"})
+        assert listing.status_code == 207, listing.status_code
+        for href in re.findall(r"<href>([^<]+\.ics)</href>", listing.text):
+            answer = client.get(httpx.URL(calendar).join(href))
+            assert answer.status_code == 200, (href, answer.status_code)
+            found[href.rsplit("/", 1)[-1]] = (answer.headers["ETag"], answer.text)
+    return found
+
+
+def booking_event(world: HubWorld, booking_id: str) -> BookingEvent:
+    with world.db.read() as session:
+        row = session.scalar(select(BookingEvent).where(BookingEvent.booking_id == booking_id))
+        assert row is not None
+        return row
+
+
+def test_a_booking_is_written_moved_twice_in_place_and_deleted_on_the_server(
+    world: HubWorld, radicale: RadicaleServer, username: str
+) -> None:
+    host = world.host()
+    linked = link(world, host["id"], {"server_url": radicale.url, "username": username, "password": PASSWORD})
+    assert linked["status"] == 201, linked
+    connection_id = str(linked["body"]["id"])  # type: ignore[index]
+    world.run_jobs()
+    created = world.tenant.client.post(
+        "/v1/bookings",
+        json={
+            "host_id": host["id"],
+            "start": f"{MONDAY}T10:00:00",
+            "duration_minutes": 60,
+            "timezone": "Europe/Berlin",
+            "title": "Intro call",
+            "attendees": [{"email": "guest@example.com", "name": "Guest One"}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    booking_id = created.json()["id"]
+    world.run_jobs()
+    name = f"hub-{booking_id}.ics"
+    held = resources(radicale, username)
+    assert list(held) == [name]
+    [event] = Calendar.from_ical(held[name][1]).walk("VEVENT")
+    assert (str(event["UID"]), int(event["SEQUENCE"])) == (f"{booking_id}@hub", 0)
+    row = booking_event(world, booking_id)
+    assert row.provider_event_id == f"{radicale.url}{username}/work/{name}#{held[name][0]}"
+
+    # the sync reads Hub's own resource back; it does not stand in the way of a move over it
+    assert world.tenant.client.post(f"/v1/connections/{connection_id}/sync").status_code == 202
+    world.run_jobs()
+    with world.db.read() as session:
+        items = session.scalars(select(ExternalEvent.item).where(ExternalEvent.user_id == host["id"]))
+        assert set(items) == {f"{radicale.url}{username}/work/{name}"}
+
+    for sequence, start in ((1, "10:30"), (2, "12:00")):
+        moved = world.tenant.client.post(
+            f"/v1/bookings/{booking_id}/reschedule",
+            json={"start": f"{MONDAY}T{start}:00", "duration_minutes": 60, "timezone": "Europe/Berlin"},
+        )
+        assert moved.status_code == 200, moved.text
+        world.run_jobs()
+        held = resources(radicale, username)
+        assert list(held) == [name], "one resource for the booking, moved in place"
+        [event] = Calendar.from_ical(held[name][1]).walk("VEVENT")
+        assert str(event["UID"]) == f"{booking_id}@hub"
+        assert int(event["SEQUENCE"]) == sequence, "the booking's version, as in its invitations"
+        assert event["DTSTART"].dt.isoformat() == f"{MONDAY}T{start}:00+02:00"
+        row = booking_event(world, booking_id)
+        # the id Hub keeps carries the ETag of its last write: the next move updates that version
+        assert row.provider_event_id == f"{radicale.url}{username}/work/{name}#{held[name][0]}"
+        assert (row.status, row.sequence, row.error) == ("written", sequence, None)
+
+    cancelled = world.tenant.client.post(f"/v1/bookings/{booking_id}/cancel", json={})
+    assert cancelled.status_code == 200, cancelled.text
+    world.run_jobs()
+    assert resources(radicale, username) == {}
+    assert booking_event(world, booking_id).status == "deleted"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
+from connectors.caldav.schemas import Account
 from hub.auth.service import bootstrap_key
 from hub.clock import utcnow
 from hub.connections.credentials import StoredCredentials, seal
@@ -32,7 +34,8 @@ def test_newest_encrypts_all_decrypt_and_rows_are_bound() -> None:
         Keyring([NEW]).decrypt(blob, "connection:con_1")  # the old key is gone
 
 
-def test_rotate_re_encrypts_connection_credentials(db: Database) -> None:
+def add_connection(db: Database, provider: str, credentials: dict[str, Any]) -> str:
+    """A connection of ``provider`` whose credentials are sealed with the old key only."""
     organization_id, _ = bootstrap_key(db, f"org-{uuid.uuid4().hex[:8]}")
     now = utcnow()
     user_id, connection_id = new_id("user"), new_id("connection")
@@ -57,17 +60,22 @@ def test_rotate_re_encrypts_connection_credentials(db: Database) -> None:
                 id=connection_id,
                 organization_id=organization_id,
                 user_id=user_id,
-                provider="google",
+                provider=provider,
                 account_id=uuid.uuid4().hex,
                 account_email="a@example.com",
                 status="active",
-                credentials_ciphertext=seal(Keyring([OLD]), connection_id, {"refresh_token": "r"}),
+                credentials_ciphertext=seal(Keyring([OLD]), connection_id, credentials),
                 scopes=[],
                 consecutive_failures=0,
                 created_at=now,
                 updated_at=now,
             )
         )
+    return connection_id
+
+
+def test_rotate_re_encrypts_connection_credentials(db: Database) -> None:
+    connection_id = add_connection(db, "google", {"refresh_token": "r"})
     keyring = Keyring([NEW, OLD])
     counts = rotate(db, keyring)
     assert counts["connections"] >= 1
@@ -83,3 +91,27 @@ def test_rotate_re_encrypts_connection_credentials(db: Database) -> None:
         again = session.get(Connection, connection_id)
     assert again is not None
     assert again.credentials_ciphertext == before
+
+
+def test_rotate_re_encrypts_a_caldav_app_password(db: Database) -> None:
+    account = {
+        "server_url": "https://caldav.example.com/",
+        "principal_url": "https://caldav.example.com/alice/",
+        "home_url": "https://caldav.example.com/alice/calendars/",
+        "username": "alice",
+        "password": "app-pass-rotate-1234",
+    }
+    connection_id = add_connection(db, "caldav", account)
+    keyring = Keyring([NEW, OLD])
+    assert rotate(db, keyring)["connections"] >= 1
+    with db.read() as session:
+        row = session.get(Connection, connection_id)
+    assert row is not None
+    assert row.credentials_ciphertext is not None
+    assert not keyring.needs_rotation(row.credentials_ciphertext)
+    assert b"app-pass-rotate-1234" not in row.credentials_ciphertext
+    # the connector reads the password back through the new key alone; the old key is not needed
+    stored = StoredCredentials(db, Keyring([NEW]), row)
+    assert Account.of(stored).password == "app-pass-rotate-1234"
+    with pytest.raises(DecryptionError):
+        StoredCredentials(db, Keyring([OLD]), row).get()

@@ -175,18 +175,20 @@ def test_a_booking_is_written_once_moved_in_place_and_deleted(account: Account) 
     calendar = Calendar.from_ical(body)
     [event] = calendar.walk("VEVENT")
     assert str(event["UID"]) == f"{BOOKING.booking_id}@hub"
+    assert int(event["SEQUENCE"]) == 0, "the booking's version, as in its invitation"
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
     assert event["DTSTART"].dt.isoformat() == "2027-03-30T10:00:00+02:00"
     attendee = event["ATTENDEE"]
     assert str(attendee) == "mailto:bob@example.org"
     assert attendee.params["SCHEDULE-AGENT"] == "CLIENT"
 
-    moved = msgspec.structs.replace(BOOKING, start=utc(2027, 3, 31, 8, 0), end=utc(2027, 3, 31, 8, 30))
+    moved = msgspec.structs.replace(BOOKING, start=utc(2027, 3, 31, 8, 0), end=utc(2027, 3, 31, 8, 30), sequence=1)
     updated = account.calendars.update_event(account.store, account.calendar_url, first, moved)
     assert updated.split("#")[0] == first.split("#")[0]
+    assert updated != first, "the id carries the new ETag"
     [event] = Calendar.from_ical(account.get(f"hub-{BOOKING.booking_id}.ics")[1]).walk("VEVENT")
     assert event["DTSTART"].dt.isoformat() == "2027-03-31T10:00:00+02:00"
-    assert int(event["SEQUENCE"]) > 0
+    assert int(event["SEQUENCE"]) == 1
 
     account.calendars.delete_event(account.store, account.calendar_url, updated)
     account.calendars.delete_event(account.store, account.calendar_url, updated)  # already gone: fine

@@ -31,6 +31,8 @@ EVENT_URL = rf"{EVENTS}/(?P<event_id>[a-v0-9]+)(?=[?]|$)"
 
 class GoogleHarness:
     slug = "google"
+    revoked_provider_code = "invalid_grant"  # the token endpoint refuses the refresh
+    paged_feed = True
     calendar = ProviderCalendar(
         provider_calendar_id="alice@example.com", name="alice@example.com", primary=True, timezone="Europe/Berlin"
     )
@@ -128,3 +130,6 @@ class GoogleHarness:
             ),
             events=events,
         )
+
+    def close(self) -> None:
+        return None

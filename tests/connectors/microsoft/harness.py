@@ -47,6 +47,8 @@ BOOKING_VALUE = re.compile(r"ep/value eq '((?:[^']|'')*)'")
 
 class MicrosoftHarness:
     slug = "microsoft"
+    revoked_provider_code = "invalid_grant"  # the token endpoint refuses the refresh
+    paged_feed = True
     calendar = ProviderCalendar(provider_calendar_id=CALENDAR_ID, name="Calendar", primary=True)
 
     def settings(self, base: Settings) -> Settings:
@@ -180,3 +182,6 @@ class MicrosoftHarness:
             ),
             events=events,
         )
+
+    def close(self) -> None:
+        return None

@@ -10,7 +10,8 @@ provider's own documented payloads served by respx:
   updating one the provider no longer has writes it again (one event, the new times);
 * deleting an event twice is fine (already gone is not an error);
 * a rate-limit answer is classified transient, retried in-call, and the call recovers;
-* a revoked grant (refresh answers ``invalid_grant``) raises ``ReauthRequired``;
+* a revoked grant (refresh answers ``invalid_grant``; a CalDAV server refuses the app password)
+  raises ``ReauthRequired`` with the harness's ``revoked_provider_code``;
 * a full pull, then an incremental pull with its cursor, each return a cursor; busy blocks are
   aware UTC times;
 * a push request that is not a provider notification is answered 4xx, not raised;
@@ -19,7 +20,16 @@ provider's own documented payloads served by respx:
   ``provider_code``; the same condition gives the same code whichever provider answered.
 
 The connector is built with ``transport``: the suite's respx router, the one way out of the
-connector (no patching of httpx), so a call through any other client fails the test.
+connector (no patching of httpx), so a call through any other client fails the test. A harness
+over a real server (CalDAV: Radicale) makes its routes forward to that server; they then only
+sort and count the requests, and ``Mocks.holdings`` reads what the server holds.
+
+Provider event ids are compared through ``Holdings.key``: a provider whose id carries a version
+(CalDAV keeps the resource's ETag after ``#``) returns a new id from every update, for the same
+event. What differs between providers is a per-harness value, never a test that names a
+provider: ``revoked_provider_code`` (OAuth: ``invalid_grant``; CalDAV: ``http_401``),
+``paged_feed`` (whether a full pull spans pages), and the capabilities the spec declares (no
+``push``: the push cases are skipped; no ``oauth``: no token endpoint, ``token`` is None).
 
 What ``install`` must mock (named routes, returned in ``Mocks``):
 
@@ -42,10 +52,12 @@ What ``install`` must mock (named routes, returned in ``Mocks``):
     the change feed of ``harness.calendar``: without a cursor at least two pages, the last with
     the cursor; with that cursor an incremental page holding at least one removal and a new cursor.
 ``token``
-    the token endpoint, answering a refresh with ``invalid_grant`` (the grant was revoked).
+    the token endpoint, answering a refresh with ``invalid_grant`` (the grant was revoked); None
+    for a provider without one (linked by password).
 
 ``credentials()`` must work without touching ``token``; ``revoked_credentials()`` must need a
-refresh (e.g. an expired access token), which ``token`` then refuses.
+refresh (e.g. an expired access token), which ``token`` then refuses, or be a password the
+server refuses.
 """
 
 from __future__ import annotations
@@ -77,6 +89,47 @@ class MemoryStore:
         self.saved.append(dict(credentials))
 
 
+class Holdings(Protocol):
+    """What the provider holds in ``harness.calendar``, as the suite inspects and changes it."""
+
+    def key(self, provider_event_id: str) -> str:
+        """The event a provider event id names (ids that differ only by version: one key)."""
+
+    def events(self) -> dict[str, Any]:
+        """The events held, by ``key``; each with ``start``/``end`` ``{"dateTime": ...}``."""
+
+    def forget(self) -> None:
+        """Remove every event at the provider (its owner deleted them)."""
+
+    def feed_begins(self) -> None:
+        """Before a full pull: make sure the calendar holds busy events."""
+
+    def feed_changes(self) -> None:
+        """Between the full and the incremental pull: remove one of them."""
+
+
+class MockedHoldings:
+    """``Holdings`` of a mocked provider: its ``Mocks.events``; the feed's pages are canned."""
+
+    def __init__(self, events: dict[str, Any]) -> None:
+        self._events = events
+
+    def key(self, provider_event_id: str) -> str:
+        return provider_event_id
+
+    def events(self) -> dict[str, Any]:
+        return self._events
+
+    def forget(self) -> None:
+        self._events.clear()
+
+    def feed_begins(self) -> None:
+        return None
+
+    def feed_changes(self) -> None:
+        return None
+
+
 @dataclass
 class Mocks:
     """The named respx routes the suite inspects (see the module docstring for their behaviour)."""
@@ -86,8 +139,12 @@ class Mocks:
     update_event: respx.Route
     delete_event: respx.Route
     feed: respx.Route
-    token: respx.Route
+    token: respx.Route | None  # None: no token endpoint (linked by password)
     events: dict[str, Any] = field(default_factory=dict)  # what the fake provider holds, by id
+    holdings: Holdings | None = None  # a real server's; None: ``MockedHoldings(events)``
+
+    def held(self) -> Holdings:
+        return self.holdings if self.holdings is not None else MockedHoldings(self.events)
 
 
 @dataclass(frozen=True)
@@ -108,7 +165,12 @@ class ErrorCase:
 
 class Harness(Protocol):
     slug: str  # the registry slug
-    calendar: ProviderCalendar  # the calendar the mocks serve
+    revoked_provider_code: str  # the provider's code when the grant or password is refused
+    paged_feed: bool  # a full pull follows more than one page
+
+    @property
+    def calendar(self) -> ProviderCalendar:
+        """The calendar the mocks (or the real server) serve."""
 
     def settings(self, base: Settings) -> Settings:
         """``base`` with client ids/secrets and every endpoint pointing at the mocked hosts."""
@@ -128,3 +190,6 @@ class Harness(Protocol):
 
     def error_cases(self) -> list[ErrorCase]:
         """The provider's documented error answers (its fixtures) and Hub's reading of them."""
+
+    def close(self) -> None:
+        """Release what the harness started (a real server); called once, after the suite."""
