@@ -295,3 +295,18 @@ def test_a_users_schedule_shows_bookings_and_live_holds(
         assert held["id"] not in other_view.text
     finally:
         limited.close()
+
+
+def test_a_users_schedule_includes_team_bookings_with_the_other_hosts(
+    tenant: Tenant, db: Database, host: dict[str, Any], support: DashboardClient
+) -> None:
+    colleague = tenant.create_user(name="Bo Colleague", email="bo@example.com")
+    connection = seed.connection(db, tenant.organization_id, host["id"], email="ada@gmail.example")
+    body = {"start": "2030-12-02T13:00:00", "duration_minutes": 30, "timezone": "Europe/Berlin", "title": "Panel"}
+    response = tenant.client.post("/v1/bookings", json={**body, "host_ids": [colleague["id"], host["id"]]})
+    assert response.status_code == 201, response.text
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert page.status_code == 200
+    assert page.text.count('class="schedule-booking"') == 1
+    assert response.json()["id"] in page.text
+    assert "with Bo Colleague" in page.text
