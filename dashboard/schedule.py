@@ -1,5 +1,6 @@
-"""A user's schedule as support staff see it: the upcoming confirmed bookings and the holds that
-block time now, in time order. A hold shows only while it is live (the same rule as everywhere:
+"""A user's schedule as support staff see it: the upcoming confirmed bookings the user hosts
+(team bookings included, with the other hosts named) and the holds that block the user's time
+now, in time order. A hold shows only while it is live (the same rule as everywhere:
 ``active`` and ``expires_at`` in the future)."""
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from typing import Literal
 
 import msgspec
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.db import Database
-from hub.db.tables import Booking, Hold
+from hub.db.tables import Booking, BookingHost, Hold, HoldHost, User
 
 SCHEDULE_SHOWN = 20
 
@@ -23,6 +25,7 @@ class ScheduleEntry(msgspec.Struct, frozen=True):
     end: datetime
     title: str
     expires_at: datetime | None = None
+    other_hosts: tuple[str, ...] = ()  # the names of a team booking's or hold's other hosts
 
 
 def schedule(db: Database, organization_id: str, user_id: str, now: datetime) -> list[ScheduleEntry]:
@@ -30,20 +33,22 @@ def schedule(db: Database, organization_id: str, user_id: str, now: datetime) ->
     with db.read() as session:
         bookings = session.execute(
             select(Booking.id, Booking.start_at, Booking.end_at, Booking.title)
+            .join(BookingHost, BookingHost.booking_id == Booking.id)
             .where(
                 Booking.organization_id == organization_id,
-                Booking.host_id == user_id,
-                Booking.status == "confirmed",
-                Booking.end_at > now,
+                BookingHost.host_id == user_id,
+                BookingHost.status == "confirmed",
+                BookingHost.end_at > now,
             )
             .order_by(Booking.start_at)
             .limit(SCHEDULE_SHOWN)
         ).all()
         holds = session.execute(
             select(Hold.id, Hold.start_at, Hold.end_at, Hold.expires_at)
+            .join(HoldHost, HoldHost.hold_id == Hold.id)
             .where(
                 Hold.organization_id == organization_id,
-                Hold.host_id == user_id,
+                HoldHost.host_id == user_id,
                 Hold.status == "active",
                 Hold.expires_at > now,
                 Hold.end_at > now,
@@ -51,6 +56,29 @@ def schedule(db: Database, organization_id: str, user_id: str, now: datetime) ->
             .order_by(Hold.start_at)
             .limit(SCHEDULE_SHOWN)
         ).all()
-    entries = [ScheduleEntry("booking", i, s, e, t) for i, s, e, t in bookings]
-    entries += [ScheduleEntry("hold", i, s, e, "", x) for i, s, e, x in holds]
+        others = _other_hosts(session, user_id, [row[0] for row in bookings], [row[0] for row in holds])
+    entries = [ScheduleEntry("booking", i, s, e, t, other_hosts=others.get(i, ())) for i, s, e, t in bookings]
+    entries += [ScheduleEntry("hold", i, s, e, "", x, others.get(i, ())) for i, s, e, x in holds]
     return sorted(entries, key=lambda entry: (entry.start, entry.id))[:SCHEDULE_SHOWN]
+
+
+def _other_hosts(
+    session: Session, user_id: str, booking_ids: list[str], hold_ids: list[str]
+) -> dict[str, tuple[str, ...]]:
+    """For each booking and hold, the names of its hosts other than ``user_id``, in host order."""
+    found: dict[str, list[str]] = {}
+    for owner, host, position, ids in (
+        (BookingHost.booking_id, BookingHost.host_id, BookingHost.position, booking_ids),
+        (HoldHost.hold_id, HoldHost.host_id, HoldHost.position, hold_ids),
+    ):
+        if not ids:
+            continue
+        rows = session.execute(
+            select(owner, User.name)
+            .join(User, User.id == host)
+            .where(owner.in_(ids), host != user_id)
+            .order_by(owner, position)
+        )
+        for item_id, name in rows:
+            found.setdefault(item_id, []).append(name)
+    return {k: tuple(v) for k, v in found.items()}

@@ -356,6 +356,8 @@ class BookingNotice(msgspec.Struct, frozen=True):
     previous_start: datetime | None = None
     previous_end: datetime | None = None
     reschedule_reason: str | None = None
+    co_hosts: tuple[Recipient, ...] = ()
+    """The other hosts of a team booking (``host`` is its first)."""
 
 
 class RelinkNotice(msgspec.Struct, frozen=True):

@@ -32,15 +32,19 @@ def _address(person: Person, **params: str) -> vCalAddress:
 
 
 def _attendees(invite: Invite) -> list[vCalAddress]:
-    """On a request: the host as chair (accepted), then each guest asked to reply. On a
-    cancellation: the guests being removed (the host alone when there are none)."""
+    """On a request: the host as chair (accepted), the other hosts of a team booking (accepted),
+    then each guest asked to reply. On a cancellation: the guests being removed (the host alone
+    when there are none)."""
     if invite.method == "REQUEST":
         chair = _address(invite.organizer, CUTYPE="INDIVIDUAL", ROLE="CHAIR", PARTSTAT="ACCEPTED")
+        hosts = [
+            _address(p, CUTYPE="INDIVIDUAL", ROLE="REQ-PARTICIPANT", PARTSTAT="ACCEPTED") for p in invite.other_hosts()
+        ]
         guests = [
             _address(p, CUTYPE="INDIVIDUAL", ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE")
             for p in invite.guests()
         ]
-        return [chair, *guests]
+        return [chair, *hosts, *guests]
     removed = invite.guests() or (invite.organizer,)
     return [_address(p, CUTYPE="INDIVIDUAL", ROLE="REQ-PARTICIPANT") for p in removed]
 

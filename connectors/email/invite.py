@@ -50,6 +50,12 @@ class Invite(msgspec.Struct, frozen=True):
     previous_start: datetime | None = None  # a moved booking's times before the move
     previous_end: datetime | None = None
     reschedule_reason: str | None = None
+    co_hosts: tuple[Person, ...] = ()  # the other hosts of a team booking; ``organizer`` is the first
+
+    @property
+    def hosts(self) -> tuple[Person, ...]:
+        """Every host, the organizer first."""
+        return (self.organizer, *self.co_hosts)
 
     @property
     def uid(self) -> str:
@@ -69,8 +75,8 @@ class Invite(msgspec.Struct, frozen=True):
         return self.title.strip() or f"Meeting with {self.organizer.display_name}"
 
     def guests(self) -> tuple[Person, ...]:
-        """The attendees other than the organizer, each address once (case-insensitively)."""
-        seen = {self.organizer.email.casefold()}
+        """The attendees other than the hosts, each address once (case-insensitively)."""
+        seen = {host.email.casefold() for host in self.hosts}
         found: list[Person] = []
         for person in self.attendees:
             key = person.email.casefold()
@@ -79,9 +85,22 @@ class Invite(msgspec.Struct, frozen=True):
                 found.append(person)
         return tuple(found)
 
+    def other_hosts(self) -> tuple[Person, ...]:
+        """The co-hosts whose address is not the organizer's or an earlier co-host's."""
+        seen = {self.organizer.email.casefold()}
+        found: list[Person] = []
+        for person in self.co_hosts:
+            if person.email.casefold() not in seen:
+                seen.add(person.email.casefold())
+                found.append(person)
+        return tuple(found)
+
     def recipients(self) -> tuple[Person, ...]:
-        """Everyone who gets an email: every attendee, then the host; each address once."""
-        return (*self.guests(), self.organizer)
+        """Everyone who gets an email: every attendee, then the hosts; each address once."""
+        return (*self.guests(), self.organizer, *self.other_hosts())
+
+    def is_host(self, person: Person) -> bool:
+        return person.email.casefold() in {host.email.casefold() for host in self.hosts}
 
 
 def _person(recipient: Recipient) -> Person:
@@ -105,4 +124,5 @@ def invite_for(notice: BookingNotice) -> Invite:
         previous_start=notice.previous_start,
         previous_end=notice.previous_end,
         reschedule_reason=notice.reschedule_reason,
+        co_hosts=tuple(_person(h) for h in notice.co_hosts),
     )

@@ -134,7 +134,7 @@ def sender_domain(sender: str) -> str:
 
 
 def _is_host(invite: Invite, recipient: Person) -> bool:
-    return recipient.email.casefold() == invite.organizer.email.casefold()
+    return invite.is_host(recipient)
 
 
 def render(invite: Invite, recipient: Person) -> tuple[str, str]:
@@ -143,6 +143,7 @@ def render(invite: Invite, recipient: Person) -> tuple[str, str]:
         "recipient": recipient,
         "is_host": _is_host(invite, recipient),
         "organizer": invite.organizer,
+        "hosts": (invite.organizer, *invite.other_hosts()),
         "guests": invite.guests(),
         "summary": invite.summary,
         "when_local": when_local(invite),

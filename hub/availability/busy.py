@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.connectors import event_item
-from hub.db.tables import Booking, BookingEvent, Calendar, Connection, ExternalEvent, Hold
+from hub.db.tables import BookingEvent, BookingHost, Calendar, Connection, ExternalEvent, Hold, HoldHost
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
@@ -38,23 +38,30 @@ def from_epoch(value: int) -> datetime:
 
 # Built once, over the tables' columns (plain rows, no ORM loading), and executed with
 # parameters: the busy-time queries run on every booking and every availability request.
-_bookings, _events = cast(Table, Booking.__table__), cast(Table, ExternalEvent.__table__)
+# A host's bookings are their ``booking_hosts`` rows (every booking they host, team bookings
+# included), which mirror the booking's times and status: one query on (host_id, start_at).
+_hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEvent.__table__)
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
-_holds = cast(Table, Hold.__table__)
-_BOOKINGS = select(_bookings.c.id, _bookings.c.start_at, _bookings.c.end_at).where(
-    _bookings.c.host_id == bindparam("host_id"),
-    _bookings.c.status == "confirmed",
-    _bookings.c.start_at < bindparam("end"),
-    _bookings.c.end_at > bindparam("start"),
+_holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
+_BOOKINGS = select(_hosting.c.booking_id, _hosting.c.start_at, _hosting.c.end_at).where(
+    _hosting.c.host_id == bindparam("host_id"),
+    _hosting.c.status == "confirmed",
+    _hosting.c.start_at < bindparam("end"),
+    _hosting.c.end_at > bindparam("start"),
 )
 # Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so a
 # hold stops blocking the moment it expires whether or not the tidy job has marked it.
-_HOLDS = select(_holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expires_at).where(
-    _holds.c.host_id == bindparam("host_id"),
-    _holds.c.status == "active",
-    _holds.c.expires_at > bindparam("now"),
-    _holds.c.start_at < bindparam("end"),
-    _holds.c.end_at > bindparam("start"),
+# A hold blocks each of its hosts (``hold_hosts``).
+_HOLDS = (
+    select(_holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expires_at)
+    .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
+    .where(
+        _hold_hosts.c.host_id == bindparam("host_id"),
+        _holds.c.status == "active",
+        _holds.c.expires_at > bindparam("now"),
+        _holds.c.start_at < bindparam("end"),
+        _holds.c.end_at > bindparam("start"),
+    )
 )
 _EXTERNAL = (
     select(

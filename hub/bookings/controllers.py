@@ -1,11 +1,12 @@
-"""``/v1/bookings``: create, read, list and cancel bookings."""
+"""``/v1/bookings``: create, read, list, reschedule and cancel bookings (one host or a team)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from litestar import Controller, Response, get, post
+from litestar.params import Parameter
 
 from hub.auth.scopes import needs
 from hub.bookings import service
@@ -14,6 +15,11 @@ from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
+
+Expand = Annotated[
+    str | None,
+    Parameter(description="Related objects to include, comma-separated: `hosts` (the hosts' user objects)."),
+]
 
 
 class BookingController(Controller):
@@ -41,8 +47,8 @@ class BookingController(Controller):
         )
 
     @get("/{booking_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a booking")
-    def retrieve(self, request: ApiRequest, db: Database, booking_id: str) -> BookingOut:
-        return service.get_booking(db, request.user, booking_id)
+    def retrieve(self, request: ApiRequest, db: Database, booking_id: str, expand: Expand = None) -> BookingOut:
+        return service.get_booking(db, request.user, booking_id, service.parse_expand(expand))
 
     @get(sync_to_thread=True, opt=needs("bookings.read"), summary="List bookings")
     def list(
@@ -55,6 +61,7 @@ class BookingController(Controller):
         status: Literal["confirmed", "cancelled"] | None = None,
         start_after: datetime | None = None,
         start_before: datetime | None = None,
+        expand: Expand = None,
     ) -> Page[BookingOut]:
         return service.list_bookings(
             db,
@@ -65,6 +72,7 @@ class BookingController(Controller):
             status=status,
             start_after=start_after,
             start_before=start_before,
+            expand=service.parse_expand(expand),
         )
 
     @post(

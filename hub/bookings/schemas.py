@@ -9,7 +9,7 @@ import msgspec
 
 from hub.errors import FieldError
 from hub.text import line, nul_in_json, text
-from hub.users.schemas import Email, TimezoneName
+from hub.users.schemas import Email, TimezoneName, UserOut
 
 Title = Annotated[str, line(max_length=500)]
 Field = Annotated[str, text()]
@@ -21,8 +21,20 @@ class Attendee(msgspec.Struct):
     name: Annotated[str, line(max_length=200)] | None = None
 
 
-class BookingCreate(msgspec.Struct):
-    host_id: Field
+MAX_HOSTS = 20
+HostIds = Annotated[list[Field], msgspec.Meta(min_length=1, max_length=MAX_HOSTS)]
+
+
+class HostPool(msgspec.Struct):
+    """Round robin: Hub books one free host of ``user_ids``, chosen by ``assignment``."""
+
+    user_ids: HostIds
+    assignment: Literal["least_booked"] = "least_booked"
+
+
+class BookingCreate(msgspec.Struct, kw_only=True):
+    host_id: Field | None = None
+    """Exactly one of ``host_id``, ``host_ids`` (a collective booking: all of them) and ``host_pool``."""
     start: Annotated[str, text(examples=["2026-12-07T09:00:00", "2026-12-07T08:00:00Z"])]
     end: Field | None = None
     duration_minutes: Annotated[int, msgspec.Meta(ge=1, le=1440)] | None = None
@@ -33,7 +45,9 @@ class BookingCreate(msgspec.Struct):
     client_timestamp: Field | None = None
     ignore_availability: bool = False
     hold_id: Field | None = None
-    """A live hold with exactly these times and host: the booking takes its place."""
+    """A live hold with exactly these times and hosts: the booking takes its place."""
+    host_ids: HostIds | None = None
+    host_pool: HostPool | None = None
 
     def __post_init__(self) -> None:
         # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
@@ -71,6 +85,14 @@ class Previous(msgspec.Struct):
     end: datetime
 
 
+class Assignment(msgspec.Struct):
+    """How Hub chose a round-robin booking's host."""
+
+    strategy: Literal["least_booked"]
+    pool: list[str]
+    reason: str
+
+
 class BookingOut(msgspec.Struct):
     id: str
     status: Literal["confirmed", "cancelled"]
@@ -92,6 +114,11 @@ class BookingOut(msgspec.Struct):
     reschedule_count: int = 0
     rescheduled_at: datetime | None = None
     previous: Previous | None = None
+    host_ids: list[str] = []
+    """Every host of the booking; the first is ``host_id``."""
+    assignment: Assignment | None = None
+    hosts: list[UserOut] | msgspec.UnsetType = msgspec.UNSET
+    """The hosts' user objects, with ``expand=hosts`` only."""
     object: str = "booking"
 
 
@@ -99,6 +126,7 @@ class ConflictingInterval(msgspec.Struct):
     start: datetime
     end: datetime
     source: str  # "booking", "hold" or the provider of a linked calendar ("google", "microsoft")
+    host_id: str | None = None  # the busy host, for a booking or hold of several hosts
     booking_id: str | None = None
     hold_id: str | None = None
     expires_at: datetime | None = None  # a hold's

@@ -16,28 +16,41 @@ from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
 from hub.auth.scopes import may_ignore_availability
-from hub.availability import conflicts, fits_working_hours, parse_working_hours
-from hub.availability.busy import BusyBlock, busy_blocks, epoch, from_epoch, own_blocks_removed
+from hub.availability import fits_working_hours, parse_working_hours
+from hub.availability.busy import BusyBlock, epoch
+from hub.bookings._team import (
+    HostBlock,
+    add_hosts,
+    conflict_error,
+    find_conflicts,
+    host_conflicts,
+    host_ids_of,
+    least_booked,
+    load_hosts,
+    lock_hosts,
+    mirror,
+    requested_hosts,
+)
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import (
+    Assignment,
     Attendee,
     BookingCancel,
     BookingCreate,
     BookingOut,
     BookingReschedule,
-    ConflictingInterval,
     Previous,
     Requested,
 )
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import Booking, User
+from hub.db.tables import Booking, BookingHost, User
 from hub.errors import ApiError, Conflict, FieldError, InsufficientScope, NotFound
 from hub.holds.rows import link_booking, take_for_booking
 from hub.idempotency import Finish, KeyTaken, no_finish
@@ -45,7 +58,7 @@ from hub.ids import is_valid, new_id
 from hub.observability.metrics import BOOKINGS, HOLDS
 from hub.pagination import Page, decode_time_cursor, encode_time_cursor
 from hub.times import load_zone, parse_instant, supported_instant, to_local_rfc3339
-from hub.users.service import load_user
+from hub.users.service import to_out as user_out
 
 MAX_LENGTH = timedelta(hours=24)
 # Built once: a Core insert executed with a row of values (column names, hence ``metadata``).
@@ -53,8 +66,10 @@ _INSERT = insert(cast(Table, Booking.__table__))
 _COLUMN_NAMES = {"metadata_": "metadata"}
 
 
-def to_out(booking: Booking) -> BookingOut:
+def to_out(booking: Booking, host_ids: list[str] | None = None) -> BookingOut:
+    """The booking object; ``host_ids`` when the booking's host rows are not loaded (a new booking)."""
     zone = ZoneInfo(booking.timezone)
+    hosts = host_ids or [h.host_id for h in booking.hosts] or [booking.host_id]
     return BookingOut(
         id=booking.id,
         status=booking.status,
@@ -80,6 +95,8 @@ def to_out(booking: Booking) -> BookingOut:
             if booking.previous_start_at is not None and booking.previous_end_at is not None
             else None
         ),
+        host_ids=hosts,
+        assignment=msgspec.convert(booking.assignment, Assignment) if booking.assignment else None,
     )
 
 
@@ -147,62 +164,35 @@ def _check_availability(ignore_availability: bool, principal: Principal, host: U
 def lock_host(session: Session, db: Database, host_id: str) -> None:
     """Serialize every writer of one host's time for the rest of the transaction (PostgreSQL; on
     SQLite the write transaction already holds the database's write lock)."""
-    if not db.is_sqlite:
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host_id})
+    lock_hosts(session, db, [host_id])
 
 
 def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
-    intervals = [
-        ConflictingInterval(
-            from_epoch(b.start),
-            from_epoch(b.end),
-            b.source,
-            b.ref if b.source == "booking" else None,
-            b.ref if b.source == "hold" else None,
-            b.expires_at,
-        )
-        for b in blocks
-    ]
-    sources = sorted({b.source for b in blocks})
-    return Conflict(
-        f"The host is busy during the requested time ({', '.join(sources)}). Pick another slot from "
-        "GET /v1/availability.",
-        code="booking_conflict",
-        title="Booking conflict",
-        extra={
-            "conflicts": [
-                {
-                    k: v
-                    for k, v in (
-                        ("start", i.start.isoformat().replace("+00:00", "Z")),
-                        ("end", i.end.isoformat().replace("+00:00", "Z")),
-                        ("source", i.source),
-                        ("booking_id", i.booking_id),
-                        ("hold_id", i.hold_id),
-                        ("expires_at", i.expires_at.isoformat().replace("+00:00", "Z") if i.expires_at else None),
-                    )
-                    if v is not None
-                }
-                for i in intervals
-            ]
-        },
-    )
+    """``409 booking_conflict`` for one host's time."""
+    return conflict_error([("", b) for b in blocks])
 
 
 def _find_conflicts(
     session: Session, host: User, times: _Times, *, now: datetime | None = None, moving: str | None = None
 ) -> list[BusyBlock]:
-    """What is in the way of ``times`` for ``host``: bookings, holds live at ``now``, calendar
-    events. ``moving``: the id of a booking being rescheduled, whose own time (and its events
-    in the host's calendars) is not in the way."""
-    buffer = timedelta(minutes=host.buffer_minutes)
-    blocks = busy_blocks(session, host.id, times.start - buffer, times.end + buffer, now=now)
-    if moving is not None:
-        blocks = own_blocks_removed(session, blocks, moving)
-    hits = set(
-        conflicts([b.as_interval() for b in blocks], epoch(times.start), epoch(times.end), int(buffer.total_seconds()))
-    )
-    return [b for b in blocks if b.as_interval() in hits]
+    """What is in the way of ``times`` for ``host`` (``hub.bookings._team.find_conflicts``)."""
+    return find_conflicts(session, host, times.start, times.end, now=now, moving=moving)
+
+
+def _available(ignore_availability: bool, principal: Principal, hosts: list[User], times: _Times) -> list[User]:
+    """The hosts whose working hours and notice allow ``times``; the first refusal when none do."""
+    fitting: list[User] = []
+    refusal: Conflict | None = None
+    for host in hosts:
+        try:
+            _check_availability(ignore_availability, principal, host, times)
+        except Conflict as error:
+            refusal = refusal or error
+            continue
+        fitting.append(host)
+    if refusal is not None and not fitting:
+        raise refusal
+    return fitting
 
 
 def create_booking(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
@@ -226,21 +216,82 @@ def create_booking(db: Database, principal: Principal, data: BookingCreate, fini
 
 
 def _create(db: Database, principal: Principal, data: BookingCreate, finish: Finish) -> BookingOut:
-    if not is_valid(data.host_id, "user"):
-        raise FieldError("host_id", "must be a user id (usr_...)")
+    host_ids, _ = requested_hosts(data.host_id, data.host_ids, data.host_pool)
     if data.hold_id is not None and not is_valid(data.hold_id, "hold"):
         raise FieldError("hold_id", "must be a hold id (hld_...)")
+    if data.hold_id is not None and data.host_pool is not None:
+        raise FieldError("hold_id", "a hold becomes a booking of its own hosts: send `host_id` or `host_ids`")
     with db.read() as session:
-        host = load_user(session, principal.organization_id, data.host_id, field="host")
-    times = _resolve_times(data, host.timezone)
+        hosts = load_hosts(session, principal.organization_id, host_ids)
+    times = _resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
-    _check_availability(data.ignore_availability, principal, host, times)
+    if data.host_pool is None:
+        for host in hosts:
+            _check_availability(data.ignore_availability, principal, host, times)
+        candidates = hosts
+    else:
+        candidates = _available(data.ignore_availability, principal, hosts, times)
+    team = len(hosts) > 1
+    try:
+        with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
+            lock_hosts(session, db, [h.id for h in candidates])
+            if data.hold_id is not None:  # no longer active from here on: its block is not in the way
+                take_for_booking(session, principal.organization_id, data.hold_id, host_ids, times.start, times.end)
+            chosen, assignment = _choose(session, data, candidates, times, team=team)
+            values = _values(principal, data, times, chosen[0].id, assignment)
+            booking = Booking(**values)
+            session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
+            add_hosts(session, booking, [h.id for h in chosen])
+            out = to_out(booking, [h.id for h in chosen])
+            if data.hold_id is not None:
+                link_booking(session, data.hold_id, booking.id)
+            emit(
+                session,
+                organization_id=booking.organization_id,
+                event_type="booking.created",
+                aggregate_type="booking",
+                aggregate_id=booking.id,
+                payload=out,
+            )
+            finish(session, 201, out)
+    except IntegrityError:
+        # The exclusion constraint caught an overlap the check could not see.
+        with db.read() as session:
+            raise conflict_error(host_conflicts(session, candidates, times.start, times.end), team=team) from None
+    return out
+
+
+def _choose(
+    session: Session, data: BookingCreate, candidates: list[User], times: _Times, *, team: bool
+) -> tuple[list[User], Assignment | None]:
+    """The booking's hosts, checked free (under their locks): all of them, or the pool's pick."""
+    found = host_conflicts(session, candidates, times.start, times.end)
+    if data.host_pool is None:
+        if found:
+            raise conflict_error(found, team=team)
+        return candidates, None
+    busy = {host_id for host_id, _ in found}
+    free = [h for h in candidates if h.id not in busy]
+    if not free:
+        raise conflict_error(
+            found,
+            team=True,
+            detail="No host of the pool is free during the requested time. Pick another slot from "
+            "GET /v1/availability.",
+        )
+    host, assignment = least_booked(session, free, data.host_pool.user_ids, times.start)
+    return [host], assignment
+
+
+def _values(
+    principal: Principal, data: BookingCreate, times: _Times, host_id: str, assignment: Assignment | None
+) -> dict[str, Any]:
     now = utcnow()
-    values = dict(  # noqa: C408 - keyword form mirrors the columns
+    return dict(  # noqa: C408 - keyword form mirrors the columns
         id=new_id("booking"),
         organization_id=principal.organization_id,
-        host_id=host.id,
+        host_id=host_id,
         status="confirmed",
         start_at=times.start,
         end_at=times.end,
@@ -260,34 +311,8 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         rescheduled_at=None,
         previous_start_at=None,
         previous_end_at=None,
+        assignment=msgspec.to_builtins(assignment) if assignment is not None else None,
     )
-    booking = Booking(**values)
-    out = to_out(booking)
-    try:
-        with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
-            lock_host(session, db, host.id)
-            if data.hold_id is not None:  # no longer active from here on: its block is not in the way
-                take_for_booking(session, principal.organization_id, data.hold_id, host.id, times.start, times.end)
-            found = _find_conflicts(session, host, times)
-            if found:
-                raise _conflict_error(found)
-            session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
-            if data.hold_id is not None:
-                link_booking(session, data.hold_id, booking.id)
-            emit(
-                session,
-                organization_id=booking.organization_id,
-                event_type="booking.created",
-                aggregate_type="booking",
-                aggregate_id=booking.id,
-                payload=out,
-            )
-            finish(session, 201, out)
-    except IntegrityError:
-        # The exclusion constraint caught an overlap the check could not see.
-        with db.read() as session:
-            raise _conflict_error(_find_conflicts(session, host, times)) from None
-    return out
 
 
 def _load(session: Session, principal: Principal, booking_id: str) -> Booking:
@@ -297,9 +322,32 @@ def _load(session: Session, principal: Principal, booking_id: str) -> Booking:
     return booking
 
 
-def get_booking(db: Database, principal: Principal, booking_id: str) -> BookingOut:
+EXPANDABLE = ("hosts",)
+
+
+def parse_expand(expand: str | None) -> frozenset[str]:
+    """The names of ``?expand=`` (comma-separated); an unknown name is a 422."""
+    names = frozenset(n.strip() for n in (expand or "").split(",") if n.strip())
+    unknown = sorted(names - set(EXPANDABLE))
+    if unknown:
+        raise FieldError("expand", f"unknown name {unknown[0]!r}; expandable: {', '.join(EXPANDABLE)}")
+    return names
+
+
+def _expanded(session: Session, outs: list[BookingOut], expand: frozenset[str]) -> list[BookingOut]:
+    """``outs`` with the hosts' user objects under ``hosts`` when asked for (one query)."""
+    if "hosts" not in expand:
+        return outs
+    wanted = {host_id for out in outs for host_id in out.host_ids}
+    users = {u.id: user_out(u) for u in session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
+    return [msgspec.structs.replace(out, hosts=[users[h] for h in out.host_ids if h in users]) for out in outs]
+
+
+def get_booking(
+    db: Database, principal: Principal, booking_id: str, expand: frozenset[str] = frozenset()
+) -> BookingOut:
     with db.read() as session:
-        return to_out(_load(session, principal, booking_id))
+        return _expanded(session, [to_out(_load(session, principal, booking_id))], expand)[0]
 
 
 def cancel_booking(db: Database, principal: Principal, booking_id: str, data: BookingCancel) -> BookingOut:
@@ -314,6 +362,7 @@ def cancel_booking(db: Database, principal: Principal, booking_id: str, data: Bo
         booking.cancellation_reason = data.reason
         booking.updated_at = now
         booking.sequence += 1
+        mirror(session, booking)
         out = to_out(booking)
         emit(
             session,
@@ -329,37 +378,52 @@ def cancel_booking(db: Database, principal: Principal, booking_id: str, data: Bo
 def reschedule_booking(
     db: Database, principal: Principal, booking_id: str, data: BookingReschedule, finish: Finish = no_finish
 ) -> BookingOut:
-    """Move a confirmed booking to a new time, keeping its id; the rules of create apply, and its
-    own current time is not in the way. The same times again answer the booking unchanged."""
+    """Move a confirmed booking to a new time, keeping its id and its hosts; the rules of create
+    apply to every host, and the booking's own current time is not in the way. The same times
+    again answer the booking unchanged. A round-robin booking keeps the host it was given."""
     with db.read() as session:
         booking = _load(session, principal, booking_id)
-        host = load_user(session, principal.organization_id, booking.host_id, field="host")
+        hosts = load_hosts(session, principal.organization_id, host_ids_of(session, booking.id) or [booking.host_id])
     if booking.status == "cancelled":
         raise _cancelled(booking.id)
     times = _resolve_times(data, booking.timezone)
     if (times.start, times.end) == (booking.start_at, booking.end_at):
         return _answer(db, principal, booking_id, finish)
-    _check_availability(data.ignore_availability, principal, host, times)
+    for host in hosts:
+        _check_availability(data.ignore_availability, principal, host, times)
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
-            if not db.is_sqlite:
-                session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:host))"), {"host": host.id})
+            lock_hosts(session, db, [h.id for h in hosts])
             booking = _load(session, principal, booking_id)
             if booking.status == "cancelled":  # cancelled while this request was checked
                 raise _cancelled(booking.id)
             if (times.start, times.end) == (booking.start_at, booking.end_at):  # moved there meanwhile
                 out = to_out(booking)
             else:
-                found = _find_conflicts(session, host, times, moving=booking.id)
+                found = host_conflicts(session, hosts, times.start, times.end, moving=booking.id)
                 if found:
-                    raise _conflict_error(found)
+                    raise _reschedule_conflict(booking, hosts, found)
                 out = _move(session, booking, times, data)
             finish(session, 200, out)
     except IntegrityError:
         # The exclusion constraint caught an overlap the check could not see.
         with db.read() as session:
-            raise _conflict_error(_find_conflicts(session, host, times, moving=booking_id)) from None
+            found = host_conflicts(session, hosts, times.start, times.end, moving=booking_id)
+            raise _reschedule_conflict(booking, hosts, found) from None
     return out
+
+
+def _reschedule_conflict(booking: Booking, hosts: list[User], found: list[HostBlock]) -> Conflict:
+    if booking.assignment is None:
+        return conflict_error(found, team=len(hosts) > 1)
+    return conflict_error(
+        found,
+        team=True,
+        detail=(
+            f"Host {booking.host_id}, assigned to this round-robin booking, is busy at the new time; Hub does "
+            "not reassign a booking when it moves. Pick another time, or cancel and book the pool again."
+        ),
+    )
 
 
 def _cancelled(booking_id: str) -> Conflict:
@@ -387,7 +451,8 @@ def _move(session: Session, booking: Booking, times: _Times, data: BookingResche
     booking.reschedule_count += 1
     booking.rescheduled_at = booking.updated_at = now
     booking.sequence += 1
-    session.flush()  # the exclusion constraint speaks here, inside the ``try`` of the caller
+    session.flush()
+    mirror(session, booking)  # the exclusion constraint speaks here, inside the ``try`` of the caller
     out = to_out(booking)
     emit(
         session,
@@ -410,14 +475,15 @@ def list_bookings(
     status: str | None,
     start_after: datetime | None,
     start_before: datetime | None,
+    expand: frozenset[str] = frozenset(),
 ) -> Page[BookingOut]:
     if start_after is not None:
         start_after = supported_instant(start_after, field="start_after")
     if start_before is not None:
         start_before = supported_instant(start_before, field="start_before")
     query = select(Booking).where(Booking.organization_id == principal.organization_id)
-    if host_id is not None:
-        query = query.where(Booking.host_id == host_id)
+    if host_id is not None:  # every booking the user hosts, team bookings included
+        query = query.where(Booking.id.in_(select(BookingHost.booking_id).where(BookingHost.host_id == host_id)))
     if status is not None:
         query = query.where(Booking.status == status)
     if start_after is not None:
@@ -429,8 +495,9 @@ def list_bookings(
         query = query.where((Booking.start_at > after) | ((Booking.start_at == after) & (Booking.id > last_id)))
     with db.read() as session:
         rows = list(session.scalars(query.order_by(Booking.start_at, Booking.id).limit(limit + 1)))
+        data = _expanded(session, [to_out(b) for b in rows[:limit]], expand)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
         next_cursor = encode_time_cursor(last.start_at, last.id)
-    return Page(data=[to_out(b) for b in rows[:limit]], next_cursor=next_cursor)
+    return Page(data=data, next_cursor=next_cursor)

@@ -1,4 +1,4 @@
-"""Writing bookings into the host's booking-target calendars, updating them in place when a
+"""Writing bookings into the booking-target calendars of each of its hosts, updating them in place when a
 booking moves, and deleting them on cancellation; each event written is a ``booking_events``
 row, so a repeated job writes nothing twice.
 
@@ -58,12 +58,14 @@ def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
 
 
 def _unwritten_targets(session: Session, booking: Booking) -> list[tuple[Calendar, Connection]]:
-    """The host's booking-target calendars that have no event of the booking yet."""
+    """The booking-target calendars of every host of the booking (each host's calendars get
+    their own event) that have no event of the booking yet."""
+    hosts = [h.host_id for h in booking.hosts] or [booking.host_id]
     targets = session.execute(
         select(Calendar, Connection)
         .join(Connection, Connection.id == Calendar.connection_id)
         .where(
-            Connection.user_id == booking.host_id,
+            Connection.user_id.in_(hosts),
             Connection.status == "active",
             Calendar.booking_target.is_(True),
             Calendar.removed_at.is_(None),

@@ -16,7 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from hub.db.types import JSONType, UTCDateTime
 from hub.statuses import (
@@ -136,6 +136,26 @@ class Booking(Base):
     rescheduled_at: Mapped[datetime | None]
     previous_start_at: Mapped[datetime | None]  # the times before the last reschedule
     previous_end_at: Mapped[datetime | None]
+    # How a round-robin booking's host was chosen (``{"strategy", "pool", "reason"}``); None otherwise.
+    assignment: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # Loaded with the booking (one query for a whole page of bookings).
+    hosts: Mapped[list[BookingHost]] = relationship(order_by="BookingHost.position", lazy="selectin", viewonly=True)
+
+
+class BookingHost(Base):
+    """One host's part in a booking: every booking has one row per host (``position`` 0 is the
+    booking's ``host_id``). The booking's times and status are mirrored here, so a host's busy
+    time is one indexed query, and on PostgreSQL the no-overlap exclusion constraint holds per
+    host, for collective bookings too."""
+
+    __tablename__ = "booking_hosts"
+    __table_args__ = (Index("ix_booking_hosts_host_start", "host_id", "start_at"),)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id"), primary_key=True)
+    host_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[BookingStatus] = mapped_column(String(20))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
 
 
 class Hold(Base):
@@ -159,6 +179,17 @@ class Hold(Base):
     created_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    hosts: Mapped[list[HoldHost]] = relationship(order_by="HoldHost.position", lazy="selectin", viewonly=True)
+
+
+class HoldHost(Base):
+    """One host whose time a hold blocks (``position`` 0 is the hold's ``host_id``)."""
+
+    __tablename__ = "hold_hosts"
+    __table_args__ = (Index("ix_hold_hosts_host", "host_id", "hold_id"),)
+    hold_id: Mapped[str] = mapped_column(ForeignKey("holds.id"), primary_key=True)
+    host_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class IdempotencyKey(Base):

@@ -63,15 +63,15 @@ def take_for_booking(
     session: Session,
     organization_id: str,
     hold_id: str,
-    host_id: str,
+    host_ids: list[str],
     start: datetime,
     end: datetime,
     *,
     now: datetime | None = None,
 ) -> None:
-    """Mark the hold ``converted`` for a booking of exactly its host and times, in the booking's
-    write transaction (after its host lock), before the booking's conflict check: the hold's own
-    block is then out of the way. Raises the answer when the hold cannot be used."""
+    """Mark the hold ``converted`` for a booking of exactly its hosts (in any order) and times, in
+    the booking's write transaction (after its hosts' locks), before the booking's conflict check:
+    the hold's own block is then out of the way. Raises the answer when the hold cannot be used."""
     now = now or utcnow()
     hold = load_in(session, organization_id, hold_id)
     status = status_at(hold, now)
@@ -79,8 +79,11 @@ def take_for_booking(
         raise expired(hold)
     if status != "active":
         raise not_active(hold, status)
-    if hold.host_id != host_id:
-        raise FieldError("host_id", f"must be the host of hold {hold.id} ({hold.host_id})")
+    held = [h.host_id for h in hold.hosts] or [hold.host_id]
+    if sorted(held) != sorted(host_ids):
+        if len(held) == 1 and len(host_ids) == 1:
+            raise FieldError("host_id", f"must be the host of hold {hold.id} ({hold.host_id})")
+        raise FieldError("host_ids", f"must be the hosts of hold {hold.id} ({', '.join(held)})")
     if (hold.start_at, hold.end_at) != (start, end):
         raise FieldError(
             "start",

@@ -2,9 +2,10 @@
 
 A hold is granted on free time only, by the same rules and in the same way as a booking: the
 same time resolution and working-hours check (``hub.bookings.service``), then, in one write
-transaction under the host's lock (``lock_host``), the same conflict check (bookings, live
+transaction under the host's lock (``lock_hosts``), the same conflict check (bookings, live
 holds, calendar events) and the insert. Every writer of a host's time takes that lock, so a
-hold and a booking, or two holds, can never both take the same time. Expiry needs no writer: a
+hold and a booking, or two holds, can never both take the same time. A hold of several hosts
+(``host_ids``) is granted when every one of them is free, and blocks each of them. Expiry needs no writer: a
 hold stops blocking when its ``expires_at`` passes (``hub.holds.rows``).
 """
 
@@ -15,20 +16,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from hub.auth.principal import Principal
-from hub.bookings.service import _check_availability, _conflict_error, _find_conflicts, _resolve_times, lock_host
+from hub.bookings._team import conflict_error, host_conflicts, load_hosts, lock_hosts, requested_hosts
+from hub.bookings.service import _check_availability, _resolve_times
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import Hold
-from hub.errors import FieldError
+from hub.db.tables import Hold, HoldHost
 from hub.holds.rows import load_in, not_active, not_found, status_at
 from hub.holds.schemas import HoldCreate, HoldOut
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
 from hub.observability.metrics import HOLDS
-from hub.users.service import load_user
 
 
-def to_out(hold: Hold, now: datetime) -> HoldOut:
+def to_out(hold: Hold, now: datetime, host_ids: list[str] | None = None) -> HoldOut:
     return HoldOut(
         id=hold.id,
         host_id=hold.host_id,
@@ -39,6 +39,7 @@ def to_out(hold: Hold, now: datetime) -> HoldOut:
         expires_at=hold.expires_at,
         booking_id=hold.booking_id,
         created_at=hold.created_at,
+        host_ids=host_ids or [h.host_id for h in hold.hosts] or [hold.host_id],
     )
 
 
@@ -46,22 +47,22 @@ def create_hold(
     db: Database, principal: Principal, data: HoldCreate, finish: Finish = no_finish, *, now: datetime | None = None
 ) -> HoldOut:
     """Hold free time for ``data.ttl_seconds``. ``now`` stands for the clock (tests)."""
-    if not is_valid(data.host_id, "user"):
-        raise FieldError("host_id", "must be a user id (usr_...)")
+    host_ids, _ = requested_hosts(data.host_id, data.host_ids, pool=False)
     with db.read() as session:
-        host = load_user(session, principal.organization_id, data.host_id, field="host")
-    times = _resolve_times(data, host.timezone)
-    _check_availability(data.ignore_availability, principal, host, times)
+        hosts = load_hosts(session, principal.organization_id, host_ids)
+    times = _resolve_times(data, hosts[0].timezone)
+    for host in hosts:
+        _check_availability(data.ignore_availability, principal, host, times)
     with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
-        lock_host(session, db, host.id)
+        lock_hosts(session, db, host_ids)
         moment = now or utcnow()  # after the lock: the holds in the way are judged as of now
-        found = _find_conflicts(session, host, times, now=moment)
+        found = host_conflicts(session, hosts, times.start, times.end, now=moment)
         if found:
-            raise _conflict_error(found)
+            raise conflict_error(found, team=len(hosts) > 1)
         hold = Hold(
             id=new_id("hold"),
             organization_id=principal.organization_id,
-            host_id=host.id,
+            host_id=host_ids[0],
             status="active",
             start_at=times.start,
             end_at=times.end,
@@ -73,7 +74,8 @@ def create_hold(
             updated_at=moment,
         )
         session.add(hold)
-        out = to_out(hold, moment)
+        session.add_all(HoldHost(hold_id=hold.id, host_id=h, position=i) for i, h in enumerate(host_ids))
+        out = to_out(hold, moment, host_ids)
         finish(session, 201, out)
     HOLDS.labels("created").inc()
     return out

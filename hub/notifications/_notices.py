@@ -3,8 +3,9 @@
 ``booking.created`` is a confirmation, ``booking.cancelled`` a cancellation,
 ``booking.rescheduled`` a reschedule (the new time, and the time before it); other events
 produce no notice. The booking comes from the event's payload (the API's booking object), the
-host from ``users``, and the sequence from the event when it carries one, else 0 for a new
-booking and the stored ``bookings.sequence`` for a cancellation (cancelling increments it).
+hosts from ``users`` (every host of a team booking), and the sequence from the event when it
+carries one, else 0 for a new booking and the stored ``bookings.sequence`` for a cancellation
+(cancelling increments it).
 
 A reschedule acts on the booking's current version: when the booking has moved again (or was
 cancelled) since this event, the event is superseded and notifies nobody; the later event's
@@ -54,6 +55,7 @@ class BookingPayload(msgspec.Struct):
     sequence: int | None = None
     previous: _Previous | None = None
     reason: str | None = None  # a reschedule's
+    host_ids: list[str] = []  # every host of a team booking, ``host_id`` first
 
 
 def _payload(outbox_id: str, payload: dict[str, Any]) -> BookingPayload:
@@ -89,9 +91,7 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
     booking = _payload(outbox_id, message.payload)
     if kind == "reschedule" and _superseded(session, booking):
         return None
-    host = session.get(User, booking.host_id)
-    if host is None:
-        raise PermanentError(f"host {booking.host_id} of {booking.id} does not exist", code="email_host_missing")
+    host, *co_hosts = [_host(session, booking, host_id) for host_id in booking.host_ids or [booking.host_id]]
     notice = BookingNotice(
         kind=kind,
         booking_id=booking.id,
@@ -100,12 +100,20 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
         start=booking.start,
         end=booking.end,
         timezone=booking.timezone,
-        host=Recipient(host.email, host.name),
+        host=host,
         attendees=tuple(Recipient(a.email, a.name) for a in booking.attendees),
         stamp=message.created_at,
         cancellation_reason=booking.cancellation_reason if kind == "cancellation" else None,
         previous_start=booking.previous.start if kind == "reschedule" and booking.previous else None,
         previous_end=booking.previous.end if kind == "reschedule" and booking.previous else None,
         reschedule_reason=booking.reason if kind == "reschedule" else None,
+        co_hosts=tuple(co_hosts),
     )
     return message.organization_id, notice
+
+
+def _host(session: Session, booking: BookingPayload, host_id: str) -> Recipient:
+    host = session.get(User, host_id)
+    if host is None:
+        raise PermanentError(f"host {host_id} of {booking.id} does not exist", code="email_host_missing")
+    return Recipient(host.email, host.name)

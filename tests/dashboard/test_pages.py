@@ -322,3 +322,18 @@ def test_a_caldav_connection_shows_its_server_calendars_and_sync_log(
     assert "Succeeded" in text or "succeeded" in text
     google = seed.connection(db, org, host["id"], email="ada@gmail.example")
     assert "<dt>Server</dt>" not in support.get(f"/dashboard/connections/{google}").text
+
+
+def test_a_users_schedule_includes_team_bookings_with_the_other_hosts(
+    tenant: Tenant, db: Database, host: dict[str, Any], support: DashboardClient
+) -> None:
+    colleague = tenant.create_user(name="Bo Colleague", email="bo@example.com")
+    connection = seed.connection(db, tenant.organization_id, host["id"], email="ada@gmail.example")
+    body = {"start": "2030-12-02T13:00:00", "duration_minutes": 30, "timezone": "Europe/Berlin", "title": "Panel"}
+    response = tenant.client.post("/v1/bookings", json={**body, "host_ids": [colleague["id"], host["id"]]})
+    assert response.status_code == 201, response.text
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert page.status_code == 200
+    assert page.text.count('class="schedule-booking"') == 1
+    assert response.json()["id"] in page.text
+    assert "with Bo Colleague" in page.text

@@ -396,3 +396,24 @@ def test_a_stored_host_name_with_a_line_break_leaves_only_the_host_without_email
     assert recorded[GUEST].status == "sent"
     assert recorded[HOST].status == "failed"
     assert (recorded[HOST].error or "").startswith("email_invalid_recipient: ")
+
+
+def test_a_team_booking_sends_one_invitation_each_listing_every_host(
+    tenant: Tenant, db: Database, smtp_server: SmtpServer, smtp_settings: Settings
+) -> None:
+    first = tenant.create_user(name="Ada Host", email=HOST)
+    second = tenant.create_user(name="Bo Host", email="bo@example.com")
+    body_ = booking(first["id"], f"{MONDAY}T10:00:00", duration_minutes=30, attendees=[{"email": GUEST}])
+    del body_["host_id"]
+    created = create_booking(tenant.client, {**body_, "host_ids": [first["id"], second["id"]]})
+
+    result = send_booking_emails(outbox_id(db, created["id"], "booking.created"))
+
+    assert result["sent"] == 3
+    guest_mail = only(smtp_server.mailbox.to(GUEST))
+    assert "Ada Host <ada@example.com>, Bo Host <bo@example.com>" in body(guest_mail, "plain")
+    _, event = parse_calendar(guest_mail)
+    listed = {str(a).removeprefix("mailto:") for a in event["ATTENDEE"]}
+    assert listed == {HOST, "bo@example.com", GUEST}
+    subject = str(only(smtp_server.mailbox.to("bo@example.com"))["Subject"]).strip()
+    assert subject.startswith("New booking:"), subject  # a host's copy, not a guest's invitation

@@ -52,8 +52,10 @@ def test_create_and_read_a_hold(tenant: Tenant) -> None:
     created = create_hold(tenant.client, hold_body(host["id"], f"{MONDAY}T09:00:00", f"{MONDAY}T09:30:00"))
     assert re.fullmatch(r"hld_[0-9a-z]{26}", created["id"])
     assert set(created) == {
-        "id", "object", "host_id", "start", "end", "timezone", "status", "expires_at", "booking_id", "created_at"
+        "id", "object", "host_id", "host_ids", "start", "end", "timezone", "status", "expires_at", "booking_id",
+        "created_at",
     }  # fmt: skip
+    assert created["host_ids"] == [host["id"]]
     assert created["object"] == "hold"
     assert created["status"] == "active"
     assert created["host_id"] == host["id"]

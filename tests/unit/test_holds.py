@@ -77,14 +77,20 @@ def test_busy_time_counts_a_hold_only_while_it_is_live(db: Database, principal: 
 def test_conversion_judges_expiry_by_the_clock(db: Database, principal: Principal, host_id: str) -> None:
     made = create_hold(db, principal, hold(host_id), now=T0)
     with pytest.raises(ApiError) as late, db.write() as session:
-        take_for_booking(session, principal.organization_id, made.id, host_id, START, END, now=made.expires_at)
+        take_for_booking(session, principal.organization_id, made.id, [host_id], START, END, now=made.expires_at)
     assert (late.value.status, late.value.code) == (410, "hold_expired")
     with db.write() as session:
         take_for_booking(
-            session, principal.organization_id, made.id, host_id, START, END, now=made.expires_at - timedelta(seconds=1)
+            session,
+            principal.organization_id,
+            made.id,
+            [host_id],
+            START,
+            END,
+            now=made.expires_at - timedelta(seconds=1),
         )
     with pytest.raises(Conflict) as again, db.write() as session:
-        take_for_booking(session, principal.organization_id, made.id, host_id, START, END, now=T0)
+        take_for_booking(session, principal.organization_id, made.id, [host_id], START, END, now=T0)
     assert again.value.code == "hold_not_active"
 
 

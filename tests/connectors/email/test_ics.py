@@ -284,3 +284,14 @@ def test_vtimezone_gives_every_instant_of_the_covered_years_the_zones_offset(zon
     wall = event["DTSTART"].dt.replace(tzinfo=None)
     assert event["DTSTART"].to_ical() == b"20301231T230000"
     assert wall - offset_by_vtimezone(calendar, invite.start) == invite.start.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_a_team_booking_lists_every_host_as_accepted() -> None:
+    invite = make_invite(co_hosts=(Person("bo@example.com", "Bo Host"), Person("ADA@example.com", "Ada again")))
+    _, event = parse(build_ics(invite))
+    found = attendees(event)
+    assert set(found) == {"ada@example.com", "bo@example.com", "guest@example.com"}  # each address once
+    assert found["ada@example.com"]["ROLE"] == "CHAIR"
+    assert (found["bo@example.com"]["ROLE"], found["bo@example.com"]["PARTSTAT"]) == ("REQ-PARTICIPANT", "ACCEPTED")
+    assert found["guest@example.com"]["PARTSTAT"] == "NEEDS-ACTION"
+    assert str(event["ORGANIZER"]) == "mailto:ada@example.com"

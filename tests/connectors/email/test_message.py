@@ -135,3 +135,16 @@ def test_non_ascii_names_and_titles_survive_the_wire() -> None:
     _, event = parse_calendar(message)
     assert str(event["SUMMARY"]) == title
     assert event["ORGANIZER"].params["CN"] == "Zoë Müller"
+
+
+def test_a_team_booking_email_lists_every_host_and_each_host_gets_one() -> None:
+    bo = Person("bo@example.com", "Bo Host")
+    invite = make_invite(co_hosts=(bo,))
+    assert invite.recipients() == (GUEST, HOST, bo)
+    guest_mail = roundtrip(compose(invite, GUEST, sender=SENDER, now=NOW))
+    text = body(guest_mail, "plain")
+    assert "Hosts:  Ada Host <ada@example.com>, Bo Host <bo@example.com>" in text
+    assert "Bo Host" in body(guest_mail, "html")
+    co_host_mail = roundtrip(compose(invite, bo, sender=SENDER, now=NOW))
+    assert str(co_host_mail["Subject"]).startswith("New booking:")  # a host, not an invited guest
+    assert co_host_mail["Reply-To"] is None
