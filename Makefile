@@ -14,7 +14,10 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Hub needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	# niquests (under caldav) needs urllib3-future; its wheel replaces the urllib3 package that
+	# requests (msal, schemathesis) uses at every interpreter start. Built from source with
+	# URLLIB3_NO_OVERRIDE it installs beside urllib3 instead, which is what niquests looks for.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet --no-binary urllib3-future -e ".[dev]"
 	touch $@
 
 run: $(BIN)/.installed
