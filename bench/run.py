@@ -14,7 +14,9 @@ seconds of wrk (32 connections, 2 threads, ``--latency``):
    hour, made through the API). Paths: ``GET /health``; ``POST /v1/bookings`` (a new host who
    works 24/7 for the warm-up and another for the measured window; every request a new 15-minute
    slot and a new ``Idempotency-Key``, see ``bench/wrk/bookings.lua``); ``GET /v1/availability``
-   (7 days, 30-minute slots, the host with 168 bookings: 168 free slots);
+   (7 days, 30-minute slots, the host with 168 bookings: 168 free slots); and team availability
+   (``user_ids`` of 20 hosts with 50 bookings each, 62 days), reported as a multiple of the
+   one-user query's cost in the same run;
 3. Hub on PostgreSQL, only when ``HUB_TEST_DATABASE_URL`` is set: the same on a fresh
    ``hub_bench_<random>`` database created on that server and dropped afterwards, with Redis at
    ``HUB_TEST_REDIS_URL`` (the jobs the run queued there are removed again) or else the embedded
@@ -94,6 +96,9 @@ WRK_TIMEOUT = "10s"  # a slow answer is measured, not dropped as a wrk timeout (
 BUSY_BOOKINGS = 168  # one 30-minute booking every hour of the 7-day availability window
 AVAILABILITY_DAYS = 7
 AVAILABILITY_DURATION = 30
+TEAM_USERS = 20  # team availability: 20 hosts, 50 bookings each, a 62-day window
+TEAM_BOOKINGS = 50
+TEAM_DAYS = 62
 SERVERS = ("uvicorn", "granian")
 STARTUP_TIMEOUT = 120.0  # a busy machine can take a minute to import and start two processes
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -109,6 +114,7 @@ PATH_NAMES = {
     "health": "GET /health",
     "bookings": "POST /v1/bookings",
     "availability": "GET /v1/availability",
+    "availability-team": "GET /v1/availability 20 users 62d",
     "bookings-w2": "POST /v1/bookings --workers 2",
 }
 
@@ -447,6 +453,8 @@ class Fixture:
     window_start: datetime
     busy_host: str = ""
     availability_slots: int = 0
+    team: list[str] = field(default_factory=list)
+    team_slots: int = 0
 
     def client(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.api_key}"}
@@ -473,6 +481,56 @@ class Fixture:
             }
         )
         return f"/v1/availability?{query}"
+
+    def team_path(self) -> str:
+        query = httpx.QueryParams(
+            {
+                "user_ids": ",".join(self.team),
+                "start": _iso(self.window_start),
+                "end": _iso(self.window_start + timedelta(days=TEAM_DAYS)),
+                "duration_minutes": str(AVAILABILITY_DURATION),
+            }
+        )
+        return f"/v1/availability?{query}"
+
+    def set_up_team(self) -> None:
+        """20 hosts working 09:00-17:00 UTC on weekdays, each with 50 half-hour bookings in
+        working time spread over the 62 days (host i's k-th booking on the (7i + 13k)-th
+        working half hour, so the hosts are busy at different times)."""
+        working = [
+            self.window_start + timedelta(days=day, minutes=30 * half)
+            for day in range(TEAM_DAYS)
+            if (self.window_start + timedelta(days=day)).weekday() < 5
+            for half in range(18, 34)
+        ]
+        body = {
+            "timezone": "UTC",
+            "working_hours": [{"weekday": day, "start": "09:00", "end": "17:00"} for day in WEEKDAYS[:5]],
+        }
+        with self.client() as client:
+            self.team = [
+                str(
+                    _expect(
+                        client.post(
+                            "/v1/users",
+                            json={**body, "name": f"Team {i}", "email": f"{secrets.token_hex(4)}@example.com"},
+                        ),
+                        201,
+                        "team host",
+                    )["id"]
+                )
+                for i in range(TEAM_USERS)
+            ]
+
+            def book(item: tuple[int, int]) -> None:
+                host, k = item
+                start = working[(7 * host + 13 * k) % len(working)]
+                payload = {"host_id": self.team[host], "start": _iso(start), "duration_minutes": 30, "title": "Team"}
+                _expect(client.post("/v1/bookings", json=payload), 201, f"team booking {host}/{k}")
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(book, [(host, k) for host in range(TEAM_USERS) for k in range(TEAM_BOOKINGS)]))
+            self.team_slots = len(_expect(client.get(self.team_path()), 200, "team availability")["slots"])
 
 
 def set_up(server: Server, *, busy_host: bool = True) -> Fixture:
@@ -509,6 +567,7 @@ def set_up(server: Server, *, busy_host: bool = True) -> Fixture:
             list(pool.map(book, range(BUSY_BOOKINGS)))
         answer = _expect(client.get(fixture.availability_path()), 200, "availability")
     fixture.availability_slots = len(answer["slots"])
+    fixture.set_up_team()
     return fixture
 
 
@@ -604,7 +663,7 @@ class Result:
     """Figures of one path in one run."""
 
     database: str  # floor, sqlite, postgres
-    path: str  # health, bookings, availability, bookings-w2
+    path: str  # health, bookings, availability, availability-team, bookings-w2
     rps: float
     p50_ms: float
     p99_ms: float
@@ -708,7 +767,8 @@ def measure_hub(database: str, extra_env: dict[str, str], options: Options) -> l
         fixture = set_up(server)
         print(
             f"[{database}] Hub on {options.server} up in {started - began:.1f} s at {server.base_url}; set-up in "
-            f"{time.perf_counter() - started:.1f} s (availability answers {fixture.availability_slots} slots)",
+            f"{time.perf_counter() - started:.1f} s (availability answers {fixture.availability_slots} slots, "
+            f"team availability {fixture.team_slots})",
             flush=True,
         )
         if fixture.availability_slots != BUSY_BOOKINGS:
@@ -723,6 +783,9 @@ def measure_hub(database: str, extra_env: dict[str, str], options: Options) -> l
                 "availability",
                 [fixture.api_key, fixture.availability_path()],
                 options,
+            ),
+            measure(
+                database, "availability-team", server, "availability", [fixture.api_key, fixture.team_path()], options
             ),
         ]
 
@@ -823,11 +886,16 @@ def summarise_profile(raw: Path, top: int = 15) -> None:
 # -- report ----------------------------------------------------------------------------------
 
 
-def verdict(result: Result, floor_rps: float, one_process_rps: float | None) -> tuple[float, str, bool | None]:
+def verdict(
+    result: Result, floor_rps: float, one_process_rps: float | None, one_user_rps: float | None = None
+) -> tuple[float, str, bool | None]:
     """The share of the floor, the target text and whether it is met (``None``: no target)."""
     share = result.rps / floor_rps if floor_rps else 0.0
     if result.database == "floor":
         return share, "(the floor)", None
+    if result.path == "availability-team":
+        ratio = one_user_rps / result.rps if one_user_rps and result.rps else 0.0
+        return share, f"costs x{ratio:.1f} the one-user 7-day query (no target)", None
     if result.path == "bookings-w2":
         ratio = result.rps / one_process_rps if one_process_rps else 0.0
         return share, f"raises 1-process rate: x{ratio:.2f}", ratio > 1.0
@@ -858,7 +926,8 @@ def report(run: int, runs: int, results: list[Result], options: Options) -> dict
     print("-" * (len(header) + 40))
     verdicts: dict[tuple[str, str], bool | None] = {}
     for result in results:
-        share, target, met = verdict(result, floor.rps, one_process)
+        one_user = next((r.rps for r in results if r.key == (result.database, "availability")), None)
+        share, target, met = verdict(result, floor.rps, one_process, one_user)
         verdicts[result.key] = met
         mark = "" if met is None else (": met" if met else ": MISSED")
         print(

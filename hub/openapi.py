@@ -91,6 +91,9 @@ _OPERATION_CODES = {
         "409": "hold_not_active (the hold_id was converted or released)",
         "410": "hold_expired: the hold_id's hold expired; its time is free again",
     },
+    ("get", "/v1/availability"): {
+        "404": "not_found: the user_id, or one of the user_ids, is not a user of this organization",
+    },
     ("delete", "/v1/holds/{hold_id}"): {"409": "hold_not_active: the hold became a booking (cancel that instead)"},
     ("post", "/v1/bookings/{booking_id}/reschedule"): {"409": "booking_cancelled (a cancelled booking cannot move)"},
 }

@@ -7,9 +7,11 @@ from hub.availability.engine import (
     WorkingRange,
     conflicts,
     fits_working_hours,
+    free_intervals,
     free_slots,
     merge_busy,
     parse_working_hours,
+    team_slots,
     working_windows,
 )
 
@@ -18,8 +20,10 @@ __all__ = [
     "WorkingRange",
     "conflicts",
     "fits_working_hours",
+    "free_intervals",
     "free_slots",
     "merge_busy",
     "parse_working_hours",
+    "team_slots",
     "working_windows",
 ]

@@ -3,6 +3,7 @@ the calendars the host linked. The engine takes them all as plain intervals."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import cast
 
@@ -43,8 +44,10 @@ def from_epoch(value: int) -> datetime:
 _hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEvent.__table__)
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
 _holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
-_BOOKINGS = select(_hosting.c.booking_id, _hosting.c.start_at, _hosting.c.end_at).where(
-    _hosting.c.host_id == bindparam("host_id"),
+# Each query takes a list of hosts (``host_ids``, expanding) and answers the host of every row, so
+# one query per source serves one host or a whole team.
+_BOOKINGS = select(_hosting.c.host_id, _hosting.c.booking_id, _hosting.c.start_at, _hosting.c.end_at).where(
+    _hosting.c.host_id.in_(bindparam("host_ids", expanding=True)),
     _hosting.c.status == "confirmed",
     _hosting.c.start_at < bindparam("end"),
     _hosting.c.end_at > bindparam("start"),
@@ -53,10 +56,10 @@ _BOOKINGS = select(_hosting.c.booking_id, _hosting.c.start_at, _hosting.c.end_at
 # hold stops blocking the moment it expires whether or not the tidy job has marked it.
 # A hold blocks each of its hosts (``hold_hosts``).
 _HOLDS = (
-    select(_holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expires_at)
+    select(_hold_hosts.c.host_id, _holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expires_at)
     .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
     .where(
-        _hold_hosts.c.host_id == bindparam("host_id"),
+        _hold_hosts.c.host_id.in_(bindparam("host_ids", expanding=True)),
         _holds.c.status == "active",
         _holds.c.expires_at > bindparam("now"),
         _holds.c.start_at < bindparam("end"),
@@ -65,6 +68,7 @@ _HOLDS = (
 )
 _EXTERNAL = (
     select(
+        _events.c.user_id,
         _connections.c.provider,
         _events.c.start_at,
         _events.c.end_at,
@@ -75,7 +79,7 @@ _EXTERNAL = (
     .join(_calendars, _calendars.c.id == _events.c.calendar_id)
     .join(_connections, _connections.c.id == _calendars.c.connection_id)
     .where(
-        _events.c.user_id == bindparam("host_id"),
+        _events.c.user_id.in_(bindparam("host_ids", expanding=True)),
         _events.c.start_at < bindparam("end"),
         _events.c.end_at > bindparam("start"),
         _calendars.c.busy_source.is_(True),
@@ -96,18 +100,23 @@ def busy_blocks(
     live at ``now`` (default: the clock's now), and events of busy-source calendars of the
     host's connections that are not unlinked (a connection needing reauthorization still
     contributes what it last synced)."""
-    window = {"host_id": host_id, "start": start, "end": end}
-    blocks = [
-        BusyBlock(epoch(s), epoch(e), "booking", booking_id) for booking_id, s, e in session.execute(_BOOKINGS, window)
-    ]
-    blocks += [
-        BusyBlock(epoch(s), epoch(e), "hold", hold_id, expires)
-        for hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()})
-    ]
-    blocks += [
-        BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id=calendar_id, item=item)
-        for provider, s, e, calendar_id, event_id, item in session.execute(_EXTERNAL, window)
-    ]
+    return busy_blocks_for(session, [host_id], start, end, now=now)[host_id]
+
+
+def busy_blocks_for(
+    session: Session, host_ids: Sequence[str], start: datetime, end: datetime, *, now: datetime | None = None
+) -> dict[str, list[BusyBlock]]:
+    """``busy_blocks`` of several hosts at once, one query per source: every host of
+    ``host_ids`` maps to its blocks (an empty list for a host with none)."""
+    hosts = list(dict.fromkeys(host_ids))
+    window = {"host_ids": hosts, "start": start, "end": end}
+    blocks: dict[str, list[BusyBlock]] = {host_id: [] for host_id in hosts}
+    for host_id, booking_id, s, e in session.execute(_BOOKINGS, window):
+        blocks[host_id].append(BusyBlock(epoch(s), epoch(e), "booking", booking_id))
+    for host_id, hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()}):
+        blocks[host_id].append(BusyBlock(epoch(s), epoch(e), "hold", hold_id, expires))
+    for host_id, provider, s, e, calendar_id, event_id, item in session.execute(_EXTERNAL, window):
+        blocks[host_id].append(BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id=calendar_id, item=item))
     return blocks
 
 

@@ -30,9 +30,11 @@ __all__ = [
     "WorkingRange",
     "conflicts",
     "fits_working_hours",
+    "free_intervals",
     "free_slots",
     "merge_busy",
     "parse_working_hours",
+    "team_slots",
     "working_windows",
 ]
 
@@ -201,6 +203,42 @@ def merge_busy(busy: Iterable[tuple[int, int]], buffer: int = 0) -> list[tuple[i
     ]
 
 
+def _free_runs(
+    hours: Sequence[WorkingRange],
+    tz: ZoneInfo,
+    start: int,
+    end: int,
+    busy: Iterable[tuple[int, int]],
+    buffer: int,
+    earliest: int | None,
+) -> list[tuple[int, int, int]]:
+    """Free runs ``(window_start, free_from, free_to)``, sorted: each the free part of one working
+    window inside ``[max(start, earliest), end)`` between busy blocks widened by ``buffer``."""
+    lower = start if earliest is None else max(start, earliest)
+    windows = working_windows(hours, tz, lower, end)
+    if not windows:
+        return []
+    low, high = lower - buffer, end + buffer
+    relevant = [block for block in busy if block[0] < high and block[1] > low]
+    busy_starts, busy_ends, start_offset, end_offset = _merged(relevant, buffer, base=start)
+    count = len(busy_starts)
+    runs: list[tuple[int, int, int]] = []
+    for window_start, window_end in windows:
+        free_from = max(window_start, lower)
+        until = min(window_end, end)
+        index = bisect_right(busy_ends, free_from - end_offset)
+        while free_from < until:
+            next_busy = busy_starts[index] + start_offset if index < count else until
+            free_to = min(next_busy, until)
+            if free_to > free_from:
+                runs.append((window_start, free_from, free_to))
+            if free_to >= until:
+                break
+            free_from = max(free_from, busy_ends[index] + end_offset)
+            index += 1
+    return runs
+
+
 def free_slots(
     *,
     hours: Sequence[WorkingRange],
@@ -221,30 +259,126 @@ def free_slots(
     """
     if duration <= 0 or step <= 0:
         raise ValueError("duration and step must be positive")
-    lower = start if earliest is None else max(start, earliest)
-    windows = working_windows(hours, tz, lower, end)
-    if not windows:
-        return []
-    low, high = lower - buffer, end + buffer
-    relevant = [block for block in busy if block[0] < high and block[1] > low]
-    busy_starts, busy_ends, start_offset, end_offset = _merged(relevant, buffer, base=start)
-    count = len(busy_starts)
     slots: list[tuple[int, int]] = []
-    for window_start, window_end in windows:
-        free_from = max(window_start, lower)
-        until = min(window_end, end)
-        index = bisect_right(busy_ends, free_from - end_offset)
-        while free_from < until:
-            next_busy = busy_starts[index] + start_offset if index < count else until
-            free_to = min(next_busy, until)
-            if free_to - free_from >= duration:
-                first = window_start + -(-(free_from - window_start) // step) * step
-                slots.extend((s, s + duration) for s in range(first, free_to - duration + 1, step))
-            if free_to >= until:
-                break
-            free_from = max(free_from, busy_ends[index] + end_offset)
-            index += 1
+    for window_start, free_from, free_to in _free_runs(hours, tz, start, end, busy, buffer, earliest):
+        if free_to - free_from >= duration:
+            first = window_start + -(-(free_from - window_start) // step) * step
+            slots.extend((s, s + duration) for s in range(first, free_to - duration + 1, step))
     return slots
+
+
+def free_intervals(
+    *,
+    hours: Sequence[WorkingRange],
+    tz: ZoneInfo,
+    start: int,
+    end: int,
+    busy: Iterable[tuple[int, int]],
+    buffer: int = 0,
+    earliest: int | None = None,
+    min_length: int = 1,
+) -> list[tuple[int, int]]:
+    """One user's free time in ``[start, end)`` as sorted, disjoint intervals that do not touch.
+
+    Free time is working time (``working_windows``) from ``earliest`` on that no busy block
+    widened by ``buffer`` overlaps. Free parts of touching working windows (a range ending at
+    ``24:00`` and the next day's starting at ``00:00``) are one interval, as in
+    ``fits_working_hours``. Intervals shorter than ``min_length`` seconds are left out.
+    """
+    merged: list[tuple[int, int]] = []
+    for _, free_from, free_to in _free_runs(hours, tz, start, end, busy, buffer, earliest):
+        if merged and free_from <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], free_to))
+        else:
+            merged.append((free_from, free_to))
+    return [interval for interval in merged if interval[1] - interval[0] >= min_length]
+
+
+# Sweep events are single ints: (offset from the window start) << 7 | kind << 6 | member, where
+# kind 0 (a free interval ends) sorts before 1 (one starts) at the same instant.
+_MEMBER_BITS = 6
+_KIND_BIT = 1 << _MEMBER_BITS
+_TIME_SHIFT = _MEMBER_BITS + 1
+MAX_MEMBERS = _KIND_BIT
+
+
+def team_slots(
+    free: Sequence[Sequence[tuple[int, int]]],
+    *,
+    start: int,
+    end: int,
+    duration: int,
+    step: int,
+    required: int,
+) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Slots where at least ``required`` members are free, each with exactly the members free for it.
+
+    ``free[m]`` is member ``m``'s free time as sorted, disjoint, non-touching intervals (what
+    ``free_intervals`` returns). Slot starts are ``start + k * step``; a slot ``(s, s +
+    duration)`` lies inside ``[start, end)`` and member ``m`` is free for it when one interval
+    of ``free[m]`` contains it. The answer is sorted by start; each slot's members are in
+    ascending order.
+
+    One sweep over the sorted interval boundaries of all members yields the elementary segments
+    in which the set of free members is constant, each member with the end of the interval it
+    is in. Only segments with at least ``required`` members get slots, and only starts early
+    enough for the ``required``-th latest end: no slot is tried where it cannot be offered.
+    """
+    if duration <= 0 or step <= 0:
+        raise ValueError("duration and step must be positive")
+    if not 1 <= required <= len(free) <= MAX_MEMBERS:
+        raise ValueError(f"required must be 1 to the number of members (at most {MAX_MEMBERS})")
+    events: list[int] = []
+    member_ends: list[list[int]] = []  # per member, the ends of its intervals in order
+    for member, intervals in enumerate(free):
+        kept: list[int] = []
+        for low, high in intervals:
+            low, high = max(low, start) - start, min(high, end) - start
+            if high - low >= duration:
+                events.append(low << _TIME_SHIFT | _KIND_BIT | member)
+                events.append(high << _TIME_SHIFT | member)
+                kept.append(high)
+        member_ends.append(kept)
+    events.sort()
+    taken = [0] * len(free)
+    ends: dict[int, int] = {}  # member -> the end of its current free interval (offset from start)
+    slots: list[tuple[int, int, tuple[int, ...]]] = []
+    index, count = 0, len(events)
+    while index < count:
+        moment = events[index] >> _TIME_SHIFT
+        while index < count and events[index] >> _TIME_SHIFT == moment:
+            member = events[index] & (_KIND_BIT - 1)
+            if events[index] & _KIND_BIT:
+                ends[member] = member_ends[member][taken[member]]
+                taken[member] += 1
+            else:
+                del ends[member]
+            index += 1
+        if len(ends) >= required and index < count:
+            segment = (moment, events[index] >> _TIME_SHIFT)
+            slots.extend(_segment_slots(ends, segment, start, duration, step, required))
+    return slots
+
+
+def _segment_slots(
+    ends: dict[int, int], segment: tuple[int, int], base: int, duration: int, step: int, required: int
+) -> list[tuple[int, int, tuple[int, ...]]]:
+    """The slots starting in one elementary segment ``[low, high)`` (offsets from ``base``), where
+    member ``m`` of ``ends`` is free until ``ends[m]``."""
+    low, high = segment
+    latest_ends = sorted(ends.values(), reverse=True)
+    last = min(high - 1, latest_ends[required - 1] - duration)  # the latest start with enough members
+    first = -(-low // step) * step
+    if first > last:
+        return []
+    members = sorted(ends.items())
+    if latest_ends[-1] >= last + duration:  # every member is free for every slot of the segment
+        everyone = tuple(m for m, _ in members)
+        return [(base + s, base + s + duration, everyone) for s in range(first, last + 1, step)]
+    return [
+        (base + s, base + s + duration, tuple(m for m, e in members if e >= s + duration))
+        for s in range(first, last + 1, step)
+    ]
 
 
 def fits_working_hours(hours: Sequence[WorkingRange], tz: ZoneInfo, start: int, end: int) -> bool:

@@ -1,4 +1,5 @@
-"""Free slots for a host: loads the profile and busy time, asks the pure engine."""
+"""Free slots for a host or a team: loads the profiles, busy time and calendar health, asks the
+pure engine."""
 
 from __future__ import annotations
 
@@ -6,18 +7,24 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
-from hub.availability.busy import busy_blocks, epoch, from_epoch
-from hub.availability.engine import free_slots, parse_working_hours
+from hub.availability.busy import BusyBlock, busy_blocks_for, epoch, from_epoch
+from hub.availability.calendars import AvailabilityWarning, CalendarHealth, calendar_health
+from hub.availability.engine import WorkingRange, free_intervals, free_slots, parse_working_hours, team_slots
 from hub.clock import utcnow
 from hub.db import Database
-from hub.errors import FieldError
+from hub.db.tables import User
+from hub.errors import FieldError, NotFound
+from hub.ids import is_valid
 from hub.times import epoch_to_local_rfc3339, load_zone, parse_instant
 from hub.users.service import load_user
 
 MAX_WINDOW = timedelta(days=62)
 MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
+MAX_USERS = 20
 
 
 class Slot(msgspec.Struct):
@@ -25,16 +32,21 @@ class Slot(msgspec.Struct):
     end: datetime
     local_start: str
     local_end: str
+    user_ids: list[str]  # exactly the users free for the slot, in the order they were asked for
 
 
 class Availability(msgspec.Struct):
-    user_id: str
+    user_id: str  # the user asked about; for several, the first of ``user_ids``
     timezone: str
     duration_minutes: int
     interval_minutes: int
     start: datetime
     end: datetime
     slots: list[Slot]
+    user_ids: list[str]
+    required: int
+    calendars: list[CalendarHealth]
+    warnings: list[AvailabilityWarning]
     object: str = "availability"
 
 
@@ -42,44 +54,43 @@ def availability(
     db: Database,
     principal: Principal,
     *,
-    user_id: str,
+    user_id: str | None,
+    user_ids: str | None = None,
+    required: str | None = None,
     start: str,
     end: str,
     duration_minutes: int,
     interval_minutes: int | None,
     timezone: str | None,
 ) -> Availability:
+    ids = _asked_users(user_id, user_ids)
+    needed = _required(required, len(ids))
     if interval_minutes is not None and not MIN_STEP_MINUTES <= interval_minutes <= MAX_STEP_MINUTES:
         # The controller's bounds do not reach an optional parameter: without this check 0 was
         # silently ignored and a negative step answered 500.
         raise FieldError("interval_minutes", f"must be {MIN_STEP_MINUTES} to {MAX_STEP_MINUTES} minutes")
+    now = utcnow()
     with db.read() as session:
-        user = load_user(session, principal.organization_id, user_id)
-        host_zone = ZoneInfo(user.timezone)
-        view_zone = load_zone(timezone) if timezone else host_zone
+        users = _load_users(session, principal.organization_id, ids)
+        view_zone = load_zone(timezone) if timezone else ZoneInfo(users[0].timezone)
         window_start = parse_instant(start, field="start", zone=view_zone)
         window_end = parse_instant(end, field="end", zone=view_zone)
         if window_end <= window_start:
             raise FieldError("end", "must be after `start`")
         if window_end - window_start > MAX_WINDOW:
             raise FieldError("end", "the window may span at most 62 days")
-        buffer = timedelta(minutes=user.buffer_minutes)
-        busy = busy_blocks(session, user.id, window_start - buffer, window_end + buffer)
-    hours = parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in user.working_hours])
+        widest = timedelta(minutes=max(user.buffer_minutes for user in users))
+        busy = busy_blocks_for(session, ids, window_start - widest, window_end + widest, now=now)
+        calendars, warnings = calendar_health(session, principal.organization_id, ids, now)
     step = interval_minutes or duration_minutes
-    slots = free_slots(
-        hours=hours,
-        tz=host_zone,
-        start=epoch(window_start),
-        end=epoch(window_end),
-        busy=[b.as_interval() for b in busy],
-        duration=duration_minutes * 60,
-        step=step * 60,
-        buffer=int(buffer.total_seconds()),
-        earliest=epoch(utcnow() + timedelta(minutes=user.minimum_notice_minutes)),
-    )
+    window = (epoch(window_start), epoch(window_end))
+    found: list[tuple[int, int, tuple[int, ...]]]
+    if len(users) == 1:
+        found = [(s, e, (0,)) for s, e in _free_slots(users[0], busy[ids[0]], window, duration_minutes, step, now)]
+    else:
+        found = _team_slots(users, busy, window, duration_minutes, step, needed, now)
     return Availability(
-        user_id=user.id,
+        user_id=ids[0],
         timezone=view_zone.key,
         duration_minutes=duration_minutes,
         interval_minutes=step,
@@ -91,7 +102,105 @@ def availability(
                 end=from_epoch(e),
                 local_start=epoch_to_local_rfc3339(s, view_zone),
                 local_end=epoch_to_local_rfc3339(e, view_zone),
+                user_ids=[ids[m] for m in members],
             )
-            for s, e in slots
+            for s, e, members in found
         ],
+        user_ids=ids,
+        required=needed,
+        calendars=calendars,
+        warnings=warnings,
     )
+
+
+def _asked_users(user_id: str | None, user_ids: str | None) -> list[str]:
+    """The ids asked about: ``user_id``, or the comma-separated ``user_ids`` (1 to 20, no repeats)."""
+    if user_id is not None and user_ids is not None:
+        raise FieldError("user_ids", "send either `user_id` or `user_ids`, not both")
+    if user_ids is None:
+        if user_id is None:
+            raise FieldError("user_id", "a user id is required (or `user_ids` for several users)")
+        return [user_id]
+    ids = [item.strip() for item in user_ids.split(",")]
+    if not all(ids):
+        raise FieldError("user_ids", "must be user ids separated by commas, without empty items")
+    if len(ids) > MAX_USERS:
+        raise FieldError("user_ids", f"at most {MAX_USERS} users")
+    repeated = next((item for index, item in enumerate(ids) if item in ids[:index]), None)
+    if repeated is not None:
+        raise FieldError("user_ids", f"{repeated!r} is listed more than once")
+    return ids
+
+
+def _required(value: str | None, count: int) -> int:
+    """How many of ``count`` users must be free: ``all`` (the default) or a number from 1 to ``count``."""
+    if value is None or value == "all":
+        return count
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= count:
+        return int(value)
+    raise FieldError("required", f"must be `all` or a whole number from 1 to {count} (the number of users)")
+
+
+def _load_users(session: Session, organization_id: str, ids: list[str]) -> list[User]:
+    """The users of ``ids`` in that order; 404 for the first that is not a user of the organization."""
+    if len(ids) == 1:
+        return [load_user(session, organization_id, ids[0])]
+    wanted = [user_id for user_id in ids if is_valid(user_id, "user")]
+    found = {
+        user.id: user
+        for user in session.scalars(select(User).where(User.organization_id == organization_id, User.id.in_(wanted)))
+    }
+    missing = next((user_id for user_id in ids if user_id not in found), None)
+    if missing is not None:
+        raise NotFound(f"No user with id {missing!r} exists in this organization.")
+    return [found[user_id] for user_id in ids]
+
+
+def _free_slots(
+    user: User, busy: list[BusyBlock], window: tuple[int, int], duration_minutes: int, step: int, now: datetime
+) -> list[tuple[int, int]]:
+    """One user's slots, aligned to the start of each working range."""
+    return free_slots(
+        hours=_hours(user),
+        tz=ZoneInfo(user.timezone),
+        start=window[0],
+        end=window[1],
+        busy=[b.as_interval() for b in busy],
+        duration=duration_minutes * 60,
+        step=step * 60,
+        buffer=user.buffer_minutes * 60,
+        earliest=epoch(now + timedelta(minutes=user.minimum_notice_minutes)),
+    )
+
+
+def _team_slots(
+    users: list[User],
+    busy: dict[str, list[BusyBlock]],
+    window: tuple[int, int],
+    duration_minutes: int,
+    step: int,
+    required: int,
+    now: datetime,
+) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Slots of several users stepping from the window's start, where at least ``required`` are
+    free; each user's own hours, zone, buffer, notice and busy time decide when that user is."""
+    free = [
+        free_intervals(
+            hours=_hours(user),
+            tz=ZoneInfo(user.timezone),
+            start=window[0],
+            end=window[1],
+            busy=[b.as_interval() for b in busy[user.id]],
+            buffer=user.buffer_minutes * 60,
+            earliest=epoch(now + timedelta(minutes=user.minimum_notice_minutes)),
+            min_length=duration_minutes * 60,
+        )
+        for user in users
+    ]
+    return team_slots(
+        free, start=window[0], end=window[1], duration=duration_minutes * 60, step=step * 60, required=required
+    )
+
+
+def _hours(user: User) -> list[WorkingRange]:
+    return parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in user.working_hours])

@@ -50,24 +50,28 @@ def test_slots_are_exact(tenant: Tenant) -> None:
             "end": "2030-12-02T08:30:00Z",
             "local_start": "2030-12-02T09:00:00+01:00",
             "local_end": "2030-12-02T09:30:00+01:00",
+            "user_ids": [user["id"]],
         },
         {
             "start": "2030-12-02T08:30:00Z",
             "end": "2030-12-02T09:00:00Z",
             "local_start": "2030-12-02T09:30:00+01:00",
             "local_end": "2030-12-02T10:00:00+01:00",
+            "user_ids": [user["id"]],
         },
         {
             "start": "2030-12-02T09:00:00Z",
             "end": "2030-12-02T09:30:00Z",
             "local_start": "2030-12-02T10:00:00+01:00",
             "local_end": "2030-12-02T10:30:00+01:00",
+            "user_ids": [user["id"]],
         },
         {
             "start": "2030-12-02T09:30:00Z",
             "end": "2030-12-02T10:00:00Z",
             "local_start": "2030-12-02T10:30:00+01:00",
             "local_end": "2030-12-02T11:00:00+01:00",
+            "user_ids": [user["id"]],
         },
     ]
     # A window in local time without an offset is read in the user's zone: 09:30 to 10:30 Berlin.
@@ -112,12 +116,14 @@ def test_working_hours_follow_daylight_saving_time(tenant: Tenant) -> None:
             "end": "2030-03-25T08:30:00Z",
             "local_start": "2030-03-25T09:00:00+01:00",
             "local_end": "2030-03-25T09:30:00+01:00",
+            "user_ids": [user["id"]],
         },
         {
             "start": "2030-04-01T07:00:00Z",
             "end": "2030-04-01T07:30:00Z",
             "local_start": "2030-04-01T09:00:00+02:00",
             "local_end": "2030-04-01T09:30:00+02:00",
+            "user_ids": [user["id"]],
         },
     ]
 
