@@ -50,6 +50,7 @@ class Invite(msgspec.Struct, frozen=True):
     previous_start: datetime | None = None  # a moved booking's times before the move
     previous_end: datetime | None = None
     reschedule_reason: str | None = None
+    join_url: str | None = None  # the conference link (LOCATION, URL and CONFERENCE in the ICS)
 
     @property
     def uid(self) -> str:
@@ -105,4 +106,5 @@ def invite_for(notice: BookingNotice) -> Invite:
         previous_start=notice.previous_start,
         previous_end=notice.previous_end,
         reschedule_reason=notice.reschedule_reason,
+        join_url=notice.join_url,
     )

@@ -24,14 +24,16 @@ from hub.auth.principal import Principal
 from hub.auth.scopes import may_ignore_availability
 from hub.availability import conflicts, fits_working_hours, parse_working_hours
 from hub.availability.busy import BusyBlock, busy_blocks, epoch, from_epoch, own_blocks_removed
+from hub.bookings import conferencing
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import (
-    Attendee,
+    AttendeeOut,
     BookingCancel,
     BookingCreate,
     BookingOut,
     BookingReschedule,
     ConflictingInterval,
+    ExternalChange,
     Previous,
     Requested,
 )
@@ -67,7 +69,9 @@ def to_out(booking: Booking) -> BookingOut:
         requested=Requested(**booking.requested),
         client_timestamp=booking.client_timestamp,
         title=booking.title,
-        attendees=[Attendee(**a) for a in booking.attendees],
+        attendees=[
+            AttendeeOut(a["email"], a.get("name"), a.get("response") or "needs_action") for a in booking.attendees
+        ],
         metadata=booking.metadata_,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
@@ -80,6 +84,8 @@ def to_out(booking: Booking) -> BookingOut:
             if booking.previous_start_at is not None and booking.previous_end_at is not None
             else None
         ),
+        conferencing=conferencing.to_public(booking.conferencing),
+        external_change=msgspec.convert(booking.external_change, ExternalChange) if booking.external_change else None,
     )
 
 
@@ -232,6 +238,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         raise FieldError("hold_id", "must be a hold id (hld_...)")
     with db.read() as session:
         host = load_user(session, principal.organization_id, data.host_id, field="host")
+        conference = conferencing.choose(session, host.id, data.conferencing)
     times = _resolve_times(data, host.timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
@@ -260,6 +267,8 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         rescheduled_at=None,
         previous_start_at=None,
         previous_end_at=None,
+        conferencing=conference,
+        external_change=None,
     )
     booking = Booking(**values)
     out = to_out(booking)
@@ -387,6 +396,7 @@ def _move(session: Session, booking: Booking, times: _Times, data: BookingResche
     booking.reschedule_count += 1
     booking.rescheduled_at = booking.updated_at = now
     booking.sequence += 1
+    booking.external_change = None  # the client decided: the event is written at the new time
     session.flush()  # the exclusion constraint speaks here, inside the ``try`` of the caller
     out = to_out(booking)
     emit(

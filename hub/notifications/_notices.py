@@ -2,8 +2,15 @@
 
 ``booking.created`` is a confirmation, ``booking.cancelled`` a cancellation,
 ``booking.rescheduled`` a reschedule (the new time, and the time before it); other events
-produce no notice. The booking comes from the event's payload (the API's booking object), the
-host from ``users``, and the sequence from the event when it carries one, else 0 for a new
+produce no notice, except the ``booking.updated`` that settles a booking's conference.
+
+A booking that asked for a conferencing link is not announced before the link exists: while its
+conference is ``pending`` its confirmation (and a reschedule) notify nobody, and the
+``booking.updated`` that settles the conference (``change: "conferencing"``, ready or failed) is
+its confirmation, carrying the link (when ready) and the booking's times at that moment. So the
+attendees get one invitation, with the link, never a second one only to add it.
+
+The booking comes from the event's payload (the API's booking object), the host from ``users``, and the sequence from the event when it carries one, else 0 for a new
 booking and the stored ``bookings.sequence`` for a cancellation (cancelling increments it).
 
 A reschedule acts on the booking's current version: when the booking has moved again (or was
@@ -27,6 +34,7 @@ KINDS: Final[dict[str, NoticeKind]] = {
     "booking.created": "confirmation",
     "booking.cancelled": "cancellation",
     "booking.rescheduled": "reschedule",
+    "booking.updated": "confirmation",  # only the one that settles the conference
 }
 
 
@@ -38,6 +46,11 @@ class _Attendee(msgspec.Struct):
 class _Previous(msgspec.Struct):
     start: datetime
     end: datetime
+
+
+class _Conferencing(msgspec.Struct):
+    status: str = "pending"
+    join_url: str | None = None
 
 
 class BookingPayload(msgspec.Struct):
@@ -54,6 +67,8 @@ class BookingPayload(msgspec.Struct):
     sequence: int | None = None
     previous: _Previous | None = None
     reason: str | None = None  # a reschedule's
+    conferencing: _Conferencing | None = None
+    change: str | None = None  # a booking.updated's: what changed
 
 
 def _payload(outbox_id: str, payload: dict[str, Any]) -> BookingPayload:
@@ -89,6 +104,8 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
     booking = _payload(outbox_id, message.payload)
     if kind == "reschedule" and _superseded(session, booking):
         return None
+    if _held_or_unrelated(session, message.event_type, booking):
+        return None
     host = session.get(User, booking.host_id)
     if host is None:
         raise PermanentError(f"host {booking.host_id} of {booking.id} does not exist", code="email_host_missing")
@@ -107,5 +124,21 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
         previous_start=booking.previous.start if kind == "reschedule" and booking.previous else None,
         previous_end=booking.previous.end if kind == "reschedule" and booking.previous else None,
         reschedule_reason=booking.reason if kind == "reschedule" else None,
+        join_url=booking.conferencing.join_url
+        if booking.conferencing and booking.conferencing.status == "ready"
+        else None,
     )
     return message.organization_id, notice
+
+
+def _held_or_unrelated(session: Session, event_type: str, booking: BookingPayload) -> bool:
+    """Whether this event tells nobody: a confirmation or move while the conference is still
+    being made (the settling ``booking.updated`` announces it), a ``booking.updated`` that does
+    not settle a conference, or one for a booking cancelled since."""
+    if event_type == "booking.updated":
+        if booking.change != "conferencing":
+            return True
+        row = session.get(Booking, booking.id)
+        return row is None or row.status != "confirmed"
+    pending = booking.conferencing is not None and booking.conferencing.status == "pending"
+    return pending and event_type in ("booking.created", "booking.rescheduled")
