@@ -10,8 +10,9 @@ conference is ``pending`` its confirmation (and a reschedule) notify nobody, and
 its confirmation, carrying the link (when ready) and the booking's times at that moment. So the
 attendees get one invitation, with the link, never a second one only to add it.
 
-The booking comes from the event's payload (the API's booking object), the host from ``users``, and the sequence from the event when it carries one, else 0 for a new
-booking and the stored ``bookings.sequence`` for a cancellation (cancelling increments it).
+The booking comes from the event's payload (the API's booking object), the host from
+``users``, and the sequence from the event when it carries one, else 0 for a new booking and
+the stored ``bookings.sequence`` for a cancellation (cancelling increments it).
 
 A reschedule acts on the booking's current version: when the booking has moved again (or was
 cancelled) since this event, the event is superseded and notifies nobody; the later event's
