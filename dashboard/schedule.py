@@ -23,13 +23,14 @@ class ScheduleEntry(msgspec.Struct, frozen=True):
     end: datetime
     title: str
     expires_at: datetime | None = None
+    external_change: str | None = None  # "deleted" / "moved": the host changed the booking's event
 
 
 def schedule(db: Database, organization_id: str, user_id: str, now: datetime) -> list[ScheduleEntry]:
     """The user's next bookings and live holds that have not ended, soonest first."""
     with db.read() as session:
         bookings = session.execute(
-            select(Booking.id, Booking.start_at, Booking.end_at, Booking.title)
+            select(Booking.id, Booking.start_at, Booking.end_at, Booking.title, Booking.external_change)
             .where(
                 Booking.organization_id == organization_id,
                 Booking.host_id == user_id,
@@ -51,6 +52,8 @@ def schedule(db: Database, organization_id: str, user_id: str, now: datetime) ->
             .order_by(Hold.start_at)
             .limit(SCHEDULE_SHOWN)
         ).all()
-    entries = [ScheduleEntry("booking", i, s, e, t) for i, s, e, t in bookings]
+    entries = [
+        ScheduleEntry("booking", i, s, e, t, external_change=(x or {}).get("kind")) for i, s, e, t, x in bookings
+    ]
     entries += [ScheduleEntry("hold", i, s, e, "", x) for i, s, e, x in holds]
     return sorted(entries, key=lambda entry: (entry.start, entry.id))[:SCHEDULE_SHOWN]
