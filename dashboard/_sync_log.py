@@ -44,6 +44,7 @@ class SyncRunRow(msgspec.Struct, frozen=True):
     started_at: datetime
     finished_at: datetime | None
     duration_ms: int | None
+    booking_changes: list[dict[str, str]] = []  # [{"booking_id", "kind"}] found in Hub's own events
 
 
 class SyncPage(msgspec.Struct, frozen=True):
@@ -106,6 +107,7 @@ def sync_runs(
             started_at=r.started_at,
             finished_at=r.finished_at,
             duration_ms=r.duration_ms,
+            booking_changes=list(r.booking_changes or []),
         )
         for r in runs[:limit]
     ]

@@ -26,13 +26,14 @@ class ScheduleEntry(msgspec.Struct, frozen=True):
     title: str
     expires_at: datetime | None = None
     other_hosts: tuple[str, ...] = ()  # the names of a team booking's or hold's other hosts
+    external_change: str | None = None  # "deleted" / "moved": the host changed the booking's event
 
 
 def schedule(db: Database, organization_id: str, user_id: str, now: datetime) -> list[ScheduleEntry]:
     """The user's next bookings and live holds that have not ended, soonest first."""
     with db.read() as session:
         bookings = session.execute(
-            select(Booking.id, Booking.start_at, Booking.end_at, Booking.title)
+            select(Booking.id, Booking.start_at, Booking.end_at, Booking.title, Booking.external_change)
             .join(BookingHost, BookingHost.booking_id == Booking.id)
             .where(
                 Booking.organization_id == organization_id,
@@ -57,7 +58,10 @@ def schedule(db: Database, organization_id: str, user_id: str, now: datetime) ->
             .limit(SCHEDULE_SHOWN)
         ).all()
         others = _other_hosts(session, user_id, [row[0] for row in bookings], [row[0] for row in holds])
-    entries = [ScheduleEntry("booking", i, s, e, t, other_hosts=others.get(i, ())) for i, s, e, t in bookings]
+    entries = [
+        ScheduleEntry("booking", i, s, e, t, other_hosts=others.get(i, ()), external_change=(x or {}).get("kind"))
+        for i, s, e, t, x in bookings
+    ]
     entries += [ScheduleEntry("hold", i, s, e, "", x, others.get(i, ())) for i, s, e, x in holds]
     return sorted(entries, key=lambda entry: (entry.start, entry.id))[:SCHEDULE_SHOWN]
 

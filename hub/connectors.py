@@ -52,12 +52,20 @@ class ResyncRequired(PipelineError):
 # --- value types ------------------------------------------------------------------------------
 
 
+# Hub's names of the conferences a calendar can attach to an event it holds (the API's
+# ``conferencing.provider``); connectors translate their provider's names into these.
+ConferenceKind = Literal["google_meet", "teams"]
+CONFERENCE_KINDS: Final[tuple[ConferenceKind, ...]] = ("google_meet", "teams")
+
+
 class ProviderCalendar(msgspec.Struct, frozen=True):
     provider_calendar_id: str
     name: str
     primary: bool = False
     timezone: str | None = None  # IANA
     writable: bool = True
+    # the conferences this calendar can make, its native (default) one first; () for none
+    conferencing: tuple[ConferenceKind, ...] = ()
 
 
 class LinkedAccount(msgspec.Struct, frozen=True):
@@ -66,6 +74,21 @@ class LinkedAccount(msgspec.Struct, frozen=True):
     credentials: dict[str, Any]  # opaque to core; encrypted at rest
     scopes: tuple[str, ...] = ()
     calendars: tuple[ProviderCalendar, ...] = ()  # listed while linking (a PasswordLinker's discovery)
+
+
+AttendeeResponse = Literal["needs_action", "accepted", "declined", "tentative"]
+ATTENDEE_RESPONSES: Final[tuple[AttendeeResponse, ...]] = ("needs_action", "accepted", "declined", "tentative")
+ConferenceStatus = Literal["pending", "ready", "failed"]
+
+
+class ConferenceState(msgspec.Struct, frozen=True):
+    """An event's conference as the provider reports it: still being made, ready with its join
+    link, or failed (``error`` says why)."""
+
+    kind: ConferenceKind
+    status: ConferenceStatus
+    join_url: str | None = None
+    error: str | None = None
 
 
 class BusyChange(msgspec.Struct, frozen=True):
@@ -92,10 +115,27 @@ def event_item(provider_event_id: str) -> str:
     return provider_event_id.partition("#")[0]
 
 
+class EventState(msgspec.Struct, frozen=True):
+    """An event as the provider holds it (``EventReader.read_event``, and each event a change
+    feed returns), for core to read back the events Hub wrote: their times, whether the host
+    deleted or cancelled them, the guests' answers and the conference."""
+
+    provider_event_id: str
+    start: datetime | None = None  # aware UTC
+    end: datetime | None = None
+    cancelled: bool = False  # deleted or cancelled at the provider
+    # the guests' answers (never the calendar owner's or the organizer's own): (email, response)
+    attendees: tuple[tuple[str, AttendeeResponse], ...] = ()
+    conference: ConferenceState | None = None
+
+
 class ChangeBatch(msgspec.Struct, frozen=True):
     changes: list[BusyChange]
     cursor: str  # the new sync token / delta link, valid only once ``changes`` are stored
     full: bool  # True when this was a full pull: every event not in ``changes`` is gone
+    # the state of each event the pull returned (a feed that reads none leaves it empty); an
+    # event deleted at the provider is ``cancelled``, one that only left the feed's window is absent
+    events: list[EventState] = []
 
 
 class OutboundEvent(msgspec.Struct, frozen=True):
@@ -112,6 +152,9 @@ class OutboundEvent(msgspec.Struct, frozen=True):
     # The booking's version (0 when created, one higher with each reschedule and with the
     # cancel), as in its email invitations: an iCalendar writer (CalDAV) puts it in SEQUENCE.
     sequence: int = 0
+    # a conference to attach when the event is created (one of the calendar's ``conferencing``);
+    # later writes keep the conference the event has
+    conference: ConferenceKind | None = None
 
 
 class ChannelInfo(msgspec.Struct, frozen=True):
@@ -202,6 +245,15 @@ class CalendarOperations(Protocol):
 
 
 @runtime_checkable
+class EventReader(Protocol):
+    """Reading back one event Hub wrote (its conference, its guests' answers, its times): the
+    ``calendars`` part of a connector may implement it besides ``CalendarOperations``."""
+
+    def read_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> EventState | None:
+        """The event as the provider holds it; None when it is gone."""
+
+
+@runtime_checkable
 class ChangeFeed(Protocol):
     def pull(self, credentials: CredentialStore, calendar: ProviderCalendar, cursor: str | None) -> ChangeBatch:
         """All changes since ``cursor`` (everything when None), following every page."""
@@ -282,6 +334,8 @@ class ConnectorSpec(msgspec.Struct, frozen=True):
     consumers: tuple[OutboxConsumer, ...] = ()
     factory: str | None = None  # import path of a ``ConnectorFactory``
     poll_every: timedelta | None = None  # without push: how often its busy calendars are synced
+    # the conferences this provider can attach to events (each calendar says which it allows)
+    conferencing: frozenset[ConferenceKind] = frozenset()
 
     def configured(self, settings: Settings) -> bool:
         """Whether the operator supplied this provider's client credentials."""
@@ -296,11 +350,15 @@ class ConnectorSpec(msgspec.Struct, frozen=True):
         return builder(settings)
 
 
-def calendar_spec(slug: str, name: str) -> ConnectorSpec:
+def calendar_spec(slug: str, name: str, *, conferencing: frozenset[ConferenceKind] = frozenset()) -> ConnectorSpec:
     """The spec of a calendar provider: every calendar capability, built by
     ``connectors.<slug>.spec:build``."""
     return ConnectorSpec(
-        slug=slug, name=name, capabilities=CALENDAR_CAPABILITIES, factory=f"connectors.{slug}.spec:build"
+        slug=slug,
+        name=name,
+        capabilities=CALENDAR_CAPABILITIES,
+        factory=f"connectors.{slug}.spec:build",
+        conferencing=conferencing,
     )
 
 
@@ -358,6 +416,7 @@ class BookingNotice(msgspec.Struct, frozen=True):
     reschedule_reason: str | None = None
     co_hosts: tuple[Recipient, ...] = ()
     """The other hosts of a team booking (``host`` is its first)."""
+    join_url: str | None = None  # the booking's conference link, when it has one
 
 
 class RelinkNotice(msgspec.Struct, frozen=True):

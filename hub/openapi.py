@@ -90,6 +90,7 @@ _OPERATION_CODES = {
         "404": "not_found: the host or the hold_id is not in this organization",
         "409": "hold_not_active (the hold_id was converted or released)",
         "410": "hold_expired: the hold_id's hold expired; its time is free again",
+        "422": "conferencing_unavailable: no booking-target calendar of the host can make the conference asked for",
     },
     ("get", "/v1/availability"): {
         "404": "not_found: the user_id, or one of the user_ids, is not a user of this organization",

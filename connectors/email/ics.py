@@ -4,7 +4,9 @@
 ``METHOD:CANCEL`` for a cancelled one, and one VEVENT whose ``UID`` is derived from the booking
 id, so a calendar that received the request recognises the cancellation as the same event.
 ``SEQUENCE`` is the booking's (0 when created, higher after a cancellation), which tells clients
-the cancellation supersedes the request. Start and end are written as wall-clock times in the
+the cancellation supersedes the request. A booking with a conferencing link carries it as
+``LOCATION`` and ``URL`` (what every client shows) and as an RFC 7986 ``CONFERENCE`` property
+(``VALUE=URI;FEATURE=VIDEO``) for clients that offer a join button. Start and end are written as wall-clock times in the
 booking's IANA zone with a ``TZID`` and the matching VTIMEZONE (UTC itself is written as UTC).
 Lines end in CRLF and are folded at 75 octets.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar, Event, vCalAddress, vUri
 
 from connectors.email.invite import Invite, Person
 from connectors.email.vtimezone import vtimezone
@@ -65,6 +67,14 @@ def build_event(invite: Invite, zone: ZoneInfo) -> Event:
     if invite.method == "REQUEST":
         event.add("STATUS", "CONFIRMED")
         event.add("TRANSP", "OPAQUE")
+        if invite.join_url:
+            event.add("LOCATION", invite.join_url)
+            event.add("URL", vUri(invite.join_url))
+            event.add(
+                "CONFERENCE",
+                vUri(invite.join_url),
+                parameters={"VALUE": "URI", "FEATURE": "VIDEO", "LABEL": "Join the meeting"},
+            )
     else:
         event.add("STATUS", "CANCELLED")
     return event

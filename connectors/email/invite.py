@@ -57,6 +57,8 @@ class Invite(msgspec.Struct, frozen=True):
         """Every host, the organizer first."""
         return (self.organizer, *self.co_hosts)
 
+    join_url: str | None = None  # the conference link (LOCATION, URL and CONFERENCE in the ICS)
+
     @property
     def uid(self) -> str:
         """The iCalendar UID: the same for every message about this booking."""
@@ -125,4 +127,5 @@ def invite_for(notice: BookingNotice) -> Invite:
         previous_end=notice.previous_end,
         reschedule_reason=notice.reschedule_reason,
         co_hosts=tuple(_person(h) for h in notice.co_hosts),
+        join_url=notice.join_url,
     )

@@ -150,6 +150,7 @@ def render(invite: Invite, recipient: Person) -> tuple[str, str]:
         "when_utc": when_utc(invite),
         "cancellation_reason": invite.cancellation_reason,
         "reschedule_reason": invite.reschedule_reason,
+        "join_url": invite.join_url if invite.method == "REQUEST" else None,
         **_previous(invite),
     }
     environment = _templates()

@@ -16,7 +16,7 @@ SPEC = ConnectorSpec(
     consumers=(
         OutboxConsumer(
             function="hub.notifications.jobs.send_booking_emails",
-            events=frozenset({"booking.created", "booking.cancelled", "booking.rescheduled"}),
+            events=frozenset({"booking.created", "booking.cancelled", "booking.rescheduled", "booking.updated"}),
             queue="notify",
         ),
     ),

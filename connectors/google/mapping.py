@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.google.schemas import (
     CalendarListEntry,
+    ConferenceData,
+    ConferenceSolutionKey,
+    CreateConferenceRequest,
     Event,
     EventDateTime,
     EventInsert,
@@ -24,10 +27,28 @@ from connectors.google.schemas import (
     PrivateProperties,
     Reminders,
 )
-from hub.connectors import BusyChange, OutboundEvent, ProviderCalendar
+from hub.connectors import (
+    AttendeeResponse,
+    BusyChange,
+    ConferenceKind,
+    ConferenceState,
+    EventState,
+    OutboundEvent,
+    ProviderCalendar,
+)
 
 BOOKING_PROPERTY = "hub_booking_id"  # extendedProperties.private key naming the booking
 NOT_BUSY_EVENT_TYPES = frozenset({"workingLocation"})  # "Home", "Office": a label, not a meeting
+MEET = "hangoutsMeet"  # Google's conferenceSolutionKey.type of Google Meet
+# Google's conference solutions, by Hub's name (``hub.connectors.ConferenceKind``)
+SOLUTIONS: dict[ConferenceKind, str] = {"google_meet": MEET}
+# attendees[].responseStatus -> Hub's attendee response
+RESPONSES: dict[str, AttendeeResponse] = {
+    "needsAction": "needs_action",
+    "accepted": "accepted",
+    "declined": "declined",
+    "tentative": "tentative",
+}
 
 
 def event_id_for(booking_id: str) -> str:
@@ -47,6 +68,53 @@ def zone(name: str | None) -> tzinfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def conference_request_id(booking_id: str) -> str:
+    """``conferenceData.createRequest.requestId`` of a booking: the same for every attempt, so
+    Google ignores a repeated request instead of making a second conference."""
+    return "hub-" + hashlib.sha256(f"conference:{booking_id}".encode()).hexdigest()[:32]
+
+
+def conference_state(event: Event) -> ConferenceState | None:
+    """The event's Meet conference: ``pending`` while Google makes it, ``ready`` with the
+    ``video`` entry point's URI (or ``hangoutLink``), ``failed`` on ``failure``; None without one."""
+    data = event.conference_data
+    if data is None and not event.hangout_link:
+        return None
+    status = data.create_request.status if data is not None and data.create_request is not None else None
+    video = next((p.uri for p in (data.entry_points if data else []) if p.entry_point_type == "video" and p.uri), None)
+    link = video or event.hangout_link
+    if link:
+        return ConferenceState(kind="google_meet", status="ready", join_url=link)
+    if status is not None and status.status_code == "failure":
+        return ConferenceState(kind="google_meet", status="failed", error="Google could not create the conference")
+    return ConferenceState(kind="google_meet", status="pending")
+
+
+def attendee_responses(event: Event) -> tuple[tuple[str, AttendeeResponse], ...]:
+    """The guests' answers (``responseStatus``), the calendar's owner and the organizer left out."""
+    return tuple(
+        (a.email, RESPONSES[a.response_status])
+        for a in event.attendees
+        if a.email and not a.is_self and not a.organizer and a.response_status in RESPONSES
+    )
+
+
+def event_state(event: Event, calendar_zone: tzinfo) -> EventState:
+    """An event as read back (``events.get``, or an item of ``events.list``); a deleted one
+    (``status: cancelled``, which an incremental list returns for deletions) is ``cancelled``."""
+    if event.status == "cancelled":
+        return EventState(provider_event_id=event.id, cancelled=True)
+    start = _instant(event.start, calendar_zone) if event.start is not None else None
+    end = _instant(event.end, calendar_zone) if event.end is not None else None
+    return EventState(
+        provider_event_id=event.id,
+        start=start,
+        end=end,
+        attendees=attendee_responses(event),
+        conference=conference_state(event),
+    )
 
 
 def busy_change(event: Event, calendar_zone: tzinfo) -> BusyChange:
@@ -89,7 +157,25 @@ def insert_body(event: OutboundEvent) -> EventInsert:
         attendees=[InsertAttendee(email=email, display_name=name) for email, name in event.attendees],
         extended_properties=PrivateProperties(private={BOOKING_PROPERTY: event.booking_id}),
         reminders=Reminders(use_default=True),
+        conference_data=_conference_request(event),
     )
+
+
+def _conference_request(event: OutboundEvent) -> ConferenceData | None:
+    solution = SOLUTIONS.get(event.conference) if event.conference else None
+    if solution is None:
+        return None
+    return ConferenceData(
+        create_request=CreateConferenceRequest(
+            request_id=conference_request_id(event.booking_id),
+            conference_solution_key=ConferenceSolutionKey(type=solution),
+        )
+    )
+
+
+def conference_version(event: OutboundEvent) -> str:
+    """``conferenceDataVersion``: 1 when the insert asks for a conference (0 ignores it)."""
+    return "1" if event.conference in SOLUTIONS else "0"
 
 
 def patch_body(event: OutboundEvent) -> EventPatch:
@@ -111,10 +197,12 @@ def send_updates(event: OutboundEvent) -> str:
 
 def provider_calendar(entry: CalendarListEntry) -> ProviderCalendar:
     """A calendarList entry as Hub sees it; writable when the user owns it or may edit it."""
+    allowed = entry.conference_properties.allowed_conference_solution_types if entry.conference_properties else []
     return ProviderCalendar(
         provider_calendar_id=entry.id,
         name=entry.summary_override or entry.summary or entry.id,
         primary=entry.primary,
         timezone=entry.time_zone,
         writable=entry.access_role in ("owner", "writer"),
+        conferencing=tuple(kind for kind, solution in SOLUTIONS.items() if solution in allowed),
     )

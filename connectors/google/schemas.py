@@ -73,7 +73,37 @@ class EventDateTime(msgspec.Struct, rename="camel"):
 class Attendee(msgspec.Struct, rename="camel"):
     email: str | None = None
     is_self: bool = msgspec.field(name="self", default=False)
+    organizer: bool = False
     response_status: str | None = None  # needsAction, declined, tentative, accepted
+
+
+class ConferenceSolutionKey(msgspec.Struct):
+    type: str  # "hangoutsMeet" (also "eventHangout", "eventNamedHangout", "addOn")
+
+
+class ConferenceRequestStatus(msgspec.Struct, rename="camel"):
+    status_code: str  # "pending", "success" or "failure"
+
+
+class CreateConferenceRequest(msgspec.Struct, rename="camel", omit_defaults=True):
+    request_id: str
+    conference_solution_key: ConferenceSolutionKey
+    status: ConferenceRequestStatus | None = None  # read-only: in Google's answers
+
+
+class EntryPoint(msgspec.Struct, rename="camel"):
+    entry_point_type: str  # "video", "phone", "sip" or "more"
+    uri: str | None = None
+
+
+class ConferenceData(msgspec.Struct, rename="camel", omit_defaults=True):
+    """``conferenceData`` of an event: the create request (and its status) Hub sent, then the
+    entry points once the conference exists."""
+
+    create_request: CreateConferenceRequest | None = None
+    entry_points: list[EntryPoint] = []
+    conference_solution: dict[str, object] | None = None
+    conference_id: str | None = None
 
 
 class Event(msgspec.Struct, rename="camel"):
@@ -86,6 +116,8 @@ class Event(msgspec.Struct, rename="camel"):
     recurring_event_id: str | None = None
     recurrence: list[str] = []
     event_type: str = "default"
+    conference_data: ConferenceData | None = None
+    hangout_link: str | None = None
 
 
 class EventsPage(msgspec.Struct, rename="camel"):
@@ -130,6 +162,7 @@ class EventInsert(msgspec.Struct, rename="camel", omit_defaults=True):
     reminders: Reminders  # the calendar's default reminders, as the documented request has
     description: str | None = None
     attendees: list[InsertAttendee] = []
+    conference_data: ConferenceData | None = None  # sent with ``conferenceDataVersion=1``
 
 
 class EventPatch(msgspec.Struct, rename="camel"):
@@ -154,6 +187,11 @@ class CalendarListEntry(msgspec.Struct, rename="camel"):
     time_zone: str | None = None
     access_role: str = "reader"  # freeBusyReader, reader, writer, owner
     deleted: bool = False
+    conference_properties: ConferenceProperties | None = None
+
+
+class ConferenceProperties(msgspec.Struct, rename="camel"):
+    allowed_conference_solution_types: list[str] = []  # "eventHangout", "eventNamedHangout", "hangoutsMeet"
 
 
 class CalendarListPage(msgspec.Struct, rename="camel"):

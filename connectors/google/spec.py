@@ -21,7 +21,7 @@ from hub import http
 from hub.connectors import Connector, calendar_spec
 from hub.settings import Settings
 
-SPEC = calendar_spec("google", "Google Calendar")
+SPEC = calendar_spec("google", "Google Calendar", conferencing=frozenset({"google_meet"}))
 
 
 def build(

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC
 
 from connectors.google.client import RESYNC_ON_410, GoogleClient, path
-from connectors.google.mapping import busy_change, zone
+from connectors.google.mapping import busy_change, event_state, zone
 from connectors.google.schemas import EventsPage
 from hub import http
-from hub.connectors import BusyChange, ChangeBatch, CredentialStore, ProviderCalendar
+from hub.connectors import BusyChange, ChangeBatch, CredentialStore, EventState, ProviderCalendar
 from hub.errors import TransientError
 
 PAGE_SIZE = "2500"  # Google's cap; the default (250) would mean ten times the calls
@@ -30,6 +30,7 @@ class GoogleChangeFeed:
         if cursor:
             params |= {"syncToken": cursor, "showDeleted": "true"}
         changes: list[BusyChange] = []
+        events: list[EventState] = []
         sync_token: str | None = None
         for page in self.client.pages(
             credentials,
@@ -40,7 +41,8 @@ class GoogleChangeFeed:
         ):
             local = zone(calendar.timezone) or zone(page.time_zone) or UTC
             changes.extend(busy_change(event, local) for event in page.items)
+            events.extend(event_state(event, local) for event in page.items)
             sync_token = page.next_sync_token or sync_token
         if not sync_token:
             raise TransientError("Google ended the event list without a nextSyncToken", code=http.PROVIDER_BAD_RESPONSE)
-        return ChangeBatch(changes=changes, cursor=sync_token, full=cursor is None)
+        return ChangeBatch(changes=changes, cursor=sync_token, full=cursor is None, events=events)

@@ -1,6 +1,11 @@
 """``CalendarOperations`` over Graph: list calendars, write a booking's event, update it in
 place when the booking moves (``PATCH /me/events/{id}``; an event gone at Graph is written
-again), delete it.
+again), delete it; and ``EventReader``: read one back (``GET /me/events/{id}``).
+
+A booking asking for Teams is created with ``isOnlineMeeting: true`` and ``onlineMeetingProvider:
+"teamsForBusiness"`` (only offered for calendars whose ``allowedOnlineMeetingProviders`` has it);
+the link is the event's ``onlineMeeting.joinUrl``. The transactionId dedup below keeps a retried
+create from making a second event, hence a second meeting.
 
 Writing is idempotent (DESIGN §7) by two means:
 
@@ -18,11 +23,13 @@ Writing is idempotent (DESIGN §7) by two means:
 from __future__ import annotations
 
 from connectors.microsoft.client import PREFER_UTC, MicrosoftClient, prefer, segment
-from connectors.microsoft.mapping import booking_filter, create_body, update_body
+from connectors.microsoft.mapping import booking_filter, create_body, event_state, provider_calendar, update_body
 from connectors.microsoft.schemas import CalendarPage, Event, EventList
 from hub import http
-from hub.connectors import CredentialStore, OutboundEvent, ProviderCalendar
+from hub.connectors import CredentialStore, EventState, OutboundEvent, ProviderCalendar
 from hub.errors import PermanentError, SkippableError
+
+READ_BACK = "id,start,end,isCancelled,attendees,isOnlineMeeting,onlineMeetingProvider,onlineMeeting"
 
 
 class MicrosoftCalendars:
@@ -30,17 +37,26 @@ class MicrosoftCalendars:
         self.client = client
 
     def list_calendars(self, credentials: CredentialStore) -> list[ProviderCalendar]:
-        """Every calendar of the mailbox; ``isDefaultCalendar`` is primary, ``canEdit`` writable."""
+        """Every calendar of the mailbox (``mapping.provider_calendar``)."""
         return [
-            ProviderCalendar(
-                provider_calendar_id=item.id,
-                name=item.name,
-                primary=bool(item.is_default_calendar),
-                writable=item.can_edit is not False,
-            )
+            provider_calendar(item)
             for page in self.client.pages(credentials, "/me/calendars", CalendarPage)
             for item in page.value
         ]
+
+    def read_event(self, credentials: CredentialStore, calendar_id: str, provider_event_id: str) -> EventState | None:
+        """The event in UTC; one that is gone (404 / ``itemNotFound``) is None."""
+        try:
+            found = self.client.get(
+                credentials,
+                f"/me/events/{segment(provider_event_id)}",
+                Event,
+                params={"$select": READ_BACK},
+                headers=prefer(PREFER_UTC),
+            )
+        except SkippableError:
+            return None
+        return event_state(found)
 
     def booking_events(self, credentials: CredentialStore, calendar_id: str, booking_id: str) -> list[Event]:
         """The events Hub wrote for ``booking_id`` in this calendar, oldest first."""

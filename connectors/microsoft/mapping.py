@@ -30,6 +30,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON  # the full CLD
 
 from connectors.microsoft.schemas import (
     AttendeeIn,
+    Calendar,
     DateTimeTimeZone,
     EmailAddress,
     Event,
@@ -38,7 +39,15 @@ from connectors.microsoft.schemas import (
     ExtendedProperty,
     ItemBody,
 )
-from hub.connectors import BusyChange, OutboundEvent
+from hub.connectors import (
+    AttendeeResponse,
+    BusyChange,
+    ConferenceKind,
+    ConferenceState,
+    EventState,
+    OutboundEvent,
+    ProviderCalendar,
+)
 
 # A fixed GUID namespacing Hub's extended property (uuid5 of Hub's URL); never change it, or
 # events written before the change can no longer be found by booking id.
@@ -47,6 +56,17 @@ TRANSACTION_PREFIX: Final = "hub-"
 MAX_TRANSACTION_ID: Final = 64
 
 _NOT_BUSY_SHOW_AS: Final = frozenset({"free", "workingelsewhere"})
+TEAMS: Final = "teamsForBusiness"
+# Graph's online meeting providers, by Hub's name (``hub.connectors.ConferenceKind``)
+MEETING_PROVIDERS: Final[dict[ConferenceKind, str]] = {"teams": TEAMS}
+# attendees[].status.response -> Hub's attendee response ("organizer" is not a guest's answer)
+RESPONSES: Final[dict[str, AttendeeResponse]] = {
+    "none": "needs_action",
+    "notResponded": "needs_action",
+    "accepted": "accepted",
+    "declined": "declined",
+    "tentativelyAccepted": "tentative",
+}
 
 # Windows zone names Graph commonly returns (CLDR windowsZones "001" territory). The full CLDR
 # table shipped with ``icalendar`` (a Hub dependency) is layered over this when importable.
@@ -145,6 +165,63 @@ def is_not_busy(event: Event) -> bool:
     return event.is_cancelled or declined or (event.show_as or "").lower() in _NOT_BUSY_SHOW_AS
 
 
+def provider_calendar(item: Calendar) -> ProviderCalendar:
+    """A Graph calendar as Hub sees it: ``isDefaultCalendar`` is primary, ``canEdit`` writable,
+    and Teams meetings where ``allowedOnlineMeetingProviders`` has ``teamsForBusiness``."""
+    allowed = item.allowed_online_meeting_providers
+    kinds = [kind for kind, name in MEETING_PROVIDERS.items() if name in allowed]
+    kinds.sort(key=lambda kind: MEETING_PROVIDERS[kind] != item.default_online_meeting_provider)
+    return ProviderCalendar(
+        provider_calendar_id=item.id,
+        name=item.name,
+        primary=bool(item.is_default_calendar),
+        writable=item.can_edit is not False,
+        conferencing=tuple(kinds),
+    )
+
+
+def conference_state(event: Event) -> ConferenceState | None:
+    """A Teams meeting: ``ready`` once ``onlineMeeting.joinUrl`` is there, else ``pending``."""
+    if not event.is_online_meeting or event.online_meeting_provider not in (None, TEAMS):
+        return None
+    link = event.online_meeting.join_url if event.online_meeting is not None else None
+    return ConferenceState(kind="teams", status="ready" if link else "pending", join_url=link)
+
+
+def attendee_responses(event: Event) -> tuple[tuple[str, AttendeeResponse], ...]:
+    """The guests' answers (``status.response``); the organizer's own entry is left out."""
+    found: list[tuple[str, AttendeeResponse]] = []
+    for attendee in event.attendees:
+        address = attendee.email_address.address if attendee.email_address else None
+        response = RESPONSES.get(attendee.status.response or "") if attendee.status else None
+        if address and response is not None:
+            found.append((address, response))
+    return tuple(found)
+
+
+def event_state(event: Event) -> EventState:
+    """An event Hub wrote, as read back (``GET /me/events/{id}``)."""
+    return EventState(
+        provider_event_id=event.id,
+        start=instant(event.start) if event.start is not None else None,
+        end=instant(event.end) if event.end is not None else None,
+        cancelled=event.is_cancelled,
+        attendees=attendee_responses(event),
+        conference=conference_state(event),
+    )
+
+
+def delta_state(event: Event) -> EventState | None:
+    """A delta item as an event's state: ``@removed`` with reason ``deleted`` is a deleted event;
+    one that only left the window (``changed``) and series masters say nothing."""
+    if event.removed is not None:
+        deleted = event.removed.reason == "deleted"
+        return EventState(provider_event_id=event.id, cancelled=True) if deleted else None
+    if event.type == "seriesMaster" or event.start is None or event.end is None:
+        return None
+    return event_state(event)
+
+
 def busy_change(event: Event, *, all_day_zone: str | None = None) -> BusyChange | None:
     """What one delta item means for busy times; None for items that carry no busy time."""
     if event.removed is not None:
@@ -195,6 +272,7 @@ def create_body(event: OutboundEvent) -> EventCreate:
     """
     start, start_zone = _local(event.start, event.timezone)
     end, end_zone = _local(event.end, event.timezone)
+    meeting = MEETING_PROVIDERS.get(event.conference) if event.conference else None
     content = event.description
     people: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
     if event.notify_attendees:
@@ -210,20 +288,27 @@ def create_body(event: OutboundEvent) -> EventCreate:
         start=DateTimeTimeZone(date_time=start, time_zone=start_zone),
         end=DateTimeTimeZone(date_time=end, time_zone=end_zone),
         show_as="busy",
-        is_online_meeting=False,
+        is_online_meeting=meeting is not None,
         allow_new_time_proposals=False,
         transaction_id=transaction_id(event.booking_id),
         single_value_extended_properties=[ExtendedProperty(id=BOOKING_PROPERTY_ID, value=event.booking_id)],
         body=ItemBody(content_type="text", content=content),
         attendees=people,
+        online_meeting_provider=meeting if meeting is not None else msgspec.UNSET,
     )
 
 
 def update_body(event: OutboundEvent) -> EventUpdate:
-    """The ``PATCH /me/events/{id}`` body for a booking's new state, zones as ``create_body``'s."""
+    """The ``PATCH /me/events/{id}`` body for a booking's new state, zones as ``create_body``'s.
+    An online meeting's body is left alone: Graph wrote the join details into it, and neither
+    ``isOnlineMeeting`` nor the meeting is sent, so the event keeps its meeting and link."""
     created = create_body(event)
     return EventUpdate(
-        subject=created.subject, start=created.start, end=created.end, body=created.body, attendees=created.attendees
+        subject=created.subject,
+        start=created.start,
+        end=created.end,
+        body=msgspec.UNSET if created.is_online_meeting else created.body,
+        attendees=created.attendees,
     )
 
 

@@ -30,6 +30,23 @@ class ResponseStatus(_Wire):
     response: str | None = None  # "none", "organizer", "accepted", "declined", ...
 
 
+class EmailAddressIn(_Wire):
+    address: str | None = None
+    name: str | None = None
+
+
+class Attendee(_Wire):
+    """An attendee as Graph answers it: ``status.response`` is their answer."""
+
+    email_address: EmailAddressIn | None = None
+    status: ResponseStatus | None = None
+    type: str | None = None  # required, optional, resource
+
+
+class OnlineMeetingInfo(_Wire):
+    join_url: str | None = None
+
+
 class Event(_Wire):
     id: str
     removed: Removed | None = msgspec.field(default=None, name="@removed")
@@ -45,6 +62,10 @@ class Event(_Wire):
     response_status: ResponseStatus | None = None
     transaction_id: str | None = None
     created_date_time: str | None = None
+    attendees: list[Attendee] = []
+    is_online_meeting: bool = False
+    online_meeting_provider: str | None = None  # teamsForBusiness, skypeForBusiness, skypeForConsumer, unknown
+    online_meeting: OnlineMeetingInfo | None = None  # set once the meeting exists
 
 
 class DeltaPage(_Wire):
@@ -67,6 +88,9 @@ class Calendar(_Wire):
     name: str = ""
     is_default_calendar: bool | None = None
     can_edit: bool | None = None
+    # the online meeting providers the calendar may use: unknown, skypeForBusiness, skypeForConsumer, teamsForBusiness
+    allowed_online_meeting_providers: list[str] = []
+    default_online_meeting_provider: str | None = None
 
 
 class CalendarPage(_Wire):
@@ -149,6 +173,7 @@ class EventCreate(_Wire):
     single_value_extended_properties: list[ExtendedProperty]
     body: ItemBody
     attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
+    online_meeting_provider: str | msgspec.UnsetType = msgspec.UNSET  # with is_online_meeting: true
 
 
 class EventUpdate(_Wire):
@@ -158,7 +183,9 @@ class EventUpdate(_Wire):
     subject: str
     start: DateTimeTimeZone
     end: DateTimeTimeZone
-    body: ItemBody
+    body: ItemBody | msgspec.UnsetType = (
+        msgspec.UNSET
+    )  # not sent for an online meeting: Graph put the join details there
     attendees: list[AttendeeIn] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -26,7 +26,7 @@ from hub.connectors import Connector, calendar_spec
 from hub.redis import connect
 from hub.settings import Settings
 
-SPEC = calendar_spec("microsoft", "Microsoft 365 / Outlook")
+SPEC = calendar_spec("microsoft", "Microsoft 365 / Outlook", conferencing=frozenset({"teams"}))
 
 
 def build(

@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from connectors.microsoft.client import PREFER_UTC, MicrosoftClient, prefer, segment
-from connectors.microsoft.mapping import busy_change
+from connectors.microsoft.mapping import busy_change, delta_state
 from connectors.microsoft.schemas import DeltaPage
 from hub import http
 from hub.clock import utcnow
-from hub.connectors import BusyChange, ChangeBatch, CredentialStore, ProviderCalendar
+from hub.connectors import BusyChange, ChangeBatch, CredentialStore, EventState, ProviderCalendar
 from hub.errors import TransientError
 
 WINDOW_BACK: Final = timedelta(days=30)
@@ -54,6 +54,7 @@ class MicrosoftChangeFeed:
         else:
             link = cursor
         changes: dict[str, BusyChange] = {}
+        states: dict[str, EventState] = {}
         delta_link: str | None = None
         headers = prefer(f"odata.maxpagesize={self.page_size}", PREFER_UTC)
         for page in self.client.pages(credentials, link, DeltaPage, params=params, headers=headers):
@@ -61,9 +62,14 @@ class MicrosoftChangeFeed:
                 change = busy_change(event, all_day_zone=calendar.timezone)
                 if change is not None:
                     changes[change.provider_event_id] = change  # a later page's state wins
+                state = delta_state(event)
+                if state is not None:
+                    states[state.provider_event_id] = state
             delta_link = page.delta_link
         if not delta_link:
             raise TransientError(
                 "Graph delta ended with neither nextLink nor deltaLink", code=http.PROVIDER_BAD_RESPONSE
             )
-        return ChangeBatch(changes=list(changes.values()), cursor=delta_link, full=cursor is None)
+        return ChangeBatch(
+            changes=list(changes.values()), cursor=delta_link, full=cursor is None, events=list(states.values())
+        )

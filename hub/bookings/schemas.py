@@ -21,6 +21,43 @@ class Attendee(msgspec.Struct):
     name: Annotated[str, line(max_length=200)] | None = None
 
 
+ConferencingProvider = Literal["auto", "google_meet", "teams", "none"]
+AttendeeResponse = Literal["needs_action", "accepted", "declined", "tentative"]
+
+
+class Conferencing(msgspec.Struct):
+    """The conference a new booking asks for: ``auto`` is the native one of the host's
+    booking-target calendar (Google Meet on Google, Teams on Microsoft 365)."""
+
+    provider: ConferencingProvider = "none"
+
+
+class ConferencingOut(msgspec.Struct):
+    """The booking's conference: ``pending`` until the host's calendar made it, then ``ready``
+    with ``join_url``, or ``failed`` with ``error``."""
+
+    provider: str
+    status: Literal["pending", "ready", "failed"]
+    join_url: str | None = None
+    error: str | None = None
+
+
+class AttendeeOut(msgspec.Struct):
+    email: str
+    name: str | None = None
+    response: AttendeeResponse = "needs_action"
+    """The attendee's answer as the host's calendar shows it; ``needs_action`` until they answer."""
+
+
+class ExternalChange(msgspec.Struct):
+    """The host deleted or moved the booking's event in their own calendar (Hub changed nothing)."""
+
+    kind: Literal["deleted", "moved"]
+    detected_at: datetime
+    start: datetime | None
+    end: datetime | None
+
+
 MAX_HOSTS = 20
 HostIds = Annotated[list[Field], msgspec.Meta(min_length=1, max_length=MAX_HOSTS)]
 
@@ -48,6 +85,8 @@ class BookingCreate(msgspec.Struct, kw_only=True):
     """A live hold with exactly these times and hosts: the booking takes its place."""
     host_ids: HostIds | None = None
     host_pool: HostPool | None = None
+    conferencing: Conferencing | None = None
+    """A conferencing link to make with the event in the host's calendar (default: none)."""
 
     def __post_init__(self) -> None:
         # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
@@ -105,7 +144,7 @@ class BookingOut(msgspec.Struct):
     requested: Requested
     client_timestamp: str | None
     title: str
-    attendees: list[Attendee]
+    attendees: list[AttendeeOut]
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -119,6 +158,8 @@ class BookingOut(msgspec.Struct):
     assignment: Assignment | None = None
     hosts: list[UserOut] | msgspec.UnsetType = msgspec.UNSET
     """The hosts' user objects, with ``expand=hosts`` only."""
+    conferencing: ConferencingOut | None = None
+    external_change: ExternalChange | None = None
     object: str = "booking"
 
 

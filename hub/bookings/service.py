@@ -24,6 +24,7 @@ from hub.auth.principal import Principal
 from hub.auth.scopes import may_ignore_availability
 from hub.availability import fits_working_hours, parse_working_hours
 from hub.availability.busy import BusyBlock, epoch
+from hub.bookings import conferencing
 from hub.bookings._team import (
     HostBlock,
     add_hosts,
@@ -40,11 +41,12 @@ from hub.bookings._team import (
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import (
     Assignment,
-    Attendee,
+    AttendeeOut,
     BookingCancel,
     BookingCreate,
     BookingOut,
     BookingReschedule,
+    ExternalChange,
     Previous,
     Requested,
 )
@@ -82,7 +84,9 @@ def to_out(booking: Booking, host_ids: list[str] | None = None) -> BookingOut:
         requested=Requested(**booking.requested),
         client_timestamp=booking.client_timestamp,
         title=booking.title,
-        attendees=[Attendee(**a) for a in booking.attendees],
+        attendees=[
+            AttendeeOut(a["email"], a.get("name"), a.get("response") or "needs_action") for a in booking.attendees
+        ],
         metadata=booking.metadata_,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
@@ -97,6 +101,8 @@ def to_out(booking: Booking, host_ids: list[str] | None = None) -> BookingOut:
         ),
         host_ids=hosts,
         assignment=msgspec.convert(booking.assignment, Assignment) if booking.assignment else None,
+        conferencing=conferencing.to_public(booking.conferencing),
+        external_change=msgspec.convert(booking.external_change, ExternalChange) if booking.external_change else None,
     )
 
 
@@ -223,6 +229,9 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         raise FieldError("hold_id", "a hold becomes a booking of its own hosts: send `host_id` or `host_ids`")
     with db.read() as session:
         hosts = load_hosts(session, principal.organization_id, host_ids)
+        # made in the first host's calendar (checked here, before anything is booked); a pool's
+        # host is only known inside the write transaction, so its check waits until then
+        early = conferencing.choose(session, hosts[0].id, data.conferencing) if data.host_pool is None else None
     times = _resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
@@ -239,7 +248,10 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
             if data.hold_id is not None:  # no longer active from here on: its block is not in the way
                 take_for_booking(session, principal.organization_id, data.hold_id, host_ids, times.start, times.end)
             chosen, assignment = _choose(session, data, candidates, times, team=team)
-            values = _values(principal, data, times, chosen[0].id, assignment)
+            conference = (
+                early if data.host_pool is None else conferencing.choose(session, chosen[0].id, data.conferencing)
+            )
+            values = _values(principal, data, times, chosen[0].id, assignment, conference)
             booking = Booking(**values)
             session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
             add_hosts(session, booking, [h.id for h in chosen])
@@ -285,7 +297,12 @@ def _choose(
 
 
 def _values(
-    principal: Principal, data: BookingCreate, times: _Times, host_id: str, assignment: Assignment | None
+    principal: Principal,
+    data: BookingCreate,
+    times: _Times,
+    host_id: str,
+    assignment: Assignment | None,
+    conference: dict[str, Any] | None,
 ) -> dict[str, Any]:
     now = utcnow()
     return dict(  # noqa: C408 - keyword form mirrors the columns
@@ -312,6 +329,8 @@ def _values(
         previous_start_at=None,
         previous_end_at=None,
         assignment=msgspec.to_builtins(assignment) if assignment is not None else None,
+        conferencing=conference,
+        external_change=None,
     )
 
 
@@ -451,6 +470,7 @@ def _move(session: Session, booking: Booking, times: _Times, data: BookingResche
     booking.reschedule_count += 1
     booking.rescheduled_at = booking.updated_at = now
     booking.sequence += 1
+    booking.external_change = None  # the client decided: the event is written at the new time
     session.flush()
     mirror(session, booking)  # the exclusion constraint speaks here, inside the ``try`` of the caller
     out = to_out(booking)

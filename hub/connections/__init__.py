@@ -19,6 +19,7 @@ API, the webhook intake and the jobs themselves ask for work the same way.
 from hub.connections._access import has_push
 from hub.connections._bookings import write_booking
 from hub.connections._calendars import refresh_calendars
+from hub.connections._conference import CHECK_CONFERENCE, check_conference
 from hub.connections._feed import FULL_SYNC_EVERY, sync_calendar
 from hub.connections._notifications import process_notification
 from hub.connections._push import renew_channels, renew_one, stop_channels, subscribe
@@ -39,12 +40,14 @@ from hub.connections._sweeps import sweep_inbox, sweep_polled_calendars, sweep_q
 from hub.connections._unlink import unlink
 
 __all__ = [
+    "CHECK_CONFERENCE",
     "FULL_SYNC_EVERY",
     "PROCESS_NOTIFICATION",
     "SETUP_CONNECTION",
     "SUBSCRIBE_PUSH",
     "SYNC_CALENDAR",
     "UNLINK_CONNECTION",
+    "check_conference",
     "clear_pending",
     "has_push",
     "process_notification",

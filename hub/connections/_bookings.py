@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
+from hub.connections import _conference
 from hub.connections._access import credentials, fail, part
 from hub.connectors import OutboundEvent
 from hub.db.tables import Booking, BookingEvent, Calendar, Connection, OutboxMessage
@@ -48,6 +49,7 @@ def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
             )
     if event_type == "booking.created":
         outcome = _write(ctx, booking, todo)
+        _conference_without_event(ctx, booking.id)
         moved = _bring_up_to_date(ctx, booking.id)  # the booking moved while this job wrote it
         return {**outcome, "updated": moved} if moved else outcome
     if event_type == "booking.rescheduled":
@@ -77,7 +79,7 @@ def _unwritten_targets(session: Session, booking: Booking) -> list[tuple[Calenda
     return [(cal, con) for cal, con in targets if cal.id not in written]
 
 
-def _outbound(booking: Booking) -> OutboundEvent:
+def _outbound(booking: Booking, calendar_id: str) -> OutboundEvent:
     return OutboundEvent(
         booking_id=booking.id,
         title=booking.title or "Booking",
@@ -87,7 +89,27 @@ def _outbound(booking: Booking) -> OutboundEvent:
         attendees=tuple((a["email"], a.get("name")) for a in booking.attendees),
         description=f"Booked through Hub ({booking.id}).",
         sequence=booking.sequence,
+        conference=_conference.pending_conference(booking, calendar_id),  # type: ignore[arg-type]
     )
+
+
+def _conference_without_event(ctx: JobContext, booking_id: str) -> None:
+    """A conference whose calendar got no event (unlinked or no longer a target meanwhile) fails,
+    so the invitation still goes out (without a link) instead of waiting for ever."""
+    with ctx.db.read() as session:
+        booking = session.get(Booking, booking_id)
+        stored = booking.conferencing if booking is not None else None
+        if not stored or stored.get("status") != "pending":
+            return
+        written = session.scalar(
+            select(BookingEvent.id).where(
+                BookingEvent.booking_id == booking_id,
+                BookingEvent.calendar_id == stored.get("calendar_id"),
+                BookingEvent.status == "written",
+            )
+        )
+    if written is None:
+        _conference.fail(ctx.db, booking_id, "calendar_unavailable: the event with the conference could not be written")
 
 
 def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connection]]) -> dict[str, Any]:
@@ -97,7 +119,7 @@ def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connect
         status: BookingEventStatus
         try:
             event_id = calendars.write_event(
-                credentials(ctx, connection), calendar.provider_calendar_id, _outbound(booking)
+                credentials(ctx, connection), calendar.provider_calendar_id, _outbound(booking, calendar.id)
             )
             status, error = "written", None
         except TransientError:
@@ -116,11 +138,15 @@ def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connect
                     status=status,
                     error=error,
                     sequence=booking.sequence,
+                    written_start_at=booking.start_at,
+                    written_end_at=booking.end_at,
                     created_at=now,
                     updated_at=now,
                 )
             )
         done += status == "written"
+        if event_id is not None and _conference.pending_conference(booking, calendar.id):
+            _conference.after_write(ctx, booking.id, calendar, connection, event_id)
     return {"outcome": "written", "events": done}
 
 
@@ -195,7 +221,7 @@ def _update(ctx: JobContext, booking: Booking, record: BookingEvent, calendar: C
             credentials(ctx, connection),
             calendar.provider_calendar_id,
             record.provider_event_id or "",
-            _outbound(booking),
+            _outbound(booking, calendar.id),
         )
     except (ReauthRequired, PermanentError) as exc:
         fail(ctx, connection.id, exc)
@@ -211,7 +237,14 @@ def _update(ctx: JobContext, booking: Booking, record: BookingEvent, calendar: C
         recorded = session.execute(
             update(BookingEvent)
             .where(BookingEvent.id == record.id, BookingEvent.sequence < booking.sequence)
-            .values(provider_event_id=event_id, sequence=booking.sequence, error=None, updated_at=utcnow())
+            .values(
+                provider_event_id=event_id,
+                sequence=booking.sequence,
+                error=None,
+                updated_at=utcnow(),
+                written_start_at=booking.start_at,
+                written_end_at=booking.end_at,
+            )
             .returning(BookingEvent.id)
         ).first()
         if current is not None and (current.sequence != booking.sequence or recorded is None):

@@ -60,6 +60,7 @@ def store_calendars(session: Session, connection_id: str, found: list[ProviderCa
             item.primary,
             None,
         )
+        calendar.conferencing = list(item.conferencing)
     for gone in existing.values():
         gone.removed_at = gone.removed_at or now
         gone.busy_source = gone.booking_target = False

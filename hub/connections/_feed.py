@@ -18,6 +18,7 @@ from sqlalchemy import delete, update
 
 from hub.clock import utcnow
 from hub.connections._access import credentials, failure_status, part, provider_calendar, usable
+from hub.connections._readback import read_back
 from hub.connections.service import record_failure, record_success
 from hub.connectors import ChangeBatch, ResyncRequired
 from hub.db.tables import Calendar, Connection, ExternalEvent, SyncRun, User
@@ -133,6 +134,7 @@ def _store(
                     for c in {c.provider_event_id: c for c in keep}.values()
                 ]
             )
+        found = read_back(session, ctx.db, calendar, batch.events, now) if batch.events else []
         session.execute(
             update(Calendar)
             .where(Calendar.id == calendar.id)
@@ -148,6 +150,7 @@ def _store(
                 events_deleted=deleted,
                 finished_at=now,
                 duration_ms=int((time.perf_counter() - started) * 1000),
+                booking_changes=found or None,
             )
         )
         live = session.get(Connection, connection.id)

@@ -55,6 +55,12 @@ def write_booking(outbox_id: str) -> dict[str, object]:
     return connections.write_booking(context(), outbox_id)
 
 
+@hub_job("connections.check_conference")
+def check_conference(booking_id: str, attempt: int) -> dict[str, object]:
+    """Read a booking's pending conference back; again later while the provider makes it."""
+    return connections.check_conference(context(), booking_id, attempt)
+
+
 @hub_job("sweep.calendars")
 def sweep_quiet_calendars() -> dict[str, int]:
     """The safety net: push is not 100 % reliable, so sync calendars that were quiet too long,

@@ -136,6 +136,10 @@ class Booking(Base):
     rescheduled_at: Mapped[datetime | None]
     previous_start_at: Mapped[datetime | None]  # the times before the last reschedule
     previous_end_at: Mapped[datetime | None]
+    # {"provider", "status", "join_url", "error", "calendar_id", "checks"} or None (no conference)
+    conferencing: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # {"kind": "deleted" | "moved", "detected_at", "start", "end"}: the host changed Hub's event
+    external_change: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     # How a round-robin booking's host was chosen (``{"strategy", "pool", "reason"}``); None otherwise.
     assignment: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     # Loaded with the booking (one query for a whole page of bookings).
@@ -354,6 +358,8 @@ class Calendar(Base):
     last_full_sync_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
+    # the conferences the calendar can make (Hub's names, the native one first), as last listed
+    conferencing: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class ExternalEvent(Base):
@@ -438,6 +444,9 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None]
     trace_id: Mapped[str | None] = mapped_column(String(32))  # W3C trace id of the sync
+    # what the sync found about Hub's own events: [{"booking_id", "kind"}] (kind: "deleted",
+    # "moved", "attendee_responded", "conference_ready", "conference_failed")
+    booking_changes: Mapped[list[Any] | None] = mapped_column(JSONType, nullable=True)
 
 
 class BookingEvent(Base):
@@ -455,3 +464,5 @@ class BookingEvent(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # booking version written
+    written_start_at: Mapped[datetime | None]  # the times Hub last wrote into the event
+    written_end_at: Mapped[datetime | None]

@@ -156,12 +156,18 @@ def fan_out(outbox_id: str) -> dict[str, object]:
     return {"outcome": "fanned_out", "endpoints": len(subscribed), "created": created, "enqueued": len(unsent)}
 
 
+INTERNAL_KEYS = ("sequence", "reason", "change")  # what consumers read from a payload, never sent
+
+
 def _data(session: Session, message: OutboxMessage) -> Any:
-    """The event's ``data``: the payload, except for ``booking.rescheduled``, whose data is the
-    booking as it is now (its last time, ``reschedule_count`` telling the versions apart), so a
-    client that reads the deliveries of two quick moves never ends at the older time."""
+    """The event's ``data``: the payload (without the keys only Hub's consumers read), except for
+    ``booking.rescheduled``, whose data is the booking as it is now (its last time,
+    ``reschedule_count`` telling the versions apart), so a client that reads the deliveries of
+    two quick moves never ends at the older time."""
     if message.event_type != "booking.rescheduled":
-        return message.payload
+        if message.aggregate_type != "booking":
+            return message.payload
+        return {k: v for k, v in message.payload.items() if k not in INTERNAL_KEYS}
     booking = session.get(Booking, message.aggregate_id)
     if booking is None:
         return {k: v for k, v in message.payload.items() if k not in ("sequence", "reason")}

@@ -13,11 +13,21 @@ EVENT_TYPES: Final = (
     "booking.created",
     "booking.cancelled",
     "booking.rescheduled",
+    "booking.updated",
+    "booking.attendee_responded",
+    "booking.external_change",
     "connection.reauth_required",
     "connection.synced",
 )
 EventType = Literal[
-    "booking.created", "booking.cancelled", "booking.rescheduled", "connection.reauth_required", "connection.synced"
+    "booking.created",
+    "booking.cancelled",
+    "booking.rescheduled",
+    "booking.updated",
+    "booking.attendee_responded",
+    "booking.external_change",
+    "connection.reauth_required",
+    "connection.synced",
 ]
 
 Url = Annotated[

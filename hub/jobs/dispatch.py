@@ -37,6 +37,9 @@ CORE_CONSUMERS: tuple[tuple[str, OutboxConsumer], ...] = (
                     "booking.created",
                     "booking.cancelled",
                     "booking.rescheduled",
+                    "booking.updated",
+                    "booking.attendee_responded",
+                    "booking.external_change",
                     "connection.reauth_required",
                     "connection.synced",
                 }

@@ -2,10 +2,18 @@
 
 ``booking.created`` is a confirmation, ``booking.cancelled`` a cancellation,
 ``booking.rescheduled`` a reschedule (the new time, and the time before it); other events
-produce no notice. The booking comes from the event's payload (the API's booking object), the
-hosts from ``users`` (every host of a team booking), and the sequence from the event when it
-carries one, else 0 for a new booking and the stored ``bookings.sequence`` for a cancellation
-(cancelling increments it).
+produce no notice, except the ``booking.updated`` that settles a booking's conference.
+
+A booking that asked for a conferencing link is not announced before the link exists: while its
+conference is ``pending`` its confirmation (and a reschedule) notify nobody, and the
+``booking.updated`` that settles the conference (``change: "conferencing"``, ready or failed) is
+its confirmation, carrying the link (when ready) and the booking's times at that moment. So the
+attendees get one invitation, with the link, never a second one only to add it.
+
+The booking comes from the event's payload (the API's booking object), the hosts from
+``users`` (every host of a team booking), and the sequence from the event when it carries one,
+else 0 for a new booking and the stored ``bookings.sequence`` for a cancellation (cancelling
+increments it).
 
 A reschedule acts on the booking's current version: when the booking has moved again (or was
 cancelled) since this event, the event is superseded and notifies nobody; the later event's
@@ -28,6 +36,7 @@ KINDS: Final[dict[str, NoticeKind]] = {
     "booking.created": "confirmation",
     "booking.cancelled": "cancellation",
     "booking.rescheduled": "reschedule",
+    "booking.updated": "confirmation",  # only the one that settles the conference
 }
 
 
@@ -39,6 +48,11 @@ class _Attendee(msgspec.Struct):
 class _Previous(msgspec.Struct):
     start: datetime
     end: datetime
+
+
+class _Conferencing(msgspec.Struct):
+    status: str = "pending"
+    join_url: str | None = None
 
 
 class BookingPayload(msgspec.Struct):
@@ -56,6 +70,8 @@ class BookingPayload(msgspec.Struct):
     previous: _Previous | None = None
     reason: str | None = None  # a reschedule's
     host_ids: list[str] = []  # every host of a team booking, ``host_id`` first
+    conferencing: _Conferencing | None = None
+    change: str | None = None  # a booking.updated's: what changed
 
 
 def _payload(outbox_id: str, payload: dict[str, Any]) -> BookingPayload:
@@ -91,6 +107,8 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
     booking = _payload(outbox_id, message.payload)
     if kind == "reschedule" and _superseded(session, booking):
         return None
+    if _held_or_unrelated(session, message.event_type, booking):
+        return None
     host, *co_hosts = [_host(session, booking, host_id) for host_id in booking.host_ids or [booking.host_id]]
     notice = BookingNotice(
         kind=kind,
@@ -108,6 +126,9 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
         previous_end=booking.previous.end if kind == "reschedule" and booking.previous else None,
         reschedule_reason=booking.reason if kind == "reschedule" else None,
         co_hosts=tuple(co_hosts),
+        join_url=booking.conferencing.join_url
+        if booking.conferencing and booking.conferencing.status == "ready"
+        else None,
     )
     return message.organization_id, notice
 
@@ -117,3 +138,16 @@ def _host(session: Session, booking: BookingPayload, host_id: str) -> Recipient:
     if host is None:
         raise PermanentError(f"host {host_id} of {booking.id} does not exist", code="email_host_missing")
     return Recipient(host.email, host.name)
+
+
+def _held_or_unrelated(session: Session, event_type: str, booking: BookingPayload) -> bool:
+    """Whether this event tells nobody: a confirmation or move while the conference is still
+    being made (the settling ``booking.updated`` announces it), a ``booking.updated`` that does
+    not settle a conference, or one for a booking cancelled since."""
+    if event_type == "booking.updated":
+        if booking.change != "conferencing":
+            return True
+        row = session.get(Booking, booking.id)
+        return row is None or row.status != "confirmed"
+    pending = booking.conferencing is not None and booking.conferencing.status == "pending"
+    return pending and event_type in ("booking.created", "booking.rescheduled")

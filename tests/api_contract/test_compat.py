@@ -207,7 +207,7 @@ def test_old_revision_round_trip_over_http(tenant: Tenant) -> None:
     assert current.headers["hub-version"] == "2026-11-01"
     assert "deprecation" not in current.headers
     assert "sunset" not in current.headers
-    assert current.json()["attendees"] == [{"email": "guest@example.com", "name": None}]
+    assert current.json()["attendees"] == [{"email": "guest@example.com", "name": None, "response": "needs_action"}]
     assert current.json()["requested"]["duration_minutes"] == 30
 
     again = tenant.client.get(f"/v1/bookings/{booking['id']}", headers=OLD)

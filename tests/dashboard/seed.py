@@ -118,6 +118,7 @@ def sync_run(
     provider: str = "google",
     error_code: str | None = None,
     error_detail: str | None = None,
+    booking_changes: list[dict[str, str]] | None = None,
 ) -> str:
     run_id = new_id("sync_run")
     with db.write() as session:
@@ -139,6 +140,7 @@ def sync_run(
                 started_at=started_at,
                 finished_at=started_at + timedelta(milliseconds=850),
                 duration_ms=850,
+                booking_changes=booking_changes,
             )
         )
     return run_id

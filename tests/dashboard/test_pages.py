@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hub.db import Database
+from hub.db.tables import Booking
 from tests.dashboard import seed
 from tests.dashboard.conftest import DashboardClient, signed_in
 from tests.support.tenants import Tenant
@@ -337,3 +338,36 @@ def test_a_users_schedule_includes_team_bookings_with_the_other_hosts(
     assert page.text.count('class="schedule-booking"') == 1
     assert response.json()["id"] in page.text
     assert "with Bo Colleague" in page.text
+
+
+def test_a_booking_whose_event_the_host_changed_is_flagged_and_the_sync_log_names_it(
+    tenant: Tenant, db: Database, host: dict[str, Any], support: DashboardClient
+) -> None:
+    connection = seed.connection(db, tenant.organization_id, host["id"], email="ada@gmail.example")
+    created = tenant.client.post(
+        "/v1/bookings",
+        json={
+            "host_id": host["id"],
+            "start": "2030-12-02T09:00:00",
+            "duration_minutes": 30,
+            "timezone": "Europe/Berlin",
+        },
+    )
+    assert created.status_code == 201, created.text
+    booking_id = created.json()["id"]
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert "external-change" not in page.text
+    with db.write() as session:
+        row = session.get(Booking, booking_id)
+        assert row is not None
+        row.external_change = {"kind": "deleted", "detected_at": "2030-11-01T10:00:00Z", "start": None, "end": None}
+    seed.sync_run(
+        db,
+        tenant.organization_id,
+        connection,
+        started_at=seed.now(),
+        booking_changes=[{"booking_id": booking_id, "kind": "deleted"}],
+    )
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert "event deleted by the host" in page.text
+    assert f"booking <code>{booking_id}</code>: deleted" in page.text

@@ -60,7 +60,7 @@ def test_create_with_local_time_and_timezone(tenant: Tenant) -> None:
     assert created["requested"]["timezone"] == BERLIN
     assert created["client_timestamp"] == "2030-12-01T10:00:00-05:00"
     assert created["title"] == "Intro call"
-    assert created["attendees"] == [{"email": "guest@example.com", "name": "Guest"}]
+    assert created["attendees"] == [{"email": "guest@example.com", "name": "Guest", "response": "needs_action"}]
     assert created["metadata"] == {"crm_id": "42", "nested": {"n": 1}}
     assert UTC_Z.match(created["created_at"])
     assert UTC_Z.match(created["updated_at"])

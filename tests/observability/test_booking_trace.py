@@ -185,7 +185,8 @@ def test_a_reschedule_is_one_trace_from_request_to_patch_email_and_webhook(
     assert [(s.attributes or {}).get("http.method") for s in google_calls] == ["PATCH"]
     event_id = pipeline.google.patches[-1][0]
     assert str((google_calls[0].attributes or {}).get("http.url", "")).endswith(f"/events/{event_id}")
-    assert len(pipeline.google.inserts) == 1 and pipeline.google.deletes == []
+    assert len(pipeline.google.inserts) == 1
+    assert pipeline.google.deletes == []
     webhook_call = next(s for s in calls if parent_of(s, trace) is deliver)
     assert str((webhook_call.attributes or {}).get("http.url", "")).startswith(pipeline.receiver.url)
     assert [r["headers"].get("webhook-id") for r in pipeline.receiver.requests] == pipeline.receiver.ids()

@@ -5,11 +5,18 @@ shared fixtures): calendar list, events list / insert / patch / delete, watch an
 events in memory, and can be told to misbehave the ways Google does:
 an expired sync token (410 fullSyncRequired), a rate limit (429 with Retry-After), a revoked
 refresh token (400 invalid_grant).
+
+Conferences follow Google's documented flow: an insert with ``conferenceDataVersion=1`` and
+``conferenceData.createRequest`` answers the request with ``status.statusCode: "pending"``
+(``meet_pending``) or ``"success"``, and ``finish_conferences()`` makes the pending ones
+succeed (entry points and ``hangoutLink``), as ``events.get`` then shows. The host's own
+actions are ``respond`` (a guest's ``responseStatus``), ``move_event`` and ``cancel_event``.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 import time
@@ -71,6 +78,8 @@ class GoogleStandIn:
         self.watches: list[dict[str, Any]] = []
         self.stopped: list[dict[str, Any]] = []
         self.requests: list[str] = []
+        self.meet_pending = True  # new Meet conferences start "pending"
+        self.conference_requests: list[str] = []  # requestId of every conference Google made
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -132,6 +141,37 @@ class GoogleStandIn:
                 "_version": self.version,
             }
 
+    def finish_conferences(self, status: str = "success") -> None:
+        """Google finishes every pending conference (``success`` or ``failure``)."""
+        with self.lock:
+            for event in self.events.values():
+                request = (event.get("conferenceData") or {}).get("createRequest")
+                if request and request["status"]["statusCode"] == "pending":
+                    event["conferenceData"] = _conference(request["requestId"], status)
+                    if status == "success":
+                        event["hangoutLink"] = _meet_link(request["requestId"])
+                    self.version += 1
+                    event["_version"] = self.version
+
+    def respond(self, event_id: str, email: str, status: str) -> None:
+        """A guest answers: their ``responseStatus`` (needsAction, accepted, declined, tentative)."""
+        with self.lock:
+            event = self.events[event_id]
+            for attendee in event.get("attendees", []):
+                if attendee["email"] == email:
+                    attendee["responseStatus"] = status
+            self.version += 1
+            event["_version"] = self.version
+
+    def move_event(self, event_id: str, start: str, end: str) -> None:
+        """The host drags the event to another time in Google Calendar."""
+        with self.lock:
+            event = self.events[event_id]
+            event["start"] = {"dateTime": start, "timeZone": "Europe/Berlin"}
+            event["end"] = {"dateTime": end, "timeZone": "Europe/Berlin"}
+            self.version += 1
+            event["_version"] = self.version
+
     def cancel_event(self, event_id: str) -> None:
         with self.lock:
             self.version += 1
@@ -187,6 +227,7 @@ class GoogleStandIn:
                             "timeZone": "Europe/Berlin",
                             "accessRole": "owner",
                             "primary": True,
+                            "conferenceProperties": {"allowedConferenceSolutionTypes": ["hangoutsMeet"]},
                         }
                     ],
                 },
@@ -220,6 +261,18 @@ class GoogleStandIn:
                 return (*_error(409, "duplicate", "The requested identifier already exists."), {})
             self.inserts.append(body)
             self.version += 1
+            request = (body.get("conferenceData") or {}).get("createRequest")
+            if query.get("conferenceDataVersion") != "1":
+                body.pop("conferenceData", None)  # "Version 0 ... ignores conference data in the event's body"
+            elif request:
+                self.conference_requests.append(request["requestId"])
+                body["conferenceData"] = _conference(
+                    request["requestId"], "pending" if self.meet_pending else "success"
+                )
+                if not self.meet_pending:
+                    body["hangoutLink"] = _meet_link(request["requestId"])
+            for attendee in body.get("attendees", []):
+                attendee.setdefault("responseStatus", "needsAction")
             self.events[body["id"]] = {
                 **body,
                 "kind": "calendar#event",
@@ -227,6 +280,11 @@ class GoogleStandIn:
                 "_version": self.version,
             }
             return 200, {k: v for k, v in self.events[body["id"]].items() if k != "_version"}, {}
+        if api.startswith(prefix + "/") and method == "GET":
+            event = self.events.get(api.removeprefix(prefix + "/"))
+            if event is None:
+                return (*_error(404, "notFound", "Not Found"), {})
+            return 200, {k: v for k, v in event.items() if k != "_version"}, {}
         if api.startswith(prefix + "/") and method == "PATCH":
             return (*self._patch(api.removeprefix(prefix + "/"), json.loads(raw)), {})
         if api.startswith(prefix + "/") and method == "DELETE":
@@ -311,6 +369,31 @@ class GoogleStandIn:
             "items": [{k: v for k, v in e.items() if k != "_version"} for e in items],
             "nextSyncToken": f"sync-{self.version}",
         }
+
+
+def _meet_link(request_id: str) -> str:
+    code = hashlib.sha256(request_id.encode()).hexdigest()
+    return f"https://meet.google.com/{code[:3]}-{code[3:7]}-{code[7:10]}"
+
+
+def _conference(request_id: str, status: str) -> dict[str, Any]:
+    """``conferenceData`` as Google answers it for a Meet create request in ``status``."""
+    data: dict[str, Any] = {
+        "createRequest": {
+            "requestId": request_id,
+            "conferenceSolutionKey": {"type": "hangoutsMeet"},
+            "status": {"statusCode": status},
+        },
+        "conferenceSolution": {"key": {"type": "hangoutsMeet"}, "name": "Google Meet"},
+    }
+    if status == "success":
+        link = _meet_link(request_id)
+        data["entryPoints"] = [
+            {"entryPointType": "video", "uri": link, "label": link.removeprefix("https://")},
+            {"entryPointType": "more", "uri": "https://tel.meet/abc-defg-hij?pin=1234"},
+        ]
+        data["conferenceId"] = link.rsplit("/", 1)[-1]
+    return data
 
 
 def push_headers(channel_id: str, token: str, number: int, state: str = "exists") -> dict[str, str]:

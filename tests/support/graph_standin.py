@@ -301,6 +301,9 @@ class GraphStandIn:
         self.throttle_next = 0  # answer this many Graph calls with 429 + Retry-After: 1.5
         self.drop_next_create_response = False  # store the next created event, then drop the connection
         self.page_size: int | None = None  # cap delta pages below the client's odata.maxpagesize
+        # the calendar's allowedOnlineMeetingProviders (an admin may allow none: ["unknown"])
+        self.online_meeting_providers = ["teamsForBusiness"]
+        self.meetings: list[str] = []  # joinUrl of every Teams meeting Graph made
         # where Hub really is, for handshakes and deliveries: public prefix -> reachable prefix
         self.routes: dict[str, str] = {}
 
@@ -412,6 +415,23 @@ class GraphStandIn:
             }
             return self.render(self.events[event_id])
 
+    def respond(self, event_id: str, email: str, response: str) -> None:
+        """An attendee answers: their ``status.response`` (accepted, declined, tentativelyAccepted...)."""
+        with self.lock:
+            event = self.events[event_id]
+            for attendee in event.get("_attendees", []):
+                if attendee["emailAddress"]["address"] == email:
+                    attendee["status"] = {"response": response, "time": _utc_stamp(dt.datetime.now(dt.UTC))}
+            self.version += 1
+            event["_version"] = self.version
+
+    def move_event(self, event_id: str, start: dt.datetime, end: dt.datetime) -> None:
+        """The host drags the event to another time in Outlook."""
+        with self.lock:
+            event = self.events[event_id]
+            self.version += 1
+            event.update({"_start": start.astimezone(dt.UTC), "_end": end.astimezone(dt.UTC), "_version": self.version})
+
     def delete_event(self, event_id: str) -> None:
         with self.lock:
             self.version += 1
@@ -445,8 +465,14 @@ class GraphStandIn:
             "start": {"dateTime": _graph_time(event["_start"].astimezone(tz)), "timeZone": zone_name},
             "end": {"dateTime": _graph_time(event["_end"].astimezone(tz)), "timeZone": zone_name},
             "organizer": {"emailAddress": {"name": "Alice Example", "address": ACCOUNT_EMAIL}},
-            "attendees": event.get("_attendees", []),
+            "attendees": [
+                {"status": {"response": "none", "time": "0001-01-01T00:00:00Z"}, **a}
+                for a in event.get("_attendees", [])
+            ],
             "recurrence": None,
+            "isOnlineMeeting": bool(event.get("_online_meeting")),
+            "onlineMeetingProvider": "teamsForBusiness" if event.get("_online_meeting") else "unknown",
+            "onlineMeeting": event.get("_online_meeting"),
         }
         if event.get("_transaction_id"):
             body["transactionId"] = event["_transaction_id"]  # "only returned ... if an app has set it"
@@ -598,6 +624,11 @@ class GraphStandIn:
             if method == "GET":
                 return (*self._list_events(query, zone), {})
         match = re.fullmatch(r"/me(?:/calendars/[^/]+)?/events/([^/]+)", api)
+        if match and method == "GET":
+            event = self.events.get(match.group(1))
+            if event is None or event["_deleted"]:
+                return (*graph_error(404, "ErrorItemNotFound", "The specified object was not found in the store."), {})
+            return 200, self.render(event, zone), {}
         if match and method == "PATCH":
             return (*self._patch(match.group(1), json.loads(raw), zone), {})
         if match and method == "DELETE":
@@ -821,6 +852,8 @@ class GraphStandIn:
                     "canViewPrivateItems": True,
                     "canEdit": True,
                     "owner": {"name": "Alice Example", "address": ACCOUNT_EMAIL},
+                    "allowedOnlineMeetingProviders": list(self.online_meeting_providers),
+                    "defaultOnlineMeetingProvider": self.online_meeting_providers[0],
                 }
             ],
         }
@@ -913,6 +946,11 @@ class GraphStandIn:
         event["_attendees"] = list(body.get("attendees") or [])
         if body.get("body"):
             event["_body"] = body["body"]
+        provider = body.get("onlineMeetingProvider")
+        if body.get("isOnlineMeeting") and provider in self.online_meeting_providers:
+            join = f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{hashlib.sha256(event_id.encode()).hexdigest()[:24]}%40thread.v2/0"
+            self.meetings.append(join)
+            event["_online_meeting"] = {"joinUrl": join}
         if self.drop_next_create_response:
             self.drop_next_create_response = False
             return None, None, {}

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.google.mapping import busy_change, event_id_for, insert_body, provider_calendar, send_updates
 from connectors.google.schemas import CalendarListPage, Event, EventsPage
-from hub.connectors import BusyChange, OutboundEvent, ProviderCalendar
+from hub.connectors import BusyChange, ConferenceKind, OutboundEvent, ProviderCalendar
 from tests.connectors.google.helpers import fixture
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -169,17 +169,27 @@ def test_google_emails_attendees_only_when_asked() -> None:
     assert send_updates(booking(notify_attendees=True)) == "all"
 
 
+MEET: tuple[ConferenceKind, ...] = ("google_meet",)
+
+
 def test_calendar_list_entries() -> None:
     page = msgspec.convert(fixture("google_calendar_list"), CalendarListPage)
     assert [provider_calendar(entry) for entry in page.items] == [
-        ProviderCalendar("alice@example.com", "alice@example.com", primary=True, timezone="Europe/Berlin"),
         ProviderCalendar(
-            "c_9k2m4n6p8r0t2v4a6c8e0g2i4k@group.calendar.google.com", "Rota", timezone="Europe/London", writable=True
+            "alice@example.com", "alice@example.com", primary=True, timezone="Europe/Berlin", conferencing=MEET
+        ),
+        ProviderCalendar(
+            "c_9k2m4n6p8r0t2v4a6c8e0g2i4k@group.calendar.google.com",
+            "Rota",
+            timezone="Europe/London",
+            writable=True,
+            conferencing=MEET,
         ),
         ProviderCalendar(
             "en.german#holiday@group.v.calendar.google.com",
             "Holidays in Germany",
             timezone="Europe/Berlin",
             writable=False,
+            conferencing=MEET,  # conferenceProperties.allowedConferenceSolutionTypes: ["hangoutsMeet"]
         ),
     ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import httpx
+import msgspec
 import pytest
 import respx
 
@@ -38,6 +39,11 @@ def feed(sleeps: list[float]) -> MicrosoftChangeFeed:
     return MicrosoftChangeFeed(client, clock=lambda: NOW)
 
 
+def busy_only(batch: ChangeBatch) -> ChangeBatch:
+    """The batch without the events' read-back states: what busy times are made of."""
+    return msgspec.structs.replace(batch, events=[])
+
+
 def test_a_full_pull_follows_every_page_and_returns_the_delta_link(
     microsoft: respx.MockRouter, feed: MicrosoftChangeFeed, store: MemoryStore
 ) -> None:
@@ -48,7 +54,8 @@ def test_a_full_pull_follows_every_page_and_returns_the_delta_link(
 
     batch = feed.pull(store, CALENDAR, None)
 
-    assert batch == ChangeBatch(
+    assert [e.provider_event_id for e in batch.events] == ["AAMkAGI1AAAt9AHjAAA=", "AAMkAGI1AAAt9AHkAAA="]
+    assert busy_only(batch) == ChangeBatch(
         changes=[
             BusyChange("AAMkAGI1AAAt9AHjAAA=", utc(2026, 3, 10, 9), utc(2026, 3, 10, 10)),
             BusyChange("AAMkAGI1AAAt9AHkAAA=", utc(2026, 3, 20), utc(2026, 3, 21)),
@@ -71,7 +78,14 @@ def test_an_incremental_pull_gets_the_delta_link_as_is(
     batch = feed.pull(store, CALENDAR, PAGE2["@odata.deltaLink"])
 
     assert str(route.calls.last.request.url) == PAGE2["@odata.deltaLink"]
-    assert batch == ChangeBatch(
+    # the deleted event is read back as cancelled, the moved one at its new time
+    states = {e.provider_event_id: e for e in batch.events}
+    assert states["AAMkAGI1AAAt9AHkAAA="].cancelled
+    assert (states["AAMkAGI1AAAt9AHjAAA="].start, states["AAMkAGI1AAAt9AHjAAA="].end) == (
+        utc(2026, 3, 10, 13),
+        utc(2026, 3, 10, 14),
+    )
+    assert busy_only(batch) == ChangeBatch(
         changes=[
             BusyChange("AAMkAGI1AAAt9AHkAAA=", busy=False),  # @removed
             BusyChange("AAMkAGI1AAAt9AHjAAA=", utc(2026, 3, 10, 13), utc(2026, 3, 10, 14)),  # moved
@@ -93,7 +107,8 @@ def test_empty_pages_are_followed(microsoft: respx.MockRouter, feed: MicrosoftCh
     empty = {"@odata.nextLink": PAGE1["@odata.nextLink"], "value": []}
     microsoft.get(DELTA).respond(json=empty)
     microsoft.get(PAGE1["@odata.nextLink"]).mock(return_value=respond("graph_calendarview_delta_page2_final"))
-    assert feed.pull(store, CALENDAR, None) == ChangeBatch(changes=[], cursor=PAGE2["@odata.deltaLink"], full=True)
+    batch = feed.pull(store, CALENDAR, None)
+    assert busy_only(batch) == ChangeBatch(changes=[], cursor=PAGE2["@odata.deltaLink"], full=True)
 
 
 def test_series_masters_are_skipped_and_occurrences_kept(
