@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from hub.errors import FieldError
+from hub.series.schemas import RecurrenceIn
 from hub.text import line, nul_in_json, text
 from hub.users.schemas import Email, TimezoneName
 
@@ -34,6 +35,8 @@ class BookingCreate(msgspec.Struct):
     ignore_availability: bool = False
     hold_id: Field | None = None
     """A live hold with exactly these times and host: the booking takes its place."""
+    recurrence: RecurrenceIn | None = None
+    """Repeat the booking: a series of occurrences, each a booking (``hub.series``)."""
 
     def __post_init__(self) -> None:
         # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
@@ -92,6 +95,8 @@ class BookingOut(msgspec.Struct):
     reschedule_count: int = 0
     rescheduled_at: datetime | None = None
     previous: Previous | None = None
+    series_id: str | None = None
+    occurrence_index: int | None = None
     object: str = "booking"
 
 

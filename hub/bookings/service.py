@@ -80,6 +80,8 @@ def to_out(booking: Booking) -> BookingOut:
             if booking.previous_start_at is not None and booking.previous_end_at is not None
             else None
         ),
+        series_id=booking.series_id,
+        occurrence_index=booking.occurrence_index,
     )
 
 
@@ -236,57 +238,75 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     _check_availability(data.ignore_availability, principal, host, times)
-    now = utcnow()
-    values = dict(  # noqa: C408 - keyword form mirrors the columns
-        id=new_id("booking"),
-        organization_id=principal.organization_id,
-        host_id=host.id,
-        status="confirmed",
-        start_at=times.start,
-        end_at=times.end,
-        timezone=times.zone_name,
-        requested=_requested(data),
-        client_timestamp=data.client_timestamp,
-        title=data.title,
-        attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
-        metadata_=data.metadata,
-        sequence=0,
-        created_by=principal.key_id,
-        created_at=now,
-        updated_at=now,
-        cancelled_at=None,
-        cancellation_reason=None,
-        reschedule_count=0,
-        rescheduled_at=None,
-        previous_start_at=None,
-        previous_end_at=None,
-    )
-    booking = Booking(**values)
-    out = to_out(booking)
+    values = new_row(principal, host, times, data)
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
             lock_host(session, db, host.id)
             if data.hold_id is not None:  # no longer active from here on: its block is not in the way
                 take_for_booking(session, principal.organization_id, data.hold_id, host.id, times.start, times.end)
-            found = _find_conflicts(session, host, times)
-            if found:
-                raise _conflict_error(found)
-            session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
+            out = insert_booking(session, host, times, values)
             if data.hold_id is not None:
-                link_booking(session, data.hold_id, booking.id)
-            emit(
-                session,
-                organization_id=booking.organization_id,
-                event_type="booking.created",
-                aggregate_type="booking",
-                aggregate_id=booking.id,
-                payload=out,
-            )
+                link_booking(session, data.hold_id, out.id)
             finish(session, 201, out)
     except IntegrityError:
         # The exclusion constraint caught an overlap the check could not see.
         with db.read() as session:
             raise _conflict_error(_find_conflicts(session, host, times)) from None
+    return out
+
+
+def new_row(principal: Principal, host: User, times: _Times, data: BookingCreate, **extra: Any) -> dict[str, Any]:
+    """The row of a new confirmed booking of ``data`` at ``times`` (``extra``: more columns)."""
+    now = utcnow()
+    return (
+        dict(  # noqa: C408 - keyword form mirrors the columns
+            id=new_id("booking"),
+            organization_id=principal.organization_id,
+            host_id=host.id,
+            status="confirmed",
+            start_at=times.start,
+            end_at=times.end,
+            timezone=times.zone_name,
+            requested=_requested(data),
+            client_timestamp=data.client_timestamp,
+            title=data.title,
+            attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
+            metadata_=data.metadata,
+            sequence=0,
+            created_by=principal.key_id,
+            created_at=now,
+            updated_at=now,
+            cancelled_at=None,
+            cancellation_reason=None,
+            reschedule_count=0,
+            rescheduled_at=None,
+            previous_start_at=None,
+            previous_end_at=None,
+            series_id=None,
+            occurrence_index=None,
+        )
+        | extra
+    )
+
+
+def insert_booking(session: Session, host: User, times: _Times, values: dict[str, Any]) -> BookingOut:
+    """Book ``values`` (a ``new_row``) in the caller's write transaction, which holds the host's
+    lock (``lock_host``): the conflict check (``409 booking_conflict``), the insert and its
+    ``booking.created`` event. On PostgreSQL the exclusion constraint may still refuse the insert
+    (``IntegrityError``); the caller answers that as a conflict."""
+    found = _find_conflicts(session, host, times)
+    if found:
+        raise _conflict_error(found)
+    session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
+    out = to_out(Booking(**values))
+    emit(
+        session,
+        organization_id=str(values["organization_id"]),
+        event_type="booking.created",
+        aggregate_type="booking",
+        aggregate_id=out.id,
+        payload=out,
+    )
     return out
 
 
@@ -308,22 +328,26 @@ def cancel_booking(db: Database, principal: Principal, booking_id: str, data: Bo
         booking = _load(session, principal, booking_id)
         if booking.status == "cancelled":
             return to_out(booking)
-        now = utcnow()
-        booking.status = "cancelled"
-        booking.cancelled_at = now
-        booking.cancellation_reason = data.reason
-        booking.updated_at = now
-        booking.sequence += 1
-        out = to_out(booking)
-        emit(
-            session,
-            organization_id=booking.organization_id,
-            event_type="booking.cancelled",
-            aggregate_type="booking",
-            aggregate_id=booking.id,
-            payload=out,
-        )
-        return out
+        return cancel_in(session, booking, data.reason, utcnow())
+
+
+def cancel_in(session: Session, booking: Booking, reason: str | None, now: datetime) -> BookingOut:
+    """Cancel a confirmed ``booking`` in the caller's write transaction and emit ``booking.cancelled``."""
+    booking.status = "cancelled"
+    booking.cancelled_at = now
+    booking.cancellation_reason = reason
+    booking.updated_at = now
+    booking.sequence += 1
+    out = to_out(booking)
+    emit(
+        session,
+        organization_id=booking.organization_id,
+        event_type="booking.cancelled",
+        aggregate_type="booking",
+        aggregate_id=booking.id,
+        payload=out,
+    )
+    return out
 
 
 def reschedule_booking(

@@ -136,6 +136,27 @@ class Booking(Base):
     rescheduled_at: Mapped[datetime | None]
     previous_start_at: Mapped[datetime | None]  # the times before the last reschedule
     previous_end_at: Mapped[datetime | None]
+    series_id: Mapped[str | None] = mapped_column(ForeignKey("booking_series.id"), index=True)
+    occurrence_index: Mapped[int | None] = mapped_column(Integer)  # its place in the series' rule, from 0
+
+
+class BookingSeries(Base):
+    """A recurring booking: the rule its occurrences (bookings with ``series_id``) came from."""
+
+    __tablename__ = "booking_series"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    host_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20))  # "active" or "cancelled"
+    timezone: Mapped[str] = mapped_column(String(64))
+    recurrence: Mapped[dict[str, Any]]  # the rule as the API shows it
+    starts: Mapped[list[Any]]  # every planned occurrence's start (RFC 3339 UTC), by occurrence index
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[list[Any]]  # [{"start", "code"}] of the occurrences not booked
+    cancellations: Mapped[list[Any]]  # when the series was cancelled (all or following), RFC 3339 UTC
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Hold(Base):
