@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from hub.connectors import BookingNotice, NoticeKind, Recipient
+from hub.connectors import BookingNotice, NoticeKind, Recipient, SeriesPart
 
 Method = Literal["REQUEST", "CANCEL"]
 
@@ -50,11 +50,18 @@ class Invite(msgspec.Struct, frozen=True):
     previous_start: datetime | None = None  # a moved booking's times before the move
     previous_end: datetime | None = None
     reschedule_reason: str | None = None
+    series: SeriesPart | None = None  # the whole series of a recurring booking, or one occurrence of it
 
     @property
     def uid(self) -> str:
-        """The iCalendar UID: the same for every message about this booking."""
-        return f"{self.booking_id}@hub"
+        """The iCalendar UID: the same for every message about this booking (about every
+        occurrence of a series: the series')."""
+        return f"{self.series.series_id if self.series else self.booking_id}@hub"
+
+    @property
+    def thread(self) -> str:
+        """What the first message about this event was derived from (the booking, or the series)."""
+        return self.series.series_id if self.series else self.booking_id
 
     @property
     def kind(self) -> str:
@@ -105,4 +112,5 @@ def invite_for(notice: BookingNotice) -> Invite:
         previous_start=notice.previous_start,
         previous_end=notice.previous_end,
         reschedule_reason=notice.reschedule_reason,
+        series=notice.series,
     )
