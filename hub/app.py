@@ -39,6 +39,7 @@ from hub.observability.plugin import TracingPlugin
 from hub.observability.request_metrics import RequestMetrics
 from hub.openapi import add_problem_responses, describe_outside_routes
 from hub.redis import connect, with_redis
+from hub.series.controllers import BookingSeriesController
 from hub.settings import Settings
 from hub.text import NUL_MESSAGE
 from hub.users.controllers import UserController
@@ -49,6 +50,7 @@ API_CONTROLLERS = [
     UserController,
     BookingController,
     HoldController,
+    BookingSeriesController,
     AvailabilityController,
     ApiKeyController,
     AuditController,

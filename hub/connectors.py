@@ -392,6 +392,38 @@ class Recipient(msgspec.Struct, frozen=True):
 NoticeKind = Literal["confirmation", "cancellation", "reschedule"]
 
 
+class RepeatRule(msgspec.Struct, frozen=True):
+    """How a series repeats (iCalendar ``RRULE``): ``frequency`` daily/weekly/monthly, every
+    ``interval``, on ``weekdays`` (mon..sun, weekly only), ``count`` times or ``until`` (aware,
+    the last occurrence's start)."""
+
+    frequency: str
+    interval: int
+    weekdays: tuple[str, ...] = ()
+    count: int | None = None
+    until: datetime | None = None
+
+
+class Moved(msgspec.Struct, frozen=True):
+    """An occurrence at other times than its rule gives: ``recurrence_id`` is the rule's start."""
+
+    recurrence_id: datetime
+    start: datetime
+    end: datetime
+
+
+class SeriesPart(msgspec.Struct, frozen=True):
+    """What makes a booking notice about a series: the whole series (``rule`` set; the notice's
+    start and end are the first occurrence's by the rule) or one occurrence (``recurrence_id``,
+    the rule's start of it; the notice's times are the occurrence's own)."""
+
+    series_id: str
+    rule: RepeatRule | None = None
+    excluded: tuple[datetime, ...] = ()  # the rule's starts that are not booked (skipped, cancelled)
+    moved: tuple[Moved, ...] = ()
+    recurrence_id: datetime | None = None
+
+
 class BookingNotice(msgspec.Struct, frozen=True):
     """A booking confirmed, moved or cancelled, as its host and attendees are told about it.
 
@@ -417,6 +449,7 @@ class BookingNotice(msgspec.Struct, frozen=True):
     co_hosts: tuple[Recipient, ...] = ()
     """The other hosts of a team booking (``host`` is its first)."""
     join_url: str | None = None  # the booking's conference link, when it has one
+    series: SeriesPart | None = None  # a recurring booking's one invitation, or one occurrence of it
 
 
 class RelinkNotice(msgspec.Struct, frozen=True):

@@ -27,6 +27,7 @@ PREFIXES: Final = {
     "notification": "ntf",
     "channel": "chn",
     "hold": "hld",
+    "series": "srs",
 }
 
 _ID_RE = re.compile(r"^(?P<prefix>[a-z]{3})_(?P<body>[0-9a-hjkmnp-tv-z]{26})$")

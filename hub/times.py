@@ -128,6 +128,12 @@ def _offset(text: str) -> timezone:
     return timezone(-delta if text[0] == "-" else delta)
 
 
+def local_instant(wall: datetime, zone: ZoneInfo, *, field: str) -> datetime:
+    """The UTC instant of the naive wall time ``wall`` in ``zone``; a time in a DST gap raises
+    ``nonexistent_local_time``, one in an overlap ``ambiguous_local_time`` (as ``parse_instant``)."""
+    return _resolve_local(wall, zone, field)
+
+
 def _resolve_local(wall: datetime, zone: ZoneInfo, field: str) -> datetime:
     """Read a naive wall time in ``zone``, refusing times in a DST gap or overlap."""
     early, late = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)

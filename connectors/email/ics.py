@@ -9,17 +9,26 @@ the cancellation supersedes the request. A booking with a conferencing link carr
 (``VALUE=URI;FEATURE=VIDEO``) for clients that offer a join button. Start and end are written as wall-clock times in the
 booking's IANA zone with a ``TZID`` and the matching VTIMEZONE (UTC itself is written as UTC).
 Lines end in CRLF and are folded at 75 octets.
+
+A recurring booking is one event for the whole series (RFC 5546): the series' invitation is
+one VEVENT with ``RRULE`` and an ``EXDATE`` per occurrence not booked, followed by a VEVENT per
+moved occurrence (``RECURRENCE-ID``: the rule's start of it); a message about one occurrence is
+that occurrence's VEVENT alone, with the series' ``UID`` and its ``RECURRENCE-ID``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import msgspec
 from icalendar import Calendar, Event, vCalAddress, vUri
 
 from connectors.email.invite import Invite, Person
 from connectors.email.vtimezone import vtimezone
+from hub.connectors import RepeatRule, SeriesPart
+
+_DAYS = {"mon": "MO", "tue": "TU", "wed": "WE", "thu": "TH", "fri": "FR", "sat": "SA", "sun": "SU"}
 
 PRODID = "-//Hub//Email connector//EN"
 
@@ -58,6 +67,7 @@ def build_event(invite: Invite, zone: ZoneInfo) -> Event:
     event.add("SEQUENCE", invite.sequence)
     event.add("DTSTART", invite.start.astimezone(zone))
     event.add("DTEND", invite.end.astimezone(zone))
+    _add_series(event, invite.series, zone)
     event.add("SUMMARY", invite.summary)
     if invite.cancellation_reason:
         event.add("DESCRIPTION", f"Cancelled: {invite.cancellation_reason}")
@@ -80,6 +90,50 @@ def build_event(invite: Invite, zone: ZoneInfo) -> Event:
     return event
 
 
+def _rrule(rule: RepeatRule) -> dict[str, object]:
+    value: dict[str, object] = {"FREQ": rule.frequency.upper(), "INTERVAL": rule.interval}
+    if rule.weekdays:
+        value["BYDAY"] = [_DAYS[d] for d in rule.weekdays]
+    if rule.count is not None:
+        value["COUNT"] = rule.count
+    elif rule.until is not None:
+        value["UNTIL"] = rule.until.astimezone(UTC)  # UTC, as RFC 5545 wants with a TZID start
+    return value
+
+
+def _add_series(event: Event, series: SeriesPart | None, zone: ZoneInfo) -> None:
+    """A series' ``RRULE`` and ``EXDATE``s, or one occurrence's ``RECURRENCE-ID``."""
+    if series is None:
+        return
+    if series.recurrence_id is not None:
+        event.add("RECURRENCE-ID", series.recurrence_id.astimezone(zone))
+    if series.rule is not None:
+        event.add("RRULE", _rrule(series.rule))
+        for excluded in series.excluded:
+            event.add("EXDATE", excluded.astimezone(zone))
+
+
+def _overrides(invite: Invite) -> list[Invite]:
+    """A whole series' moved occurrences, each as the occurrence it is (``RECURRENCE-ID``)."""
+    if invite.series is None or invite.series.rule is None or invite.method != "REQUEST":
+        return []
+    return [
+        msgspec.structs.replace(
+            invite, start=m.start, end=m.end, series=SeriesPart(invite.series.series_id, recurrence_id=m.recurrence_id)
+        )
+        for m in invite.series.moved
+    ]
+
+
+def _span(invite: Invite, overrides: list[Invite]) -> tuple[datetime, datetime]:
+    """The times the VTIMEZONE must cover: every occurrence of a series (it lasts at most a year)."""
+    starts = [invite.start, *(o.start for o in overrides)]
+    ends = [invite.end, *(o.end for o in overrides)]
+    if invite.series is not None and invite.series.rule is not None:
+        ends.append(invite.start + timedelta(days=366))
+    return min(starts), max(ends)
+
+
 def build_calendar(invite: Invite) -> Calendar:
     zone = ZoneInfo(invite.timezone)
     calendar = Calendar()
@@ -88,9 +142,12 @@ def build_calendar(invite: Invite) -> Calendar:
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", invite.method)
     event = build_event(invite, zone)
+    overrides = _overrides(invite)
     if zone.key in event_tzids(event):  # UTC zones are written as UTC ("Z") and need none
-        calendar.add_component(vtimezone(zone, invite.start, invite.end))
+        calendar.add_component(vtimezone(zone, *_span(invite, overrides)))
     calendar.add_component(event)
+    for override in overrides:
+        calendar.add_component(build_event(override, zone))
     return calendar
 
 

@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from hub.connectors import BookingNotice, NoticeKind, Recipient
+from hub.connectors import BookingNotice, NoticeKind, Recipient, SeriesPart
 
 Method = Literal["REQUEST", "CANCEL"]
 
@@ -58,11 +58,18 @@ class Invite(msgspec.Struct, frozen=True):
         return (self.organizer, *self.co_hosts)
 
     join_url: str | None = None  # the conference link (LOCATION, URL and CONFERENCE in the ICS)
+    series: SeriesPart | None = None  # the whole series of a recurring booking, or one occurrence of it
 
     @property
     def uid(self) -> str:
-        """The iCalendar UID: the same for every message about this booking."""
-        return f"{self.booking_id}@hub"
+        """The iCalendar UID: the same for every message about this booking (about every
+        occurrence of a series: the series')."""
+        return f"{self.series.series_id if self.series else self.booking_id}@hub"
+
+    @property
+    def thread(self) -> str:
+        """What the first message about this event was derived from (the booking, or the series)."""
+        return self.series.series_id if self.series else self.booking_id
 
     @property
     def kind(self) -> str:
@@ -128,4 +135,5 @@ def invite_for(notice: BookingNotice) -> Invite:
         reschedule_reason=notice.reschedule_reason,
         co_hosts=tuple(_person(h) for h in notice.co_hosts),
         join_url=notice.join_url,
+        series=notice.series,
     )

@@ -137,6 +137,31 @@ def _is_host(invite: Invite, recipient: Person) -> bool:
     return invite.is_host(recipient)
 
 
+_EVERY = {"daily": "day", "weekly": "week", "monthly": "month"}
+_DAY_NAMES = {"mon": "Mon", "tue": "Tue", "wed": "Wed", "thu": "Thu", "fri": "Fri", "sat": "Sat", "sun": "Sun"}
+
+
+def repeats(invite: Invite) -> str | None:
+    """How a series repeats, in words (``every week on Mon, Thu, 10 times``); for one occurrence
+    ``one occurrence of a recurring booking``; None for a single booking."""
+    if invite.series is None:
+        return None
+    rule = invite.series.rule
+    if rule is None:
+        return "one occurrence of a recurring booking"
+    unit = _EVERY.get(rule.frequency, rule.frequency)
+    words = f"every {unit}" if rule.interval == 1 else f"every {rule.interval} {unit}s"
+    if rule.weekdays:
+        words += " on " + ", ".join(_DAY_NAMES.get(d, d) for d in rule.weekdays)
+    if rule.count is not None:
+        words += f", {rule.count} times"
+    elif rule.until is not None:
+        words += f", until {_day(rule.until.astimezone(ZoneInfo(invite.timezone)))}"
+    if invite.series.excluded:
+        words += f" (except {len(invite.series.excluded)} date(s))"
+    return words
+
+
 def render(invite: Invite, recipient: Person) -> tuple[str, str]:
     """The text and HTML bodies for ``recipient``."""
     values: dict[str, Any] = {
@@ -151,6 +176,7 @@ def render(invite: Invite, recipient: Person) -> tuple[str, str]:
         "cancellation_reason": invite.cancellation_reason,
         "reschedule_reason": invite.reschedule_reason,
         "join_url": invite.join_url if invite.method == "REQUEST" else None,
+        "repeats": repeats(invite),
         **_previous(invite),
     }
     environment = _templates()
@@ -204,8 +230,8 @@ def compose(invite: Invite, recipient: Person, *, sender: str, now: datetime) ->
     message["Subject"] = subject(invite, recipient)
     message["Date"] = format_datetime(now.astimezone(UTC))
     message["Message-ID"] = message_id(invite.booking_id, invite.sequence, recipient.email, domain)
-    if invite.sequence > 0:  # a move or a cancellation threads under the invitation
-        original = message_id(invite.booking_id, 0, recipient.email, domain)
+    if invite.sequence > 0 or invite.thread != invite.booking_id:  # a change threads under the invitation
+        original = message_id(invite.thread, 0, recipient.email, domain)
         message["In-Reply-To"] = original
         message["References"] = original
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies

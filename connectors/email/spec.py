@@ -16,7 +16,16 @@ SPEC = ConnectorSpec(
     consumers=(
         OutboxConsumer(
             function="hub.notifications.jobs.send_booking_emails",
-            events=frozenset({"booking.created", "booking.cancelled", "booking.rescheduled", "booking.updated"}),
+            events=frozenset(
+                {
+                    "booking.created",
+                    "booking.cancelled",
+                    "booking.rescheduled",
+                    "booking.updated",
+                    "booking_series.created",
+                    "booking_series.cancelled",
+                }
+            ),
             queue="notify",
         ),
     ),

@@ -14,6 +14,7 @@ from hub.bookings.schemas import BookingCancel, BookingCreate, BookingOut, Booki
 from hub.crypto import Keyring
 from hub.db import Database
 from hub.pagination import DEFAULT_LIMIT, Page
+from hub.series import service as series
 from hub.web import ApiRequest, IdempotencyKeyHeader, Limit, run_idempotent
 
 Expand = Annotated[
@@ -43,7 +44,11 @@ class BookingController(Controller):
             keyring,
             idempotency_key,
             body,
-            lambda finish: service.create_booking(db, principal, data, finish),
+            lambda finish: (
+                series.create_series(db, principal, data, finish)
+                if data.recurrence is not None
+                else service.create_booking(db, principal, data, finish)
+            ),
         )
 
     @get("/{booking_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a booking")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from hub.errors import FieldError
+from hub.series.schemas import RecurrenceIn
 from hub.text import line, nul_in_json, text
 from hub.users.schemas import Email, TimezoneName, UserOut
 
@@ -87,6 +88,8 @@ class BookingCreate(msgspec.Struct, kw_only=True):
     host_pool: HostPool | None = None
     conferencing: Conferencing | None = None
     """A conferencing link to make with the event in the host's calendar (default: none)."""
+    recurrence: RecurrenceIn | None = None
+    """Repeat the booking: a series of occurrences, each a booking (``hub.series``)."""
 
     def __post_init__(self) -> None:
         # ``metadata`` is free JSON: the rule of every text field (no NUL) applies to its strings and keys.
@@ -160,6 +163,8 @@ class BookingOut(msgspec.Struct):
     """The hosts' user objects, with ``expand=hosts`` only."""
     conferencing: ConferencingOut | None = None
     external_change: ExternalChange | None = None
+    series_id: str | None = None
+    occurrence_index: int | None = None
     object: str = "booking"
 
 

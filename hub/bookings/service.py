@@ -103,6 +103,8 @@ def to_out(booking: Booking, host_ids: list[str] | None = None) -> BookingOut:
         assignment=msgspec.convert(booking.assignment, Assignment) if booking.assignment else None,
         conferencing=conferencing.to_public(booking.conferencing),
         external_change=msgspec.convert(booking.external_change, ExternalChange) if booking.external_change else None,
+        series_id=booking.series_id,
+        occurrence_index=booking.occurrence_index,
     )
 
 
@@ -251,21 +253,10 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
             conference = (
                 early if data.host_pool is None else conferencing.choose(session, chosen[0].id, data.conferencing)
             )
-            values = _values(principal, data, times, chosen[0].id, assignment, conference)
-            booking = Booking(**values)
-            session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
-            add_hosts(session, booking, [h.id for h in chosen])
-            out = to_out(booking, [h.id for h in chosen])
+            extra = {"assignment": msgspec.to_builtins(assignment) if assignment else None, "conferencing": conference}
+            out = insert_booking(session, new_row(principal, chosen[0], times, data, **extra), [h.id for h in chosen])
             if data.hold_id is not None:
-                link_booking(session, data.hold_id, booking.id)
-            emit(
-                session,
-                organization_id=booking.organization_id,
-                event_type="booking.created",
-                aggregate_type="booking",
-                aggregate_id=booking.id,
-                payload=out,
-            )
+                link_booking(session, data.hold_id, out.id)
             finish(session, 201, out)
     except IntegrityError:
         # The exclusion constraint caught an overlap the check could not see.
@@ -296,42 +287,62 @@ def _choose(
     return [host], assignment
 
 
-def _values(
-    principal: Principal,
-    data: BookingCreate,
-    times: _Times,
-    host_id: str,
-    assignment: Assignment | None,
-    conference: dict[str, Any] | None,
-) -> dict[str, Any]:
+def new_row(principal: Principal, host: User, times: _Times, data: BookingCreate, **extra: Any) -> dict[str, Any]:
+    """The row of a new confirmed booking of ``data`` at ``times`` whose (first) host is ``host``
+    (``extra``: more columns, e.g. a round robin's ``assignment`` or a series' ``series_id``)."""
     now = utcnow()
-    return dict(  # noqa: C408 - keyword form mirrors the columns
-        id=new_id("booking"),
-        organization_id=principal.organization_id,
-        host_id=host_id,
-        status="confirmed",
-        start_at=times.start,
-        end_at=times.end,
-        timezone=times.zone_name,
-        requested=_requested(data),
-        client_timestamp=data.client_timestamp,
-        title=data.title,
-        attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
-        metadata_=data.metadata,
-        sequence=0,
-        created_by=principal.key_id,
-        created_at=now,
-        updated_at=now,
-        cancelled_at=None,
-        cancellation_reason=None,
-        reschedule_count=0,
-        rescheduled_at=None,
-        previous_start_at=None,
-        previous_end_at=None,
-        assignment=msgspec.to_builtins(assignment) if assignment is not None else None,
-        conferencing=conference,
-        external_change=None,
+    return (
+        dict(  # noqa: C408 - keyword form mirrors the columns
+            id=new_id("booking"),
+            organization_id=principal.organization_id,
+            host_id=host.id,
+            status="confirmed",
+            start_at=times.start,
+            end_at=times.end,
+            timezone=times.zone_name,
+            requested=_requested(data),
+            client_timestamp=data.client_timestamp,
+            title=data.title,
+            attendees=[{"email": a.email, "name": a.name} for a in data.attendees],
+            metadata_=data.metadata,
+            sequence=0,
+            created_by=principal.key_id,
+            created_at=now,
+            updated_at=now,
+            cancelled_at=None,
+            cancellation_reason=None,
+            reschedule_count=0,
+            rescheduled_at=None,
+            previous_start_at=None,
+            previous_end_at=None,
+            assignment=None,
+            conferencing=None,
+            external_change=None,
+            series_id=None,
+            occurrence_index=None,
+        )
+        | extra
     )
+
+
+def insert_booking(session: Session, values: dict[str, Any], host_ids: list[str]) -> BookingOut:
+    """Book ``values`` (a ``new_row``) for ``host_ids`` in the caller's write transaction, which
+    holds the hosts' locks and found them free: the row, one participation row per host and the
+    ``booking.created`` event. On PostgreSQL the exclusion constraint may still refuse a host's
+    row (``IntegrityError``); the caller answers that as a conflict."""
+    booking = Booking(**values)
+    session.execute(_INSERT, {_COLUMN_NAMES.get(k, k): v for k, v in values.items()})
+    add_hosts(session, booking, host_ids)
+    out = to_out(booking, host_ids)
+    emit(
+        session,
+        organization_id=booking.organization_id,
+        event_type="booking.created",
+        aggregate_type="booking",
+        aggregate_id=booking.id,
+        payload=out,
+    )
+    return out
 
 
 def _load(session: Session, principal: Principal, booking_id: str) -> Booking:
@@ -375,23 +386,27 @@ def cancel_booking(db: Database, principal: Principal, booking_id: str, data: Bo
         booking = _load(session, principal, booking_id)
         if booking.status == "cancelled":
             return to_out(booking)
-        now = utcnow()
-        booking.status = "cancelled"
-        booking.cancelled_at = now
-        booking.cancellation_reason = data.reason
-        booking.updated_at = now
-        booking.sequence += 1
-        mirror(session, booking)
-        out = to_out(booking)
-        emit(
-            session,
-            organization_id=booking.organization_id,
-            event_type="booking.cancelled",
-            aggregate_type="booking",
-            aggregate_id=booking.id,
-            payload=out,
-        )
-        return out
+        return cancel_in(session, booking, data.reason, utcnow())
+
+
+def cancel_in(session: Session, booking: Booking, reason: str | None, now: datetime) -> BookingOut:
+    """Cancel a confirmed ``booking`` in the caller's write transaction and emit ``booking.cancelled``."""
+    booking.status = "cancelled"
+    booking.cancelled_at = now
+    booking.cancellation_reason = reason
+    booking.updated_at = now
+    booking.sequence += 1
+    mirror(session, booking)
+    out = to_out(booking)
+    emit(
+        session,
+        organization_id=booking.organization_id,
+        event_type="booking.cancelled",
+        aggregate_type="booking",
+        aggregate_id=booking.id,
+        payload=out,
+    )
+    return out
 
 
 def reschedule_booking(

@@ -145,6 +145,9 @@ class Booking(Base):
     # Loaded with the booking (one query for a whole page of bookings).
     hosts: Mapped[list[BookingHost]] = relationship(order_by="BookingHost.position", lazy="selectin", viewonly=True)
 
+    series_id: Mapped[str | None] = mapped_column(ForeignKey("booking_series.id"), index=True)
+    occurrence_index: Mapped[int | None] = mapped_column(Integer)  # its place in the series' rule, from 0
+
 
 class BookingHost(Base):
     """One host's part in a booking: every booking has one row per host (``position`` 0 is the
@@ -160,6 +163,25 @@ class BookingHost(Base):
     status: Mapped[BookingStatus] = mapped_column(String(20))
     start_at: Mapped[datetime]
     end_at: Mapped[datetime]
+
+
+class BookingSeries(Base):
+    """A recurring booking: the rule its occurrences (bookings with ``series_id``) came from."""
+
+    __tablename__ = "booking_series"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    host_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20))  # "active" or "cancelled"
+    timezone: Mapped[str] = mapped_column(String(64))
+    recurrence: Mapped[dict[str, Any]]  # the rule as the API shows it
+    starts: Mapped[list[Any]]  # every planned occurrence's start (RFC 3339 UTC), by occurrence index
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[list[Any]]  # [{"start", "code"}] of the occurrences not booked
+    cancellations: Mapped[list[Any]]  # when the series was cancelled (all or following), RFC 3339 UTC
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Hold(Base):

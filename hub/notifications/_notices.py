@@ -18,6 +18,9 @@ increments it).
 A reschedule acts on the booking's current version: when the booking has moved again (or was
 cancelled) since this event, the event is superseded and notifies nobody; the later event's
 email tells everyone the last time, so an attendee never ends at an older one.
+
+The occurrences of a recurring booking are told about as the series they belong to
+(``hub.notifications._series``): one invitation for the series, then one message per change.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 from hub.connectors import BookingNotice, NoticeKind, Recipient
 from hub.db.tables import Booking, OutboxMessage, User
 from hub.errors import PermanentError, SkippableError
+from hub.notifications._series import occurrence_notice, series_notice
 
 KINDS: Final[dict[str, NoticeKind]] = {
     "booking.created": "confirmation",
@@ -72,6 +76,8 @@ class BookingPayload(msgspec.Struct):
     host_ids: list[str] = []  # every host of a team booking, ``host_id`` first
     conferencing: _Conferencing | None = None
     change: str | None = None  # a booking.updated's: what changed
+    series_id: str | None = None
+    occurrence_index: int | None = None
 
 
 def _payload(outbox_id: str, payload: dict[str, Any]) -> BookingPayload:
@@ -101,6 +107,9 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
     message = session.get(OutboxMessage, outbox_id)
     if message is None:
         raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
+    if message.aggregate_type == "booking_series":
+        whole = series_notice(session, message)
+        return None if whole is None else (message.organization_id, whole)
     kind = KINDS.get(message.event_type)
     if kind is None:
         return None
@@ -130,6 +139,9 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
         if booking.conferencing and booking.conferencing.status == "ready"
         else None,
     )
+    if booking.series_id is not None and booking.occurrence_index is not None:
+        occurrence = occurrence_notice(session, notice, booking.series_id, booking.occurrence_index)
+        return None if occurrence is None else (message.organization_id, occurrence)
     return message.organization_id, notice
 
 

@@ -1,0 +1,272 @@
+"""Booking series: create (all occurrences in one write transaction), read and cancel.
+
+Every occurrence is a booking of its own, made by the code that makes a single booking
+(``hub.bookings.service.insert_booking``) inside one write transaction under the host's lock,
+so each occurrence has the database's no-overlap guarantee, and the series is all or nothing:
+one occurrence that cannot be booked rolls back every other (``on_conflict: "fail"``), unless
+``on_conflict: "skip"`` books the others and lists it in the series' ``skipped``. Each
+occurrence is tried in a savepoint, so a refusal of the exclusion constraint (PostgreSQL)
+undoes that occurrence alone and the others can still be judged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.auth.principal import Principal
+from hub.bookings.outbox import emit
+from hub.bookings.schemas import BookingCreate, BookingOut
+from hub.bookings.service import (
+    _check_availability,
+    _conflict_error,
+    _find_conflicts,
+    _resolve_times,
+    _Times,
+    cancel_in,
+    insert_booking,
+    lock_host,
+    new_row,
+)
+from hub.clock import utcnow
+from hub.db import Database
+from hub.db.tables import Booking, BookingSeries, User
+from hub.errors import ApiError, FieldError, NotFound
+from hub.idempotency import Finish, no_finish
+from hub.ids import is_valid, new_id
+from hub.observability.metrics import BOOKINGS
+from hub.series.rule import normalized, occurrences
+from hub.series.schemas import Recurrence, SeriesCancel, SeriesOut, Skipped
+from hub.times import local_instant, parse_instant, to_rfc3339_utc
+from hub.users.service import load_user
+
+_INSERT = insert(cast(Table, BookingSeries.__table__))
+
+
+@dataclass
+class _Occurrence:
+    index: int
+    start: datetime  # UTC; in a DST gap the instant a calendar client shows (the offset before the gap)
+    times: _Times | None = None  # None: refused before the transaction (``error``)
+    error: ApiError | None = None
+    booked: BookingOut | None = None
+
+
+def to_out(series: BookingSeries, booking_ids: list[str]) -> SeriesOut:
+    return SeriesOut(
+        id=series.id,
+        host_id=series.host_id,
+        timezone=series.timezone,
+        recurrence=msgspec.convert(series.recurrence, Recurrence),
+        status=cast(Any, series.status),
+        booking_ids=booking_ids,
+        skipped=[msgspec.convert(s, Skipped) for s in series.skipped],
+        created_at=series.created_at,
+        updated_at=series.updated_at,
+    )
+
+
+def _plan(principal: Principal, host: User, data: BookingCreate, first: _Times, rule: Recurrence) -> list[_Occurrence]:
+    """Every occurrence at the first one's wall-clock time, each checked as a single booking is
+    before its transaction (its local time exists and is unambiguous, working hours, notice)."""
+    zone = ZoneInfo(first.zone_name)
+    wall = first.start.astimezone(zone).replace(tzinfo=None)
+    length = first.end - first.start
+    planned = []
+    for index, local in enumerate(occurrences(rule, wall)):
+        occurrence = _Occurrence(index, local.replace(tzinfo=zone).astimezone(UTC))
+        try:
+            start = local_instant(local, zone, field="start")
+            occurrence.times = _Times(start, start + length, first.zone_name)
+            _check_availability(data.ignore_availability, principal, host, occurrence.times)
+        except ApiError as error:
+            if error.status == 403:  # the key may not ignore availability: the whole request is refused
+                raise
+            occurrence.error = error
+        planned.append(occurrence)
+    return planned
+
+
+def create_series(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
+    """Book every occurrence of ``data.recurrence``; the answer is the first booked occurrence."""
+    assert data.recurrence is not None
+    if data.host_id is None:  # never a silent single-host series of a team request
+        field = "host_ids" if data.host_ids is not None else "host_pool"
+        raise FieldError(field, "a recurring booking has one host: send `host_id` with `recurrence`")
+    if data.conferencing is not None and data.conferencing.provider != "none":
+        raise FieldError("conferencing", "a recurring booking cannot ask for a conferencing link yet; leave it out")
+    if not is_valid(data.host_id, "user"):
+        raise FieldError("host_id", "must be a user id (usr_...)")
+    if data.hold_id is not None:
+        raise FieldError("hold_id", "a hold cannot start a series; send `recurrence` without `hold_id`")
+    with db.read() as session:
+        host = load_user(session, principal.organization_id, data.host_id, field="host")
+    first = _resolve_times(data, host.timezone)
+    if data.client_timestamp is not None:
+        parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
+    zone = ZoneInfo(first.zone_name)
+    rule = normalized(data.recurrence, first.start.astimezone(zone).replace(tzinfo=None))
+    planned = _plan(principal, host, data, first, rule)
+    try:
+        with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
+            lock_host(session, db, host.id)
+            series = _insert_series(session, principal, host, first, rule, planned)
+            for occurrence in planned:
+                if occurrence.error is None:
+                    _book(session, principal, host, data, series.id, occurrence)
+            refused = [o for o in planned if o.error is not None]
+            booked = [o.booked for o in planned if o.booked is not None]
+            if refused and (rule.on_conflict == "fail" or not booked):
+                raise _all_or_nothing(refused)
+            series.skipped = [_entry(o) for o in refused]
+            out = to_out(series, [b.id for b in booked])
+            emit(
+                session,
+                organization_id=series.organization_id,
+                event_type="booking_series.created",
+                aggregate_type="booking_series",
+                aggregate_id=series.id,
+                payload=out,
+            )
+            finish(session, 201, booked[0])
+    except ApiError:
+        BOOKINGS.labels("conflict" if any(_conflicts(o) for o in planned) else "rejected").inc()
+        raise
+    BOOKINGS.labels("created").inc(len(booked))
+    return booked[0]
+
+
+def _conflicts(occurrence: _Occurrence) -> bool:
+    return occurrence.error is not None and occurrence.error.code == "booking_conflict"
+
+
+def _insert_series(
+    session: Session, principal: Principal, host: User, first: _Times, rule: Recurrence, planned: list[_Occurrence]
+) -> BookingSeries:
+    now = utcnow()
+    series = BookingSeries(
+        id=new_id("series"),
+        organization_id=principal.organization_id,
+        host_id=host.id,
+        status="active",
+        timezone=first.zone_name,
+        recurrence=msgspec.to_builtins(rule),
+        starts=[to_rfc3339_utc(o.start) for o in planned],
+        duration_seconds=int((first.end - first.start).total_seconds()),
+        skipped=[],
+        cancellations=[],
+        created_by=principal.key_id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(series)
+    session.flush()  # the occurrences refer to it
+    return series
+
+
+def _book(
+    session: Session, principal: Principal, host: User, data: BookingCreate, series_id: str, occurrence: _Occurrence
+) -> None:
+    """Book one occurrence in a savepoint; a refusal is kept on the occurrence."""
+    times = occurrence.times
+    assert times is not None
+    values = new_row(principal, host, times, data, series_id=series_id, occurrence_index=occurrence.index)
+    try:
+        with session.begin_nested():
+            found = _find_conflicts(session, host, times)
+            if found:
+                raise _conflict_error(found)
+            occurrence.booked = insert_booking(session, values, [host.id])
+    except ApiError as error:
+        occurrence.error = error
+    except IntegrityError:  # the exclusion constraint caught an overlap the check could not see
+        occurrence.error = _conflict_error(_find_conflicts(session, host, times))
+
+
+def _entry(occurrence: _Occurrence) -> dict[str, str]:
+    assert occurrence.error is not None
+    return {"start": to_rfc3339_utc(occurrence.start), "code": occurrence.error.code}
+
+
+def _all_or_nothing(refused: list[_Occurrence]) -> ApiError:
+    """The first refused occurrence's error, as a single booking would get it, naming the series'
+    every refused occurrence under ``occurrences``; nothing is booked."""
+    first = refused[0]
+    assert first.error is not None
+    error = first.error
+    names = ", ".join(f"{o.index} ({to_rfc3339_utc(o.start)})" for o in refused)
+    error.detail = (
+        f"{len(refused)} occurrence(s) of the series cannot be booked: {names}; nothing was booked. "
+        f'Occurrence {first.index}: {error.detail} Send `recurrence.on_conflict: "skip"` to book the others.'
+    )
+    error.extra = {**error.extra, "occurrences": [_entry(o) for o in refused]}
+    return error
+
+
+def _load(session: Session, principal: Principal, series_id: str) -> BookingSeries:
+    series = session.get(BookingSeries, series_id) if is_valid(series_id, "series") else None
+    if series is None or series.organization_id != principal.organization_id:
+        raise NotFound(f"No booking series with id {series_id!r} exists in this organization.")
+    return series
+
+
+def occurrences_of(session: Session, series_id: str) -> list[Booking]:
+    """The series' bookings (cancelled ones too), by occurrence index."""
+    return list(
+        session.scalars(select(Booking).where(Booking.series_id == series_id).order_by(Booking.occurrence_index))
+    )
+
+
+def get_series(db: Database, principal: Principal, series_id: str) -> SeriesOut:
+    with db.read() as session:
+        series = _load(session, principal, series_id)
+        return to_out(series, [b.id for b in occurrences_of(session, series.id)])
+
+
+def cancel_series(
+    db: Database, principal: Principal, series_id: str, data: SeriesCancel, finish: Finish = no_finish
+) -> SeriesOut:
+    """Cancel the series' occurrences from ``from_booking_id`` on (``following``) or all of them,
+    each as a single cancel is; occurrences that have started are never touched."""
+    if data.scope == "following" and data.from_booking_id is None:
+        raise FieldError("from_booking_id", "is required with `scope: following`")
+    with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
+        series = _load(session, principal, series_id)
+        bookings = occurrences_of(session, series.id)
+        first_index = 0
+        if data.scope == "following":
+            chosen = next((b for b in bookings if b.id == data.from_booking_id), None)
+            if chosen is None:
+                raise FieldError("from_booking_id", f"must be an occurrence of series {series.id}")
+            first_index = chosen.occurrence_index or 0
+        now = utcnow()
+        todo = [
+            b
+            for b in bookings
+            if (b.occurrence_index or 0) >= first_index and b.status == "confirmed" and b.start_at > now
+        ]
+        if todo or (data.scope == "all" and series.status != "cancelled"):
+            for booking in todo:
+                cancel_in(session, booking, data.reason, now)
+            left = any(b.status == "confirmed" for b in bookings)
+            series.status = "cancelled" if data.scope == "all" or not left else "active"
+            series.cancellations = [*series.cancellations, to_rfc3339_utc(now)]
+            series.updated_at = now
+            emit(
+                session,
+                organization_id=series.organization_id,
+                event_type="booking_series.cancelled",
+                aggregate_type="booking_series",
+                aggregate_id=series.id,
+                payload={**msgspec.to_builtins(to_out(series, [b.id for b in bookings])), "scope": data.scope},
+            )
+        out = to_out(series, [b.id for b in bookings])
+        finish(session, 200, out)
+    return out
