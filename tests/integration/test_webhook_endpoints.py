@@ -150,7 +150,7 @@ def test_list_is_paginated(tenant: Tenant) -> None:
     ("body", "field"),
     [
         ({"url": URL, "events": []}, "events"),
-        ({"url": URL, "events": ["booking.updated"]}, "events"),
+        ({"url": URL, "events": ["booking.exploded"]}, "events"),
         ({"url": URL}, "events"),
         ({"events": ["booking.created"]}, "url"),
         ({"url": "ftp://hooks.example.com/hub", "events": ["booking.created"]}, "url"),

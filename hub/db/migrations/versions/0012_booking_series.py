@@ -44,21 +44,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("booking_series", schema=None) as batch_op:
         batch_op.create_index("ix_booking_series_organization_id", ["organization_id"], unique=False)
-    with op.batch_alter_table("bookings", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("series_id", sa.String(length=40), nullable=True))
-        batch_op.add_column(sa.Column("occurrence_index", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(
-            op.f("fk_bookings_series_id_booking_series"), "booking_series", ["series_id"], ["id"]
-        )
-        batch_op.create_index("ix_bookings_series_id", ["series_id"], unique=False)
+    # On SQLite the columns are added in place (a batch copy of ``bookings`` would drop the table,
+    # which the rows referring to bookings forbid), without the foreign key SQLite cannot add.
+    if op.get_bind().dialect.name == "sqlite":
+        op.add_column("bookings", sa.Column("series_id", sa.String(length=40), nullable=True))
+        op.add_column("bookings", sa.Column("occurrence_index", sa.Integer(), nullable=True))
+    else:
+        with op.batch_alter_table("bookings", schema=None) as batch_op:
+            batch_op.add_column(sa.Column("series_id", sa.String(length=40), nullable=True))
+            batch_op.add_column(sa.Column("occurrence_index", sa.Integer(), nullable=True))
+            batch_op.create_foreign_key(
+                op.f("fk_bookings_series_id_booking_series"), "booking_series", ["series_id"], ["id"]
+            )
+    op.create_index("ix_bookings_series_id", "bookings", ["series_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("bookings", schema=None) as batch_op:
-        batch_op.drop_index("ix_bookings_series_id")
-        batch_op.drop_constraint(op.f("fk_bookings_series_id_booking_series"), type_="foreignkey")
-        batch_op.drop_column("occurrence_index")
-        batch_op.drop_column("series_id")
+    op.drop_index("ix_bookings_series_id", table_name="bookings")
+    if op.get_bind().dialect.name == "sqlite":  # SQLite >= 3.35 drops a plain column in place
+        op.execute("ALTER TABLE bookings DROP COLUMN occurrence_index")
+        op.execute("ALTER TABLE bookings DROP COLUMN series_id")
+    else:
+        with op.batch_alter_table("bookings", schema=None) as batch_op:
+            batch_op.drop_constraint(op.f("fk_bookings_series_id_booking_series"), type_="foreignkey")
+            batch_op.drop_column("occurrence_index")
+            batch_op.drop_column("series_id")
     with op.batch_alter_table("booking_series", schema=None) as batch_op:
         batch_op.drop_index("ix_booking_series_organization_id")
     op.drop_table("booking_series")
