@@ -694,8 +694,9 @@ class Options:
     duration: int
     server: str
     verbose: bool
-    profile: Path | None = None  # where to write the booking profile of this database, if at all
+    profile: Path | None = None  # where to write the profile of this database, if at all
     py_spy: str = ""
+    profile_path: str = "bookings"  # the path that is profiled
 
 
 def measure(
@@ -712,7 +713,7 @@ def measure(
     if options.warmup > 0:
         run_wrk(server.base_url, script, options.warmup, args if warmup_args is None else warmup_args, verbose=False)
     sampler: subprocess.Popen[str] | None = None
-    profile = options.profile if path == "bookings" and database != "floor" else None
+    profile = options.profile if path == options.profile_path and database != "floor" else None
     if profile is not None:
         sampler = start_profile(options.py_spy, server.process.pid, options.duration, profile)
     server_before, machine_before, wrk_before = (
@@ -847,7 +848,7 @@ def finish_profile(sampler: subprocess.Popen[str], output: Path, seconds: int) -
         _live.remove(sampler)
     if sampler.returncode != 0 or not output.exists():
         raise HarnessError(f"py-spy record failed ({sampler.returncode}):\n{text[-2000:]}")
-    print(f"  profile of the booking window written to {output}", flush=True)
+    print(f"  profile written to {output}", flush=True)
     if output.suffix == ".txt":
         summarise_profile(output)
 
@@ -975,7 +976,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=1, help="repeat the whole run N times and print the spread")
     parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure Hub on this database only")
     parser.add_argument("--server", choices=SERVERS, default="uvicorn", help="ASGI server of the floor and Hub")
-    parser.add_argument("--profile", type=Path, help="py-spy profile of the booking path: .svg, .json or .txt")
+    parser.add_argument("--profile", type=Path, help="py-spy profile of one path (bookings): .svg, .json or .txt")
+    parser.add_argument(
+        "--profile-path",
+        choices=("bookings", "availability", "availability-team", "health"),
+        default="bookings",
+        help="the path --profile samples (default bookings)",
+    )
     parser.add_argument("--verbose", action="store_true", help="print wrk's own output of every measured window")
     args = parser.parse_args(argv)
     if args.duration < 1 or args.warmup < 0 or args.runs < 1:
@@ -1042,7 +1049,9 @@ def main(argv: list[str] | None = None) -> int:
                 "or build it from https://github.com/wg/wrk"
             )
         check_server_installed(args.server)
-        options = Options(args.warmup, args.duration, args.server, args.verbose, args.profile)
+        options = Options(
+            args.warmup, args.duration, args.server, args.verbose, args.profile, profile_path=args.profile_path
+        )
         if args.profile is not None:
             options.py_spy = py_spy_path()
         postgres: tuple[str, dict[str, str]] | None = None
