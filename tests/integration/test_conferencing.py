@@ -30,7 +30,7 @@ from hub.settings import Settings
 from tests.connectors.email.helpers import body, parse_calendar
 from tests.integration.helpers import BERLIN, MONDAY, assert_problem
 from tests.support.smtp import SmtpServer
-from tests.support.worlds import GoogleWorld, HubWorld, MicrosoftWorld, google_world, microsoft_world
+from tests.support.worlds import GoogleWorld, HubWorld, MicrosoftWorld, google_world, mailing_settings, microsoft_world
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +44,9 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
 
 
-def _smtp(server: SmtpServer) -> dict[str, Any]:
-    return {
-        "email_backend": "smtp",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": server.port,
-        "email_from": "Hub <hub@hub.example.com>",
-    }
-
-
 @pytest.fixture
 def world(settings: Settings, db: Database, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[GoogleWorld]:
-    with google_world(settings, tmp_path, **_smtp(smtp_server)) as built:
+    with google_world(settings, tmp_path, **mailing_settings(smtp_server.port)) as built:
         yield built
 
 
@@ -288,7 +279,7 @@ def test_conferencing_the_host_cannot_make_is_refused(world: GoogleWorld) -> Non
 def graph_world(
     settings: Settings, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, smtp_server: SmtpServer
 ) -> Iterator[MicrosoftWorld]:
-    with microsoft_world(settings, tmp_path, monkeypatch, **_smtp(smtp_server)) as built:
+    with microsoft_world(settings, tmp_path, monkeypatch, **mailing_settings(smtp_server.port)) as built:
         yield built
 
 

@@ -24,7 +24,7 @@ from tests.integration.helpers import BERLIN, MONDAY
 from tests.support.servers import wait_for
 from tests.support.smtp import SmtpServer
 from tests.support.workers import WorkerProcess, hub_env
-from tests.support.worlds import GoogleWorld, google_world
+from tests.support.worlds import GoogleWorld, google_world, mailing_settings
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +39,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def world(settings: Settings, db: Database, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[GoogleWorld]:
-    smtp = {
-        "email_backend": "smtp",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_server.port,
-        "email_from": "Hub <hub@hub.example.com>",
-        "webhooks_allow_private": True,
-    }
-    with google_world(settings, tmp_path, **smtp) as built:
+    with google_world(settings, tmp_path, **mailing_settings(smtp_server.port)) as built:
         yield built
 
 

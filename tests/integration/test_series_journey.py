@@ -28,7 +28,7 @@ from hub.settings import Settings
 from tests.connectors.email.helpers import calendar_part
 from tests.integration.helpers import BERLIN, booking, create_booking
 from tests.support.smtp import SmtpServer
-from tests.support.worlds import GoogleWorld, google_world
+from tests.support.worlds import GoogleWorld, google_world, mailing_settings
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +43,7 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def world(settings: Settings, db: Database, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[GoogleWorld]:
-    smtp = {
-        "email_backend": "smtp",
-        "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_server.port,
-        "email_from": "Hub <hub@hub.example.com>",
-        "webhooks_allow_private": True,
-    }
-    with google_world(settings, tmp_path, **smtp) as built:
+    with google_world(settings, tmp_path, **mailing_settings(smtp_server.port)) as built:
         yield built
 
 

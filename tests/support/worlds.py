@@ -185,6 +185,18 @@ def microsoft_world(
             yield MicrosoftWorld(**_fields(world), graph=graph)
 
 
+def mailing_settings(smtp_port: int) -> dict[str, Any]:
+    """Settings that send Hub's emails to a test SMTP server on ``smtp_port`` (and let client
+    webhooks reach loopback receivers)."""
+    return {
+        "email_backend": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "email_from": "Hub <hub@hub.example.com>",
+        "webhooks_allow_private": True,
+    }
+
+
 def linked_connection(callback: httpx.Response) -> str:
     """The connection id in Hub's redirect back to ``REDIRECT`` after a successful link."""
     assert callback.status_code == 302, callback.text
