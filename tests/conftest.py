@@ -19,7 +19,7 @@ from hub.db import Database, upgrade
 from hub.observability.logging import configure_logging
 from hub.redis import start_embedded
 from hub.settings import Settings
-from tests.support.parallel import one_process_at_a_time, per_worker_redis
+from tests.support.parallel import one_process_at_a_time, per_worker_database, per_worker_redis
 from tests.support.servers import LiveServer
 from tests.support.tenants import Tenant
 
@@ -33,7 +33,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def database_url(data_dir: Path) -> str:
-    return os.environ.get("HUB_TEST_DATABASE_URL") or f"sqlite:///{data_dir / 'hub.db'}"
+    shared = os.environ.get("HUB_TEST_DATABASE_URL")
+    return per_worker_database(shared) if shared else f"sqlite:///{data_dir / 'hub.db'}"
 
 
 @pytest.fixture(scope="session")

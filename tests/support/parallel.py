@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
 
 def xdist_worker() -> int | None:
@@ -34,6 +37,22 @@ def per_worker_redis(url: str) -> str:
         raise pytest.UsageError("HUB_TEST_REDIS_URL must be a redis:// URL when tests run in parallel (pytest -n)")
     database = int(parts.path.lstrip("/") or 0) + worker
     return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def per_worker_database(url: str) -> str:
+    """A PostgreSQL ``HUB_TEST_DATABASE_URL`` gives each parallel test process a database of its
+    own (the URL's name plus ``_gw<N>``, created on first use on the same server): sweeps and
+    some checks read every organization's rows, which another process's tests would change."""
+    worker = xdist_worker()
+    parsed = make_url(url)
+    if worker is None or parsed.get_backend_name() != "postgresql":
+        return url
+    name = f"{parsed.database}_gw{worker}"
+    admin = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @contextmanager
