@@ -228,6 +228,10 @@ class CalDavHarness:
             ErrorCase("caldav_507", httpx.Response(507), TransientError, "provider_unavailable", "http_507"),
         ]
 
+    def conference_asked(self, request: httpx.Request) -> str | None:
+        """CalDAV has no way to ask a server for a conference (the spec declares none)."""
+        return None
+
     def _pass(self, request: httpx.Request) -> httpx.Response:
         """The request as Radicale answers it."""
         answer = self.forward.send(

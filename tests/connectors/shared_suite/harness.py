@@ -15,6 +15,16 @@ provider's own documented payloads served by respx:
 * a full pull, then an incremental pull with its cursor, each return a cursor; busy blocks are
   aware UTC times;
 * a push request that is not a provider notification is answered 4xx, not raised;
+* a calendar listing reports the conferences the calendar can make: ``harness.calendar`` every
+  kind the spec declares (``ConnectorSpec.conferencing``), no calendar a kind it does not;
+* with declared conferencing: writing a booking with a conference asks for it the way the
+  provider documents (``Harness.conference_asked`` reads the request), a retried write asks
+  with the same key and the provider makes one conference (``Mocks.conferences``); a booking
+  without one asks for none;
+* with an ``EventReader`` (``hub.connectors``): a written event reads back with its times in UTC
+  and the guests' answers (given through ``Mocks.answer`` in the provider's own terms) as Hub's
+  values; with declared conferencing its conference reads back ``pending`` until the provider
+  has made it, then ``ready`` with the link; a deleted event reads back as gone or cancelled;
 * every documented error answer of the provider (``error_cases``) becomes the pipeline error
   and Hub's code the catalogue names (docs/errors.md), with the provider's own code kept as
   ``provider_code``; the same condition gives the same code whichever provider answered.
@@ -29,7 +39,9 @@ Provider event ids are compared through ``Holdings.key``: a provider whose id ca
 event. What differs between providers is a per-harness value, never a test that names a
 provider: ``revoked_provider_code`` (OAuth: ``invalid_grant``; CalDAV: ``http_401``),
 ``paged_feed`` (whether a full pull spans pages), and the capabilities the spec declares (no
-``push``: the push cases are skipped; no ``oauth``: no token endpoint, ``token`` is None).
+``push``: the push cases are skipped; no ``oauth``: no token endpoint, ``token`` is None; no
+``conferencing``: the conference cases are skipped; a ``calendars`` part that is no
+``EventReader``: the read-back cases are skipped).
 
 What ``install`` must mock (named routes, returned in ``Mocks``):
 
@@ -51,6 +63,15 @@ What ``install`` must mock (named routes, returned in ``Mocks``):
 ``feed``
     the change feed of ``harness.calendar``: without a cursor at least two pages, the last with
     the cursor; with that cursor an incremental page holding at least one removal and a new cursor.
+``conferences`` (a list, not a route)
+    the join link of every conference the fake provider made, in order: a create that asks for
+    one makes it (Google: at once ``pending``, ``success`` on a later ``events.get``; Graph: the
+    ``onlineMeeting`` on the create), a repeated create of the same booking makes none.
+``answer`` (a callable, not a route)
+    ``answer(provider_event_id, email, response)``: the guest answers the event, stored in the
+    provider's own terms (Google ``responseStatus``, Graph ``status.response``); None for a
+    provider whose harness reads nothing back. A read of an event (Google ``events.get``, Graph
+    ``GET /me/events/{id}``) answers what is held; a deleted one the provider's answer for it.
 ``token``
     the token endpoint, answering a refresh with ``invalid_grant`` (the grant was revoked); None
     for a provider without one (linked by password).
@@ -69,7 +90,7 @@ from typing import Any, Protocol
 import httpx
 import respx
 
-from hub.connectors import Connector, ProviderCalendar
+from hub.connectors import AttendeeResponse, Connector, ProviderCalendar
 from hub.errors import PipelineError
 from hub.settings import Settings
 
@@ -142,6 +163,9 @@ class Mocks:
     token: respx.Route | None  # None: no token endpoint (linked by password)
     events: dict[str, Any] = field(default_factory=dict)  # what the fake provider holds, by id
     holdings: Holdings | None = None  # a real server's; None: ``MockedHoldings(events)``
+    read_event: respx.Route | None = None  # the read of one event, for a connector that reads back
+    conferences: list[str] = field(default_factory=list)  # join links of the conferences made
+    answer: Callable[[str, str, AttendeeResponse], None] | None = None  # a guest's answer, stored natively
 
     def held(self) -> Holdings:
         return self.holdings if self.holdings is not None else MockedHoldings(self.events)
@@ -181,6 +205,12 @@ class Harness(Protocol):
 
     def install(self, router: respx.Router, settings: Settings) -> Mocks:
         """Add the documented-payload routes to ``router`` and return them."""
+
+    def conference_asked(self, request: httpx.Request) -> str | None:
+        """What a create request (``Mocks.create_event``) asks the provider to make a conference
+        under, exactly as the provider documents the asking (Google: ``conferenceDataVersion=1``
+        and a ``hangoutsMeet`` ``createRequest``, its ``requestId``; Graph: ``isOnlineMeeting``
+        with ``teamsForBusiness``, the create's ``transactionId``); None when it asks for none."""
 
     def credentials(self) -> dict[str, Any]:
         """Credentials as ``finish`` would return them, valid without a refresh."""

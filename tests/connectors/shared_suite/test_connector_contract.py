@@ -12,11 +12,16 @@ import pytest
 import respx
 
 from hub.connectors import (
+    ATTENDEE_RESPONSES,
     CALENDAR_PROVIDERS,
     REGISTRY,
     CalendarOperations,
     ChangeFeed,
+    ConferenceKind,
+    ConferenceState,
     Connector,
+    EventReader,
+    EventState,
     OAuthLinker,
     OutboundEvent,
     PasswordLinker,
@@ -219,6 +224,110 @@ def test_a_request_that_is_not_a_notification_is_answered_4xx(world: World) -> N
     answer = world.connector.push.parse({}, {}, b"")
     assert isinstance(answer, WebhookAnswer)
     assert 400 <= answer.status < 500
+
+
+def offered(world: World) -> tuple[ConferenceKind, ...]:
+    """The conferences the provider declares it can attach (``ConnectorSpec.conferencing``)."""
+    return tuple(sorted(spec(world.harness.slug).conferencing))
+
+
+def conferencing(world: World) -> ConferenceKind:
+    """The conference a booking asks for in this provider; the case is skipped without one."""
+    kinds = offered(world)
+    if not kinds:
+        pytest.skip("no conferencing capability")
+    return kinds[0]
+
+
+def reader(world: World) -> EventReader:
+    """The connector's event reader; the case is skipped when it reads no event back."""
+    calendars: object = world.connector.calendars
+    if not isinstance(calendars, EventReader):
+        pytest.skip("no event read-back (the calendars part is no EventReader)")
+    return calendars
+
+
+def test_a_calendar_listing_reports_its_conference_capability(world: World) -> None:
+    listed = {c.provider_calendar_id: c for c in world.connector.calendars.list_calendars(world.store())}
+    for calendar in listed.values():
+        assert set(calendar.conferencing) <= set(offered(world)), f"{calendar.name} offers an undeclared conference"
+        assert len(set(calendar.conferencing)) == len(calendar.conferencing)
+    assert set(listed[world.harness.calendar.provider_calendar_id].conferencing) == set(offered(world))
+
+
+def test_writing_an_event_with_a_conference_asks_for_it_once(world: World) -> None:
+    kind = conferencing(world)
+    store, calendar = world.store(), world.harness.calendar.provider_calendar_id
+    event = msgspec.structs.replace(booking(), conference=kind)
+    first = world.connector.calendars.write_event(store, calendar, event)
+    again = world.connector.calendars.write_event(store, calendar, event)
+    assert first == again
+    asked = [world.harness.conference_asked(call.request) for call in world.mocks.create_event.calls]
+    assert len(asked) == 2
+    assert asked[0] is not None, "the create asks for the conference as the provider documents"
+    assert asked[1] == asked[0], "a retried write asks under the same key"
+    assert len(world.mocks.conferences) == 1, "one booking, one conference"
+    assert list(world.events()) == [world.key(first)]
+
+
+def test_writing_an_event_without_a_conference_asks_for_none(world: World) -> None:
+    conferencing(world)
+    world.connector.calendars.write_event(world.store(), world.harness.calendar.provider_calendar_id, booking())
+    assert [world.harness.conference_asked(call.request) for call in world.mocks.create_event.calls] == [None]
+    assert world.mocks.conferences == []
+
+
+def guests() -> OutboundEvent:
+    """``booking()`` with one guest per answer Hub knows, invited by the provider."""
+    people = tuple((f"guest{index}@example.org", f"Guest {index}") for index in range(len(ATTENDEE_RESPONSES)))
+    return msgspec.structs.replace(booking(), attendees=people, notify_attendees=True)
+
+
+def read(world: World, event_id: str) -> EventState | None:
+    return reader(world).read_event(world.store(), world.harness.calendar.provider_calendar_id, event_id)
+
+
+def test_a_written_event_reads_back_with_its_times_and_the_guests_answers(world: World) -> None:
+    reader(world)
+    event = guests()
+    event_id = world.connector.calendars.write_event(world.store(), world.harness.calendar.provider_calendar_id, event)
+    assert world.mocks.answer is not None, "a harness whose connector reads back lets guests answer"
+    for (email, _), response in zip(event.attendees, ATTENDEE_RESPONSES, strict=True):
+        world.mocks.answer(event_id, email, response)
+    state = read(world, event_id)
+    assert state is not None
+    assert world.key(state.provider_event_id) == world.key(event_id)
+    assert (state.start, state.end, state.cancelled) == (event.start, event.end, False)
+    assert state.start is not None
+    assert state.start.utcoffset() == timedelta(0)
+    expected = {(email, response) for (email, _), response in zip(event.attendees, ATTENDEE_RESPONSES, strict=True)}
+    assert set(state.attendees) == expected
+    assert state.conference is None, "no conference was asked for"
+
+
+def test_a_written_event_reads_back_its_conference_pending_then_ready(world: World) -> None:
+    kind = conferencing(world)
+    reader(world)
+    event = msgspec.structs.replace(booking(), conference=kind)
+    event_id = world.connector.calendars.write_event(world.store(), world.harness.calendar.provider_calendar_id, event)
+    states: list[ConferenceState | None] = []
+    for _ in range(3):  # a provider may still be making it on the first read (Google: pending)
+        state = read(world, event_id)
+        assert state is not None
+        states.append(state.conference)
+        if state.conference is not None and state.conference.status != "pending":
+            break
+    assert states[-1] == ConferenceState(kind=kind, status="ready", join_url=world.mocks.conferences[0])
+    assert all(s == ConferenceState(kind=kind, status="pending") for s in states[:-1]), states
+
+
+def test_a_deleted_event_reads_back_as_gone(world: World) -> None:
+    reader(world)
+    store, calendar = world.store(), world.harness.calendar.provider_calendar_id
+    event_id = world.connector.calendars.write_event(store, calendar, booking())
+    world.connector.calendars.delete_event(store, calendar, event_id)
+    state = read(world, event_id)
+    assert state is None or state.cancelled, state
 
 
 ERROR_CASES = [(harness, case) for harness in HARNESSES for case in harness.error_cases()]
