@@ -4,7 +4,8 @@ in-process, a real SMTP server and a client webhook endpoint. A collective booki
 event in each host's calendar (never two, however often its job runs), deleted from both on
 cancel and patched in both on reschedule; a round-robin booking is an event only in the chosen
 host's calendar; the attendee gets one invitation listing both hosts, the client one
-``booking.created``."""
+``booking.created``; a write job retried after one provider failed writes only the missing
+event."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rq.job import Job
+from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
 from hub.db import Database
 from hub.db.tables import BookingEvent, OutboxMessage, WebhookDelivery
+from hub.jobs.queues import queues
 from hub.jobs.runner import enqueue
 from hub.settings import Settings
 from tests.connectors.email.helpers import body, parse_calendar
@@ -210,3 +214,38 @@ def test_the_attendee_gets_one_invitation_listing_both_hosts_and_the_client_one_
         )
     assert [(r.event_type, json.loads(r.body)["data"]["id"]) for r in rows] == [("booking.created", created["id"])]
     assert json.loads(rows[0].body)["data"]["host_ids"] == [ada, bo]
+
+
+def run_retries(world: TwoProviderWorld) -> None:
+    """Make every retry RQ scheduled due now, and run the jobs."""
+    for q in queues(world.redis):
+        registry = q.scheduled_job_registry
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=world.redis, serializer=JSONSerializer)
+            registry.remove(job)
+            q.enqueue_job(job)
+    world.run_jobs()
+
+
+@pytest.mark.parametrize("throttled", ["google", "microsoft"])
+def test_a_write_job_retried_after_one_provider_failed_writes_each_calendar_once(
+    world: TwoProviderWorld, throttled: str
+) -> None:
+    """Whichever host's calendar the job writes first, one of the two cases has it written
+    before the other provider fails: the retry writes only the missing event."""
+    ada, bo = linked_hosts(world)
+    if throttled == "google":  # every in-call attempt of the write is throttled: the job fails
+        world.google.rate_limit_next = 4
+    else:
+        world.graph.throttle_next = 4
+    created = book(world, {"host_ids": [ada, bo]})
+    booking_id = created["id"]
+    world.run_jobs()
+    failed = google_events if throttled == "google" else graph_events
+    assert failed(world, booking_id) == []
+    assert all(r.status == "written" for r in recorded(world, booking_id))
+
+    run_retries(world)
+    assert (google_inserts(world, booking_id), graph_creates(world, booking_id)) == (1, 1)
+    assert len(google_events(world, booking_id)) == len(graph_events(world, booking_id)) == 1
+    assert sorted(r.status for r in recorded(world, booking_id)) == ["written", "written"]
