@@ -5,7 +5,8 @@ stop it), a ``Tenant``, and the test's settings changed as asked; its jobs run i
 (``HubWorld.run_jobs``) or in a real ``hub worker`` (``tests.support.workers``).
 ``google_world`` and ``microsoft_world`` add a local stand-in for the provider's endpoints
 (``tests.support.google_standin``, ``tests.support.graph_standin``) with Hub configured to
-use it, and link an account the way a user's browser would.
+use it, and link an account the way a user's browser would; ``two_provider_world`` has both
+stand-ins, for hosts with accounts of different providers.
 """
 
 from __future__ import annotations
@@ -176,13 +177,55 @@ def microsoft_world(
     clients trust its throw-away CA besides certifi's), which delivers what Graph sends to
     ``PUBLIC_URL`` (handshakes, notifications) to this world's server."""
     with GraphStandIn(directory / "graph") as graph:
-        trusting = graph.trusting_context()
-        monkeypatch.setattr(hub.http, "_tls_context", lambda: trusting, raising=False)
-        monkeypatch.setenv("SSL_CERT_FILE", str(graph.ca_file))
+        _trust(graph, monkeypatch)
         wanted = {"public_url": PUBLIC_URL, "oauth_redirect_origins": REDIRECT_ORIGINS, **graph.settings()}
         with hub_world(settings, directory, **{**wanted, **changes}) as world:
             graph.route_public(PUBLIC_URL, world.server.url)
             yield MicrosoftWorld(**_fields(world), graph=graph)
+
+
+def _trust(graph: GraphStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hub's HTTP clients trust the stand-in's throw-away CA besides certifi's."""
+    trusting = graph.trusting_context()
+    monkeypatch.setattr(hub.http, "_tls_context", lambda: trusting, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(graph.ca_file))
+
+
+# --- Google and Microsoft --------------------------------------------------------------------
+
+
+@dataclass
+class TwoProviderWorld(HubWorld):
+    google: GoogleStandIn
+    graph: GraphStandIn
+
+    def link_google(self, user_id: str) -> str:
+        """Link the Google stand-in's account to ``user_id``; the connection id."""
+        return GoogleWorld(**_fields(self), google=self.google).link(user_id)
+
+    def link_microsoft(self, user_id: str) -> str:
+        """Link the Microsoft stand-in's account to ``user_id``; the connection id."""
+        return MicrosoftWorld(**_fields(self), graph=self.graph).link(user_id)
+
+
+@contextmanager
+def two_provider_world(
+    settings: Settings, directory: Path, monkeypatch: pytest.MonkeyPatch, **changes: Any
+) -> Iterator[TwoProviderWorld]:
+    """``hub_world`` with both the Google and the Microsoft stand-in (as in ``google_world`` and
+    ``microsoft_world``): each stand-in serves one account, so two hosts of one world can each
+    have a calendar of their own, one at Google and one at Microsoft."""
+    with GoogleStandIn() as google, GraphStandIn(directory / "graph") as graph:
+        _trust(graph, monkeypatch)
+        wanted = {
+            "public_url": PUBLIC_URL,
+            "oauth_redirect_origins": REDIRECT_ORIGINS,
+            **google.settings(),
+            **graph.settings(),
+        }
+        with hub_world(settings, directory, **{**wanted, **changes}) as world:
+            graph.route_public(PUBLIC_URL, world.server.url)
+            yield TwoProviderWorld(**_fields(world), google=google, graph=graph)
 
 
 def mailing_settings(smtp_port: int) -> dict[str, Any]:
