@@ -156,6 +156,7 @@ def test_a_meet_link_is_made_once_announced_once_and_kept_by_a_reschedule(
     assert len(again) == 2
     _, moved_event = parse_calendar(again[1])
     assert str(moved_event["LOCATION"]) == link
+    print("the booking's journey at Google:", *world.google.requests, sep="\n  ")
 
 
 def test_a_meet_conference_that_never_finishes_fails_and_the_invitation_goes_out_without_a_link(
@@ -311,6 +312,11 @@ def test_a_teams_link_on_graph_is_ready_at_once_and_a_host_delete_is_flagged(
         if d["type"] == "booking.external_change"
     ]
     assert kinds == ["deleted"]
+    print(
+        "the booking's journey at Graph:",
+        *(f"{r['method']} {r['path']}" for r in graph_world.graph.requests),
+        sep="\n  ",
+    )
 
 
 def test_a_calendar_that_does_not_allow_teams_refuses_a_teams_booking(graph_world: MicrosoftWorld) -> None:
