@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.connectors import BookingNotice, Moved, NoticeKind, Recipient, RepeatRule, SeriesPart
-from hub.db.tables import Booking, BookingSeries, OutboxMessage, User
+from hub.db.tables import Booking, BookingHost, BookingSeries, OutboxMessage, User
 from hub.errors import PermanentError
 from hub.times import to_rfc3339_utc
 
@@ -41,23 +41,35 @@ def sequence(series: BookingSeries, bookings: list[Booking]) -> int:
     return sum(b.sequence for b in bookings) + len(series.cancellations)
 
 
-def _host(session: Session, series: BookingSeries) -> User:
-    host = session.get(User, series.host_id)
-    if host is None:
-        raise PermanentError(f"host {series.host_id} of {series.id} does not exist", code="email_host_missing")
-    return host
+def _hosts(session: Session, series: BookingSeries, model: Booking) -> list[Recipient]:
+    """The series' hosts, its own host first: every host of a collective series (its first
+    occurrence's ``booking_hosts``), so the invitation names them all."""
+    host_ids = list(
+        session.scalars(
+            select(BookingHost.host_id).where(BookingHost.booking_id == model.id).order_by(BookingHost.position)
+        )
+    ) or [series.host_id]
+    hosts = []
+    for host_id in host_ids:
+        host = session.get(User, host_id)
+        if host is None:
+            raise PermanentError(f"host {host_id} of {series.id} does not exist", code="email_host_missing")
+        hosts.append(Recipient(host.email, host.name))
+    return hosts
 
 
 def _notice(
     session: Session, row: BookingSeries, bookings: list[Booking], message: OutboxMessage, **fields: object
 ) -> BookingNotice:
-    host, model = _host(session, row), bookings[0]
+    model = bookings[0]
+    host, *co_hosts = _hosts(session, row, model)
     values: dict[str, object] = {
         "booking_id": row.id,
         "sequence": sequence(row, bookings),
         "title": model.title,
         "timezone": row.timezone,
-        "host": Recipient(host.email, host.name),
+        "host": host,
+        "co_hosts": tuple(co_hosts),
         "attendees": tuple(Recipient(a["email"], a.get("name")) for a in model.attendees),
         "stamp": message.created_at,
         **fields,

@@ -52,6 +52,8 @@ class SeriesCancel(msgspec.Struct):
 class SeriesOut(msgspec.Struct):
     id: str
     host_id: str
+    host_ids: list[str]
+    """Every host of the series (its occurrences' hosts), ``host_id`` first."""
     timezone: str
     recurrence: Recurrence
     status: Literal["active", "cancelled"]

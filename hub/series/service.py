@@ -1,8 +1,9 @@
 """Booking series: create (all occurrences in one write transaction), read and cancel.
 
 Every occurrence is a booking of its own, made by the code that makes a single booking
-(``hub.bookings.service.insert_booking``) inside one write transaction under the host's lock,
-so each occurrence has the database's no-overlap guarantee, and the series is all or nothing:
+(``hub.bookings.service.insert_booking``) inside one write transaction under the hosts' locks
+(one host, or every host of a collective series, ``host_ids``, locked in sorted order), so each
+occurrence has the database's no-overlap guarantee for every host, and the series is all or nothing:
 one occurrence that cannot be booked rolls back every other (``on_conflict: "fail"``), unless
 ``on_conflict: "skip"`` books the others and lists it in the series' ``skipped``. Each
 occurrence is tried in a savepoint, so a refusal of the exclusion constraint (PostgreSQL)
@@ -22,17 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
+from hub.bookings._team import conflict_error, host_conflicts, host_ids_of, load_hosts, lock_hosts, requested_hosts
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import BookingCreate, BookingOut
 from hub.bookings.service import (
     _check_availability,
-    _conflict_error,
-    _find_conflicts,
     _resolve_times,
     _Times,
     cancel_in,
     insert_booking,
-    lock_host,
     new_row,
 )
 from hub.clock import utcnow
@@ -45,7 +44,6 @@ from hub.observability.metrics import BOOKINGS
 from hub.series.rule import normalized, occurrences
 from hub.series.schemas import Recurrence, SeriesCancel, SeriesOut, Skipped
 from hub.times import local_instant, parse_instant, to_rfc3339_utc
-from hub.users.service import load_user
 
 _INSERT = insert(cast(Table, BookingSeries.__table__))
 
@@ -59,10 +57,11 @@ class _Occurrence:
     booked: BookingOut | None = None
 
 
-def to_out(series: BookingSeries, booking_ids: list[str]) -> SeriesOut:
+def to_out(series: BookingSeries, booking_ids: list[str], host_ids: list[str]) -> SeriesOut:
     return SeriesOut(
         id=series.id,
         host_id=series.host_id,
+        host_ids=host_ids or [series.host_id],
         timezone=series.timezone,
         recurrence=msgspec.convert(series.recurrence, Recurrence),
         status=cast(Any, series.status),
@@ -73,9 +72,12 @@ def to_out(series: BookingSeries, booking_ids: list[str]) -> SeriesOut:
     )
 
 
-def _plan(principal: Principal, host: User, data: BookingCreate, first: _Times, rule: Recurrence) -> list[_Occurrence]:
+def _plan(
+    principal: Principal, hosts: list[User], data: BookingCreate, first: _Times, rule: Recurrence
+) -> list[_Occurrence]:
     """Every occurrence at the first one's wall-clock time, each checked as a single booking is
-    before its transaction (its local time exists and is unambiguous, working hours, notice)."""
+    before its transaction (its local time exists and is unambiguous, every host's working hours
+    and notice)."""
     zone = ZoneInfo(first.zone_name)
     wall = first.start.astimezone(zone).replace(tzinfo=None)
     length = first.end - first.start
@@ -85,7 +87,8 @@ def _plan(principal: Principal, host: User, data: BookingCreate, first: _Times, 
         try:
             start = local_instant(local, zone, field="start")
             occurrence.times = _Times(start, start + length, first.zone_name)
-            _check_availability(data.ignore_availability, principal, host, occurrence.times)
+            for host in hosts:
+                _check_availability(data.ignore_availability, principal, host, occurrence.times)
         except ApiError as error:
             if error.status == 403:  # the key may not ignore availability: the whole request is refused
                 raise
@@ -94,39 +97,49 @@ def _plan(principal: Principal, host: User, data: BookingCreate, first: _Times, 
     return planned
 
 
-def create_series(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
-    """Book every occurrence of ``data.recurrence``; the answer is the first booked occurrence."""
-    assert data.recurrence is not None
-    if data.host_id is None:  # never a silent single-host series of a team request
-        field = "host_ids" if data.host_ids is not None else "host_pool"
-        raise FieldError(field, "a recurring booking has one host: send `host_id` with `recurrence`")
+POOL_REFUSED = (
+    "a recurring booking cannot use a round-robin pool: each occurrence would need the pool's state "
+    "after every earlier one; send `host_id`, or `host_ids` for a collective series of every host"
+)
+
+
+def _hosts(db: Database, principal: Principal, data: BookingCreate) -> list[User]:
+    """The series' hosts: one (``host_id``) or every host of a collective series (``host_ids``)."""
+    if data.host_pool is not None and data.host_id is None and data.host_ids is None:
+        raise FieldError("host_pool", POOL_REFUSED)
+    host_ids, _ = requested_hosts(data.host_id, data.host_ids, data.host_pool)
     if data.conferencing is not None and data.conferencing.provider != "none":
         raise FieldError("conferencing", "a recurring booking cannot ask for a conferencing link yet; leave it out")
-    if not is_valid(data.host_id, "user"):
-        raise FieldError("host_id", "must be a user id (usr_...)")
     if data.hold_id is not None:
         raise FieldError("hold_id", "a hold cannot start a series; send `recurrence` without `hold_id`")
     with db.read() as session:
-        host = load_user(session, principal.organization_id, data.host_id, field="host")
-    first = _resolve_times(data, host.timezone)
+        return load_hosts(session, principal.organization_id, host_ids)
+
+
+def create_series(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
+    """Book every occurrence of ``data.recurrence``; the answer is the first booked occurrence."""
+    assert data.recurrence is not None
+    hosts = _hosts(db, principal, data)
+    first = _resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     zone = ZoneInfo(first.zone_name)
     rule = normalized(data.recurrence, first.start.astimezone(zone).replace(tzinfo=None))
-    planned = _plan(principal, host, data, first, rule)
+    planned = _plan(principal, hosts, data, first, rule)
+    host_ids = [h.id for h in hosts]
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
-            lock_host(session, db, host.id)
-            series = _insert_series(session, principal, host, first, rule, planned)
+            lock_hosts(session, db, host_ids)
+            series = _insert_series(session, principal, hosts[0], first, rule, planned)
             for occurrence in planned:
                 if occurrence.error is None:
-                    _book(session, principal, host, data, series.id, occurrence)
+                    _book(session, principal, hosts, data, series.id, occurrence)
             refused = [o for o in planned if o.error is not None]
             booked = [o.booked for o in planned if o.booked is not None]
             if refused and (rule.on_conflict == "fail" or not booked):
                 raise _all_or_nothing(refused)
             series.skipped = [_entry(o) for o in refused]
-            out = to_out(series, [b.id for b in booked])
+            out = to_out(series, [b.id for b in booked], host_ids)
             emit(
                 session,
                 organization_id=series.organization_id,
@@ -172,22 +185,28 @@ def _insert_series(
 
 
 def _book(
-    session: Session, principal: Principal, host: User, data: BookingCreate, series_id: str, occurrence: _Occurrence
+    session: Session,
+    principal: Principal,
+    hosts: list[User],
+    data: BookingCreate,
+    series_id: str,
+    occurrence: _Occurrence,
 ) -> None:
-    """Book one occurrence in a savepoint; a refusal is kept on the occurrence."""
+    """Book one occurrence for every host in a savepoint; a refusal is kept on the occurrence."""
     times = occurrence.times
     assert times is not None
-    values = new_row(principal, host, times, data, series_id=series_id, occurrence_index=occurrence.index)
+    team = len(hosts) > 1
+    values = new_row(principal, hosts[0], times, data, series_id=series_id, occurrence_index=occurrence.index)
     try:
         with session.begin_nested():
-            found = _find_conflicts(session, host, times)
+            found = host_conflicts(session, hosts, times.start, times.end)
             if found:
-                raise _conflict_error(found)
-            occurrence.booked = insert_booking(session, values, [host.id])
+                raise conflict_error(found, team=team)
+            occurrence.booked = insert_booking(session, values, [h.id for h in hosts])
     except ApiError as error:
         occurrence.error = error
     except IntegrityError:  # the exclusion constraint caught an overlap the check could not see
-        occurrence.error = _conflict_error(_find_conflicts(session, host, times))
+        occurrence.error = conflict_error(host_conflicts(session, hosts, times.start, times.end), team=team)
 
 
 def _entry(occurrence: _Occurrence) -> dict[str, str]:
@@ -224,10 +243,16 @@ def occurrences_of(session: Session, series_id: str) -> list[Booking]:
     )
 
 
+def series_hosts(session: Session, series: BookingSeries, bookings: list[Booking]) -> list[str]:
+    """The series' hosts: those of its first occurrence (every occurrence has the same)."""
+    return (host_ids_of(session, bookings[0].id) if bookings else []) or [series.host_id]
+
+
 def get_series(db: Database, principal: Principal, series_id: str) -> SeriesOut:
     with db.read() as session:
         series = _load(session, principal, series_id)
-        return to_out(series, [b.id for b in occurrences_of(session, series.id)])
+        bookings = occurrences_of(session, series.id)
+        return to_out(series, [b.id for b in bookings], series_hosts(session, series, bookings))
 
 
 def cancel_series(
@@ -240,6 +265,7 @@ def cancel_series(
     with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
         series = _load(session, principal, series_id)
         bookings = occurrences_of(session, series.id)
+        host_ids = series_hosts(session, series, bookings)
         first_index = 0
         if data.scope == "following":
             chosen = next((b for b in bookings if b.id == data.from_booking_id), None)
@@ -252,6 +278,7 @@ def cancel_series(
             for b in bookings
             if (b.occurrence_index or 0) >= first_index and b.status == "confirmed" and b.start_at > now
         ]
+        ids = [b.id for b in bookings]
         if todo or (data.scope == "all" and series.status != "cancelled"):
             for booking in todo:
                 cancel_in(session, booking, data.reason, now)
@@ -265,8 +292,8 @@ def cancel_series(
                 event_type="booking_series.cancelled",
                 aggregate_type="booking_series",
                 aggregate_id=series.id,
-                payload={**msgspec.to_builtins(to_out(series, [b.id for b in bookings])), "scope": data.scope},
+                payload={**msgspec.to_builtins(to_out(series, ids, host_ids)), "scope": data.scope},
             )
-        out = to_out(series, [b.id for b in bookings])
+        out = to_out(series, ids, host_ids)
         finish(session, 200, out)
     return out
