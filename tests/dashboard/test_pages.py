@@ -371,3 +371,26 @@ def test_a_booking_whose_event_the_host_changed_is_flagged_and_the_sync_log_name
     page = support.get(f"/dashboard/connections/{connection}")
     assert "event deleted by the host" in page.text
     assert f"booking <code>{booking_id}</code>: deleted" in page.text
+
+
+def test_a_users_schedule_marks_the_occurrences_of_a_series(
+    tenant: Tenant, db: Database, host: dict[str, Any], support: DashboardClient
+) -> None:
+    colleague = tenant.create_user(name="Bo Colleague", email="bo@example.com")
+    connection = seed.connection(db, tenant.organization_id, host["id"], email="ada@gmail.example")
+    when = {"duration_minutes": 30, "timezone": "Europe/Berlin"}
+    busy = {"host_id": colleague["id"], "start": "2030-12-09T14:00:00", **when}
+    assert tenant.client.post("/v1/bookings", json=busy).status_code == 201
+    recurrence = {"frequency": "weekly", "count": 4, "on_conflict": "skip"}
+    body = {"start": "2030-12-02T14:00:00", "title": "Weekly sync", "recurrence": recurrence, **when}
+    response = tenant.client.post("/v1/bookings", json={**body, "host_ids": [host["id"], colleague["id"]]})
+    assert response.status_code == 201, response.text
+    series_id = response.json()["series_id"]
+    single = {"host_id": host["id"], "start": "2030-12-03T09:00:00", "title": "Intro call", **when}
+    assert tenant.client.post("/v1/bookings", json=single).status_code == 201
+    page = support.get(f"/dashboard/connections/{connection}")
+    assert page.status_code == 200
+    assert page.text.count('class="schedule-booking"') == 4  # three occurrences (the second is skipped), one single
+    marks = re.findall(r'<span class="muted schedule-series">(\d+) of (\d+) · series <code>([^<]+)</code>', page.text)
+    assert marks == [("1", "4", series_id), ("3", "4", series_id), ("4", "4", series_id)]
+    assert page.text.count("with Bo Colleague") == 3
