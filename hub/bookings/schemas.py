@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from hub.bookings.assignment import Assignment as Assignment
 from hub.errors import FieldError
 from hub.series.schemas import RecurrenceIn
 from hub.text import line, nul_in_json, text
@@ -125,14 +126,6 @@ class Previous(msgspec.Struct):
 
     start: datetime
     end: datetime
-
-
-class Assignment(msgspec.Struct):
-    """How Hub chose a round-robin booking's host."""
-
-    strategy: Literal["least_booked"]
-    pool: list[str]
-    reason: str
 
 
 class BookingOut(msgspec.Struct):

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from hub.bookings.assignment import Assignment
 from hub.text import text
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -61,4 +62,7 @@ class SeriesOut(msgspec.Struct):
     skipped: list[Skipped]
     created_at: datetime
     updated_at: datetime
+    assignment: Assignment | None = None
+    """How Hub chose a round-robin series' host (``host_pool``), as on each of its occurrences;
+    ``null`` otherwise."""
     object: str = "booking_series"

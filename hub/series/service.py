@@ -8,6 +8,10 @@ one occurrence that cannot be booked rolls back every other (``on_conflict: "fai
 ``on_conflict: "skip"`` books the others and lists it in the series' ``skipped``. Each
 occurrence is tried in a savepoint, so a refusal of the exclusion constraint (PostgreSQL)
 undoes that occurrence alone and the others can still be judged.
+
+A round-robin series (``host_pool``) gets one host for all its occurrences, chosen in the same
+transaction under every pool host's lock (``_pick``): among the hosts free for every occurrence
+(in skip mode: for the most occurrences), the least-booked rules of a single round-robin booking.
 """
 
 from __future__ import annotations
@@ -23,7 +27,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
-from hub.bookings._team import conflict_error, host_conflicts, host_ids_of, load_hosts, lock_hosts, requested_hosts
+from hub.bookings._team import (
+    conflict_error,
+    host_conflicts,
+    host_ids_of,
+    least_booked,
+    load_hosts,
+    lock_hosts,
+    requested_hosts,
+)
+from hub.bookings.assignment import Assignment
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import BookingCreate, BookingOut
 from hub.bookings.service import (
@@ -37,7 +50,7 @@ from hub.bookings.service import (
 from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import Booking, BookingSeries, User
-from hub.errors import ApiError, FieldError, NotFound
+from hub.errors import ApiError, Conflict, FieldError, NotFound
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
 from hub.observability.metrics import BOOKINGS
@@ -57,7 +70,9 @@ class _Occurrence:
     booked: BookingOut | None = None
 
 
-def to_out(series: BookingSeries, booking_ids: list[str], host_ids: list[str]) -> SeriesOut:
+def to_out(
+    series: BookingSeries, booking_ids: list[str], host_ids: list[str], assignment: Assignment | None = None
+) -> SeriesOut:
     return SeriesOut(
         id=series.id,
         host_id=series.host_id,
@@ -69,6 +84,7 @@ def to_out(series: BookingSeries, booking_ids: list[str], host_ids: list[str]) -
         skipped=[msgspec.convert(s, Skipped) for s in series.skipped],
         created_at=series.created_at,
         updated_at=series.updated_at,
+        assignment=assignment,
     )
 
 
@@ -97,16 +113,9 @@ def _plan(
     return planned
 
 
-POOL_REFUSED = (
-    "a recurring booking cannot use a round-robin pool: each occurrence would need the pool's state "
-    "after every earlier one; send `host_id`, or `host_ids` for a collective series of every host"
-)
-
-
 def _hosts(db: Database, principal: Principal, data: BookingCreate) -> list[User]:
-    """The series' hosts: one (``host_id``) or every host of a collective series (``host_ids``)."""
-    if data.host_pool is not None and data.host_id is None and data.host_ids is None:
-        raise FieldError("host_pool", POOL_REFUSED)
+    """The series' hosts: one (``host_id``), every host of a collective series (``host_ids``), or
+    the round-robin pool (``host_pool``) one of which is chosen in the write transaction."""
     host_ids, _ = requested_hosts(data.host_id, data.host_ids, data.host_pool)
     if data.conferencing is not None and data.conferencing.provider != "none":
         raise FieldError("conferencing", "a recurring booking cannot ask for a conferencing link yet; leave it out")
@@ -125,21 +134,27 @@ def create_series(db: Database, principal: Principal, data: BookingCreate, finis
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     zone = ZoneInfo(first.zone_name)
     rule = normalized(data.recurrence, first.start.astimezone(zone).replace(tzinfo=None))
-    planned = _plan(principal, hosts, data, first, rule)
-    host_ids = [h.id for h in hosts]
+    if data.host_pool is None:
+        plans = {"": _plan(principal, hosts, data, first, rule)}
+    else:  # each pool host's own plan: its working hours and notice decide its occurrences
+        plans = {h.id: _plan(principal, [h], data, first, rule) for h in hosts}
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
-            lock_hosts(session, db, host_ids)
-            series = _insert_series(session, principal, hosts[0], first, rule, planned)
+            lock_hosts(session, db, [h.id for h in hosts])
+            booked_hosts, planned, assignment = hosts, plans.get("", []), None
+            if data.host_pool is not None:
+                chosen, planned, assignment = _pick(session, hosts, plans, data.host_pool.user_ids, rule, first)
+                booked_hosts = [chosen]
+            series = _insert_series(session, principal, booked_hosts[0], first, rule, planned)
             for occurrence in planned:
                 if occurrence.error is None:
-                    _book(session, principal, hosts, data, series.id, occurrence)
+                    _book(session, principal, booked_hosts, data, series.id, occurrence, assignment)
             refused = [o for o in planned if o.error is not None]
             booked = [o.booked for o in planned if o.booked is not None]
             if refused and (rule.on_conflict == "fail" or not booked):
                 raise _all_or_nothing(refused)
             series.skipped = [_entry(o) for o in refused]
-            out = to_out(series, [b.id for b in booked], host_ids)
+            out = to_out(series, [b.id for b in booked], [h.id for h in booked_hosts], assignment)
             emit(
                 session,
                 organization_id=series.organization_id,
@@ -150,10 +165,63 @@ def create_series(db: Database, principal: Principal, data: BookingCreate, finis
             )
             finish(session, 201, booked[0])
     except ApiError:
-        BOOKINGS.labels("conflict" if any(_conflicts(o) for o in planned) else "rejected").inc()
+        conflict = any(_conflicts(o) for plan in plans.values() for o in plan)
+        BOOKINGS.labels("conflict" if conflict else "rejected").inc()
         raise
     BOOKINGS.labels("created").inc(len(booked))
     return booked[0]
+
+
+def _pick(
+    session: Session,
+    pool: list[User],
+    plans: dict[str, list[_Occurrence]],
+    pool_ids: list[str],
+    rule: Recurrence,
+    first: _Times,
+) -> tuple[User, list[_Occurrence], Assignment]:
+    """The round-robin series' host (under every pool host's lock) and its plan: the hosts free for
+    the most occurrences (in fail mode they must be free for all), ranked by ``least_booked`` at the
+    first occurrence's start. In fail mode with no host free for every occurrence, the best
+    candidate's failing occurrences are the answer (``_pool_refusal``)."""
+    for host in pool:
+        for occurrence in plans[host.id]:
+            times = occurrence.times
+            if occurrence.error is None and times is not None:
+                found = host_conflicts(session, [host], times.start, times.end)
+                if found:
+                    occurrence.error = conflict_error(found, team=True)
+    free = {h.id: sum(o.error is None for o in plans[h.id]) for h in pool}
+    best = max(free.values())
+    chosen, assignment = least_booked(session, [h for h in pool if free[h.id] == best], pool_ids, first.start)
+    total = len(plans[chosen.id])
+    if best == 0 or (best < total and rule.on_conflict == "fail"):
+        raise _pool_refusal(chosen, [o for o in plans[chosen.id] if o.error is not None])
+    if best < total:
+        assignment.reason = f"free for the most occurrences ({best} of {total}); {assignment.reason}"
+    return chosen, plans[chosen.id], assignment
+
+
+def _pool_refusal(candidate: User, refused: list[_Occurrence]) -> ApiError:
+    """No pool host is free for every occurrence: the best candidate's failing occurrences, as
+    ``409 booking_conflict`` listing the candidate's busy blocks (each naming ``host_id``) under
+    ``conflicts`` and its failing occurrences under ``occurrences``; when none of them is busy time
+    (working hours, notice, local-time rules), the first one's error as for a one-host series."""
+    busy = [o for o in refused if _conflicts(o)]
+    if not busy:
+        return _all_or_nothing(refused)
+    names = ", ".join(f"{o.index} ({to_rfc3339_utc(o.start)})" for o in refused)
+    return Conflict(
+        f"No host of the pool is free for every occurrence of the series; nothing was booked. The best "
+        f"candidate, host {candidate.id}, cannot take {len(refused)} occurrence(s): {names}. Send "
+        '`recurrence.on_conflict: "skip"` to book the host free for the most occurrences.',
+        code="booking_conflict",
+        title="Booking conflict",
+        extra={
+            "conflicts": [c for o in busy if o.error is not None for c in o.error.extra.get("conflicts", [])],
+            "occurrences": [_entry(o) for o in refused],
+        },
+    )
 
 
 def _conflicts(occurrence: _Occurrence) -> bool:
@@ -191,12 +259,21 @@ def _book(
     data: BookingCreate,
     series_id: str,
     occurrence: _Occurrence,
+    assignment: Assignment | None = None,
 ) -> None:
     """Book one occurrence for every host in a savepoint; a refusal is kept on the occurrence."""
     times = occurrence.times
     assert times is not None
     team = len(hosts) > 1
-    values = new_row(principal, hosts[0], times, data, series_id=series_id, occurrence_index=occurrence.index)
+    values = new_row(
+        principal,
+        hosts[0],
+        times,
+        data,
+        series_id=series_id,
+        occurrence_index=occurrence.index,
+        assignment=msgspec.to_builtins(assignment) if assignment is not None else None,
+    )
     try:
         with session.begin_nested():
             found = host_conflicts(session, hosts, times.start, times.end)
@@ -248,11 +325,18 @@ def series_hosts(session: Session, series: BookingSeries, bookings: list[Booking
     return (host_ids_of(session, bookings[0].id) if bookings else []) or [series.host_id]
 
 
+def series_assignment(bookings: list[Booking]) -> Assignment | None:
+    """How a round-robin series' host was chosen (its first occurrence's, as every occurrence's)."""
+    found = bookings[0].assignment if bookings else None
+    return msgspec.convert(found, Assignment) if found else None
+
+
 def get_series(db: Database, principal: Principal, series_id: str) -> SeriesOut:
     with db.read() as session:
         series = _load(session, principal, series_id)
         bookings = occurrences_of(session, series.id)
-        return to_out(series, [b.id for b in bookings], series_hosts(session, series, bookings))
+        hosts = series_hosts(session, series, bookings)
+        return to_out(series, [b.id for b in bookings], hosts, series_assignment(bookings))
 
 
 def cancel_series(
@@ -266,6 +350,7 @@ def cancel_series(
         series = _load(session, principal, series_id)
         bookings = occurrences_of(session, series.id)
         host_ids = series_hosts(session, series, bookings)
+        assignment = series_assignment(bookings)
         first_index = 0
         if data.scope == "following":
             chosen = next((b for b in bookings if b.id == data.from_booking_id), None)
@@ -292,8 +377,8 @@ def cancel_series(
                 event_type="booking_series.cancelled",
                 aggregate_type="booking_series",
                 aggregate_id=series.id,
-                payload={**msgspec.to_builtins(to_out(series, ids, host_ids)), "scope": data.scope},
+                payload={**msgspec.to_builtins(to_out(series, ids, host_ids, assignment)), "scope": data.scope},
             )
-        out = to_out(series, ids, host_ids)
+        out = to_out(series, ids, host_ids, assignment)
         finish(session, 200, out)
     return out

@@ -1,7 +1,7 @@
 """Collective recurring bookings over HTTP (``host_ids`` with ``recurrence``): every occurrence
 booked for every host in one transaction, a conflict of any host refusing the whole series and
 naming that host, skip mode, cancelling following occurrences for every host, the series'
-invitation naming every host; a round-robin pool with ``recurrence`` is refused."""
+invitation naming every host (round-robin series: ``test_pool_series``)."""
 
 from __future__ import annotations
 
@@ -134,18 +134,6 @@ def test_cancel_following_cancels_every_hosts_rows(tenant: Tenant) -> None:
     # both hosts' time is free again in the cancelled weeks
     for host in (a, b):
         create_booking(tenant.client, booking(host, "2031-04-14T10:00:00", duration_minutes=60))
-
-
-def test_a_round_robin_series_is_refused(tenant: Tenant) -> None:
-    a, b = two_hosts(tenant)
-    body = collective([a, b])
-    del body["host_ids"]
-    body["host_pool"] = {"user_ids": [a, b], "assignment": "least_booked"}
-    response = tenant.client.post("/v1/bookings", json=body)
-    body = assert_problem(response, 422, "validation_failed")
-    assert "host_pool" in error_fields(body)
-    assert "round-robin" in response.text
-    assert count_host_rows(tenant, a) + count_host_rows(tenant, b) == 0
 
 
 def test_a_collective_series_names_each_host_once(tenant: Tenant) -> None:
