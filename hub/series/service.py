@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
+from hub.bookings import conferencing
 from hub.bookings._team import conflict_error, host_conflicts, host_ids_of, load_hosts, lock_hosts, requested_hosts
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import BookingCreate, BookingOut
@@ -103,23 +104,24 @@ POOL_REFUSED = (
 )
 
 
-def _hosts(db: Database, principal: Principal, data: BookingCreate) -> list[User]:
-    """The series' hosts: one (``host_id``) or every host of a collective series (``host_ids``)."""
+def _hosts(db: Database, principal: Principal, data: BookingCreate) -> tuple[list[User], dict[str, Any] | None]:
+    """The series' hosts: one (``host_id``) or every host of a collective series (``host_ids``),
+    and the ``conferencing`` column every occurrence starts with (checked before anything is
+    booked: ``422 conferencing_unavailable`` as for a single booking)."""
     if data.host_pool is not None and data.host_id is None and data.host_ids is None:
         raise FieldError("host_pool", POOL_REFUSED)
     host_ids, _ = requested_hosts(data.host_id, data.host_ids, data.host_pool)
-    if data.conferencing is not None and data.conferencing.provider != "none":
-        raise FieldError("conferencing", "a recurring booking cannot ask for a conferencing link yet; leave it out")
     if data.hold_id is not None:
         raise FieldError("hold_id", "a hold cannot start a series; send `recurrence` without `hold_id`")
     with db.read() as session:
-        return load_hosts(session, principal.organization_id, host_ids)
+        hosts = load_hosts(session, principal.organization_id, host_ids)
+        return hosts, conferencing.choose(session, hosts[0].id, data.conferencing)
 
 
 def create_series(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
     """Book every occurrence of ``data.recurrence``; the answer is the first booked occurrence."""
     assert data.recurrence is not None
-    hosts = _hosts(db, principal, data)
+    hosts, conference = _hosts(db, principal, data)
     first = _resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
@@ -133,7 +135,7 @@ def create_series(db: Database, principal: Principal, data: BookingCreate, finis
             series = _insert_series(session, principal, hosts[0], first, rule, planned)
             for occurrence in planned:
                 if occurrence.error is None:
-                    _book(session, principal, hosts, data, series.id, occurrence)
+                    _book(session, principal, hosts, data, series.id, occurrence, conference)
             refused = [o for o in planned if o.error is not None]
             booked = [o.booked for o in planned if o.booked is not None]
             if refused and (rule.on_conflict == "fail" or not booked):
@@ -191,12 +193,22 @@ def _book(
     data: BookingCreate,
     series_id: str,
     occurrence: _Occurrence,
+    conference: dict[str, Any] | None,
 ) -> None:
-    """Book one occurrence for every host in a savepoint; a refusal is kept on the occurrence."""
+    """Book one occurrence for every host in a savepoint; a refusal is kept on the occurrence.
+    An occurrence has a conference of its own (its own provider event): a copy of ``conference``."""
     times = occurrence.times
     assert times is not None
     team = len(hosts) > 1
-    values = new_row(principal, hosts[0], times, data, series_id=series_id, occurrence_index=occurrence.index)
+    values = new_row(
+        principal,
+        hosts[0],
+        times,
+        data,
+        series_id=series_id,
+        occurrence_index=occurrence.index,
+        conferencing=dict(conference) if conference is not None else None,
+    )
     try:
         with session.begin_nested():
             found = host_conflicts(session, hosts, times.start, times.end)
