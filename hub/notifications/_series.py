@@ -112,7 +112,7 @@ def _join_url(booking: Booking) -> str | None:
     return str(stored["join_url"]) if stored.get("status") == "ready" and stored.get("join_url") else None
 
 
-def _overrides(
+def series_links(
     confirmed: dict[int, Booking], planned: list[datetime], length: timedelta
 ) -> tuple[str | None, tuple[Moved, ...]]:
     """The link every occurrence shares (on the series' VEVENT), and the occurrences told apart
@@ -161,7 +161,7 @@ def _whole(
         count=rule["count"] if whole_rule else None,
         until=None if whole_rule else planned[last],
     )
-    common, overrides = _overrides(confirmed, planned, length)
+    common, overrides = series_links(confirmed, planned, length)
     part = SeriesPart(
         series.id,
         rule=repeat,

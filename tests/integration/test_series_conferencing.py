@@ -5,6 +5,7 @@ and carries each occurrence's link; a host whose calendar cannot make one is ref
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +14,11 @@ from typing import Any
 import pytest
 import recurring_ical_events
 from icalendar import Calendar
+from sqlalchemy import select
 
 from hub import connections
 from hub.db import Database
+from hub.db.tables import WebhookDelivery
 from hub.jobs.context import JobContext
 from hub.settings import Settings
 from tests.connectors.email.helpers import calendar_part
@@ -59,12 +62,22 @@ def occurrences(world: GoogleWorld, series_id: str) -> list[dict[str, Any]]:
     return [world.tenant.client.get(f"/v1/bookings/{b}").json() for b in series.json()["booking_ids"]]
 
 
+def deliveries(world: GoogleWorld, endpoint_id: str) -> list[dict[str, Any]]:
+    with world.db.read() as session:
+        rows = session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id))
+        return [json.loads(r.body) for r in rows]
+
+
 def test_a_series_gets_a_conference_per_occurrence_and_one_invitation_with_every_link(
     world: GoogleWorld, smtp_server: SmtpServer
 ) -> None:
     host = world.host()
     world.link(host["id"])
     world.run_jobs()
+    endpoint = world.tenant.client.post(
+        "/v1/webhook-endpoints", json={"url": "http://127.0.0.1:9/hooks", "events": ["booking.updated"]}
+    )
+    assert endpoint.status_code == 201, endpoint.text
     created = world.tenant.client.post("/v1/bookings", json=weekly(host["id"]))
     assert created.status_code == 201, created.text
     assert created.json()["conferencing"]["status"] == "pending"
@@ -93,6 +106,10 @@ def test_a_series_gets_a_conference_per_occurrence_and_one_invitation_with_every
         assert one["conferencing"]["join_url"] in links.values()
     by_start = {b["start"]: b["conferencing"]["join_url"] for b in bookings}
     assert len(set(by_start.values())) == 3
+
+    updates = deliveries(world, endpoint.json()["id"])
+    assert sorted(u["data"]["id"] for u in updates) == sorted(b["id"] for b in bookings), "one per occurrence"
+    assert {u["data"]["conferencing"]["join_url"] for u in updates} == set(by_start.values())
 
     invites = smtp_server.mailbox.to(GUEST)
     assert len(invites) == 1, "one invitation for the series, once every link exists"
