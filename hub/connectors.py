@@ -405,11 +405,13 @@ class RepeatRule(msgspec.Struct, frozen=True):
 
 
 class Moved(msgspec.Struct, frozen=True):
-    """An occurrence at other times than its rule gives: ``recurrence_id`` is the rule's start."""
+    """An occurrence told apart from its rule (an override): at other times than the rule gives,
+    or with a conference link of its own; ``recurrence_id`` is the rule's start."""
 
     recurrence_id: datetime
     start: datetime
     end: datetime
+    join_url: str | None = None  # the occurrence's conference link, when it has one
 
 
 class SeriesPart(msgspec.Struct, frozen=True):

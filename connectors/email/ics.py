@@ -12,7 +12,9 @@ Lines end in CRLF and are folded at 75 octets.
 
 A recurring booking is one event for the whole series (RFC 5546): the series' invitation is
 one VEVENT with ``RRULE`` and an ``EXDATE`` per occurrence not booked, followed by a VEVENT per
-moved occurrence (``RECURRENCE-ID``: the rule's start of it); a message about one occurrence is
+moved occurrence and per occurrence with a conference link of its own (``RECURRENCE-ID``: the
+rule's start of it; the link as ``LOCATION``/``URL``/``CONFERENCE``; a link every occurrence
+shares is on the series' VEVENT instead); a message about one occurrence is
 that occurrence's VEVENT alone, with the series' ``UID`` and its ``RECURRENCE-ID``.
 """
 
@@ -114,12 +116,17 @@ def _add_series(event: Event, series: SeriesPart | None, zone: ZoneInfo) -> None
 
 
 def _overrides(invite: Invite) -> list[Invite]:
-    """A whole series' moved occurrences, each as the occurrence it is (``RECURRENCE-ID``)."""
+    """A whole series' overridden occurrences (moved, or with a link of their own), each as the
+    occurrence it is (``RECURRENCE-ID``), with its own link."""
     if invite.series is None or invite.series.rule is None or invite.method != "REQUEST":
         return []
     return [
         msgspec.structs.replace(
-            invite, start=m.start, end=m.end, series=SeriesPart(invite.series.series_id, recurrence_id=m.recurrence_id)
+            invite,
+            start=m.start,
+            end=m.end,
+            join_url=m.join_url,
+            series=SeriesPart(invite.series.series_id, recurrence_id=m.recurrence_id),
         )
         for m in invite.series.moved
     ]

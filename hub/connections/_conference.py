@@ -13,6 +13,11 @@ Settling is recorded once: the first answer that finds the conference ``pending`
 (payload ``change: "conferencing"``) in the same transaction; later answers change nothing. The
 email consumer sends the attendees' invitation from that event, with the link (see
 ``hub.notifications._notices``): one invitation, carrying the link whenever there is one.
+
+Every occurrence of a recurring booking has a conference of its own (Hub writes one provider
+event per occurrence). The settle that leaves none of its series' conferences pending is marked
+``completes_series`` in the booking's ``conferencing`` (never shown); its ``booking.updated``
+sends the series' one invitation, with every occurrence's link (``hub.notifications._series``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from hub.clock import utcnow
 from hub.connections._access import credentials, part
 from hub.connectors import ConferenceKind, ConferenceState, EventReader
 from hub.db import Database
-from hub.db.tables import Booking, BookingEvent, Calendar, Connection
+from hub.db.tables import Booking, BookingEvent, BookingSeries, Calendar, Connection
 from hub.errors import PipelineError, TransientError
 from hub.jobs.context import JobContext
 from hub.jobs.queues import SYNC
@@ -69,6 +74,8 @@ def settle_in(session: Session, db: Database, booking_id: str, state: Conference
     if current.get("status") != "pending" or state.status == "pending":
         return str(current.get("status"))
     current.update(status=state.status, join_url=state.join_url, error=state.error)
+    if booking.series_id is not None and _last_of_series(session, db, booking):
+        current["completes_series"] = True
     booking.conferencing = current
     booking.updated_at = utcnow()
     session.flush()
@@ -82,6 +89,17 @@ def settle_in(session: Session, db: Database, booking_id: str, state: Conference
     )
     log.info("conference.settled", booking_id=booking.id, status=state.status)
     return state.status
+
+
+def _last_of_series(session: Session, db: Database, booking: Booking) -> bool:
+    """Whether ``booking`` is its series' last occurrence whose conference was pending. Settles
+    of one series are serialised on the series' row, so exactly one settle is the last."""
+    query = select(BookingSeries.id).where(BookingSeries.id == booking.series_id)
+    session.execute(query if db.is_sqlite else query.with_for_update())
+    others = session.execute(  # columns, not objects: what is committed (or settled in this transaction)
+        select(Booking.conferencing).where(Booking.series_id == booking.series_id, Booking.id != booking.id)
+    ).scalars()
+    return not any(c and c.get("status") == "pending" for c in others)
 
 
 def _locked(session: Session, db: Database, booking_id: str) -> Booking | None:

@@ -20,7 +20,9 @@ cancelled) since this event, the event is superseded and notifies nobody; the la
 email tells everyone the last time, so an attendee never ends at an older one.
 
 The occurrences of a recurring booking are told about as the series they belong to
-(``hub.notifications._series``): one invitation for the series, then one message per change.
+(``hub.notifications._series``): one invitation for the series, then one message per change. A
+series with conferencing is held the same way: its invitation goes out, with the links, from
+the ``booking.updated`` that settles the last of its occurrences' conferences.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from sqlalchemy.orm import Session
 from hub.connectors import BookingNotice, NoticeKind, Recipient
 from hub.db.tables import Booking, OutboxMessage, User
 from hub.errors import PermanentError, SkippableError
-from hub.notifications._series import occurrence_notice, series_notice
+from hub.notifications._series import occurrence_notice, series_notice, settled_notice
 
 KINDS: Final[dict[str, NoticeKind]] = {
     "booking.created": "confirmation",
@@ -116,6 +118,8 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
     booking = _payload(outbox_id, message.payload)
     if kind == "reschedule" and _superseded(session, booking):
         return None
+    if booking.series_id is not None and message.event_type == "booking.updated":
+        return _settled_series(session, message, booking)
     if _held_or_unrelated(session, message.event_type, booking):
         return None
     host, *co_hosts = [_host(session, booking, host_id) for host_id in booking.host_ids or [booking.host_id]]
@@ -143,6 +147,16 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
         occurrence = occurrence_notice(session, notice, booking.series_id, booking.occurrence_index)
         return None if occurrence is None else (message.organization_id, occurrence)
     return message.organization_id, notice
+
+
+def _settled_series(
+    session: Session, message: OutboxMessage, booking: BookingPayload
+) -> tuple[str, BookingNotice] | None:
+    """An occurrence's ``booking.updated``: the series' invitation when it settled the series'
+    last pending conference, else nothing."""
+    row = session.get(Booking, booking.id)
+    whole = None if row is None or booking.change != "conferencing" else settled_notice(session, message, row)
+    return None if whole is None else (message.organization_id, whole)
 
 
 def _host(session: Session, booking: BookingPayload, host_id: str) -> Recipient:

@@ -2,6 +2,10 @@
 
 * ``booking_series.created``: one ``REQUEST`` of the whole series (``RRULE``, ``EXDATE`` for the
   skipped occurrences). The occurrences' own ``booking.created`` events notify nobody.
+* A series with conferencing: every occurrence has a conference of its own. The invitation is
+  held while any is pending and sent by the ``booking.updated`` that settles the last one
+  (``completes_series``), carrying the links: one shared by every occurrence on the series'
+  VEVENT, else each occurrence's on an override VEVENT of it (``RECURRENCE-ID``).
 * One occurrence moved or cancelled through its booking routes: that occurrence alone
   (``RECURRENCE-ID``; ``REQUEST`` with its new times, or ``CANCEL``).
 * ``booking_series.cancelled``: nothing left confirmed → ``CANCEL`` of the series' ``UID``;
@@ -78,11 +82,55 @@ def _notice(
 
 
 def series_notice(session: Session, message: OutboxMessage) -> BookingNotice | None:
-    """The notice of a ``booking_series.*`` event: the whole series as it is now."""
+    """The notice of a ``booking_series.*`` event: the whole series as it is now. A series whose
+    occurrences have conferences is announced by the settle that completes them
+    (``settled_notice``), not by its ``booking_series.created``; nor does a later series event
+    send the series while a conference is still pending."""
     series = session.get(BookingSeries, message.aggregate_id)
     bookings = _bookings(session, message.aggregate_id)
     if series is None or not bookings:
         return None
+    if message.event_type == "booking_series.created" and any(b.conferencing for b in bookings):
+        return None
+    return _whole(session, series, bookings, message)
+
+
+def settled_notice(session: Session, message: OutboxMessage, booking: Booking) -> BookingNotice | None:
+    """The series' one invitation, sent by the ``booking.updated`` that settled its last pending
+    conference (marked ``completes_series`` when it settled); None for any other settle."""
+    if booking.series_id is None or not (booking.conferencing or {}).get("completes_series"):
+        return None
+    series = session.get(BookingSeries, booking.series_id)
+    bookings = _bookings(session, booking.series_id)
+    if series is None:
+        return None
+    return _whole(session, series, bookings, message)
+
+
+def _join_url(booking: Booking) -> str | None:
+    stored = booking.conferencing or {}
+    return str(stored["join_url"]) if stored.get("status") == "ready" and stored.get("join_url") else None
+
+
+def series_links(
+    confirmed: dict[int, Booking], planned: list[datetime], length: timedelta
+) -> tuple[str | None, tuple[Moved, ...]]:
+    """The link every occurrence shares (on the series' VEVENT), and the occurrences told apart
+    from the rule: moved ones, and, when the links differ, each one with a link of its own."""
+    links = {i: _join_url(b) for i, b in confirmed.items()}
+    shared = set(links.values())
+    common = shared.pop() if len(shared) == 1 else None
+    overrides = tuple(
+        Moved(planned[i], b.start_at, b.end_at, links[i])
+        for i, b in sorted(confirmed.items())
+        if (b.start_at, b.end_at) != (planned[i], planned[i] + length) or (common is None and links[i] is not None)
+    )
+    return common, overrides
+
+
+def _whole(
+    session: Session, series: BookingSeries, bookings: list[Booking], message: OutboxMessage
+) -> BookingNotice | None:
     planned, length = _planned(series), timedelta(seconds=series.duration_seconds)
     rule = series.recurrence
     weekdays = tuple(rule.get("weekdays") or ())
@@ -102,6 +150,8 @@ def series_notice(session: Session, message: OutboxMessage) -> BookingNotice | N
             end=planned[0] + length,
             series=part,
         )
+    if any((b.conferencing or {}).get("status") == "pending" for b in confirmed.values()):
+        return None  # the settle of the last pending conference sends the series, with the links
     last = max(confirmed)
     whole_rule = last == len(planned) - 1 and rule.get("count") is not None
     repeat = RepeatRule(
@@ -111,19 +161,24 @@ def series_notice(session: Session, message: OutboxMessage) -> BookingNotice | N
         count=rule["count"] if whole_rule else None,
         until=None if whole_rule else planned[last],
     )
+    common, overrides = series_links(confirmed, planned, length)
     part = SeriesPart(
         series.id,
         rule=repeat,
         excluded=tuple(planned[i] for i in range(last + 1) if i not in confirmed),
-        moved=tuple(
-            Moved(planned[i], b.start_at, b.end_at)
-            for i, b in sorted(confirmed.items())
-            if (b.start_at, b.end_at) != (planned[i], planned[i] + length)
-        ),
+        moved=overrides,
     )
     kind: NoticeKind = "confirmation"
     return _notice(
-        session, series, bookings, message, kind=kind, start=planned[0], end=planned[0] + length, series=part
+        session,
+        series,
+        bookings,
+        message,
+        kind=kind,
+        start=planned[0],
+        end=planned[0] + length,
+        series=part,
+        join_url=common,
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
+from hub.bookings import conferencing
 from hub.bookings._team import (
     conflict_error,
     host_conflicts,
@@ -113,22 +114,25 @@ def _plan(
     return planned
 
 
-def _hosts(db: Database, principal: Principal, data: BookingCreate) -> list[User]:
+def _hosts(db: Database, principal: Principal, data: BookingCreate) -> tuple[list[User], dict[str, Any] | None]:
     """The series' hosts: one (``host_id``), every host of a collective series (``host_ids``), or
-    the round-robin pool (``host_pool``) one of which is chosen in the write transaction."""
+    the round-robin pool (``host_pool``) one of which is chosen in the write transaction; and
+    the ``conferencing`` column every occurrence starts with, checked before anything is booked
+    (``422 conferencing_unavailable`` as for a single booking; a pool's host is checked once
+    chosen)."""
     host_ids, _ = requested_hosts(data.host_id, data.host_ids, data.host_pool)
-    if data.conferencing is not None and data.conferencing.provider != "none":
-        raise FieldError("conferencing", "a recurring booking cannot ask for a conferencing link yet; leave it out")
     if data.hold_id is not None:
         raise FieldError("hold_id", "a hold cannot start a series; send `recurrence` without `hold_id`")
     with db.read() as session:
-        return load_hosts(session, principal.organization_id, host_ids)
+        hosts = load_hosts(session, principal.organization_id, host_ids)
+        early = None if data.host_pool is not None else conferencing.choose(session, hosts[0].id, data.conferencing)
+        return hosts, early
 
 
 def create_series(db: Database, principal: Principal, data: BookingCreate, finish: Finish = no_finish) -> BookingOut:
     """Book every occurrence of ``data.recurrence``; the answer is the first booked occurrence."""
     assert data.recurrence is not None
-    hosts = _hosts(db, principal, data)
+    hosts, conference = _hosts(db, principal, data)
     first = _resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
@@ -145,10 +149,11 @@ def create_series(db: Database, principal: Principal, data: BookingCreate, finis
             if data.host_pool is not None:
                 chosen, planned, assignment = _pick(session, hosts, plans, data.host_pool.user_ids, rule, first)
                 booked_hosts = [chosen]
+                conference = conferencing.choose(session, chosen.id, data.conferencing)
             series = _insert_series(session, principal, booked_hosts[0], first, rule, planned)
             for occurrence in planned:
                 if occurrence.error is None:
-                    _book(session, principal, booked_hosts, data, series.id, occurrence, assignment)
+                    _book(session, principal, booked_hosts, data, series.id, occurrence, assignment, conference)
             refused = [o for o in planned if o.error is not None]
             booked = [o.booked for o in planned if o.booked is not None]
             if refused and (rule.on_conflict == "fail" or not booked):
@@ -260,8 +265,10 @@ def _book(
     series_id: str,
     occurrence: _Occurrence,
     assignment: Assignment | None = None,
+    conference: dict[str, Any] | None = None,
 ) -> None:
-    """Book one occurrence for every host in a savepoint; a refusal is kept on the occurrence."""
+    """Book one occurrence for every host in a savepoint; a refusal is kept on the occurrence.
+    An occurrence has a conference of its own (its own provider event): a copy of ``conference``."""
     times = occurrence.times
     assert times is not None
     team = len(hosts) > 1
@@ -273,6 +280,7 @@ def _book(
         series_id=series_id,
         occurrence_index=occurrence.index,
         assignment=msgspec.to_builtins(assignment) if assignment is not None else None,
+        conferencing=dict(conference) if conference is not None else None,
     )
     try:
         with session.begin_nested():

@@ -12,6 +12,7 @@ from icalendar import Calendar, Event
 
 from connectors.email.ics import build_ics
 from connectors.email.invite import Person
+from hub.connectors import Moved, RepeatRule, SeriesPart
 from tests.connectors.email.helpers import FIXTURES, make_invite
 
 
@@ -295,3 +296,37 @@ def test_a_team_booking_lists_every_host_as_accepted() -> None:
     assert (found["bo@example.com"]["ROLE"], found["bo@example.com"]["PARTSTAT"]) == ("REQ-PARTICIPANT", "ACCEPTED")
     assert found["guest@example.com"]["PARTSTAT"] == "NEEDS-ACTION"
     assert str(event["ORGANIZER"]) == "mailto:ada@example.com"
+
+
+WEEK = timedelta(days=7)
+SERIES_START = datetime(2030, 12, 2, 8, 0, tzinfo=UTC)
+
+
+def _weekly(moved: tuple[Moved, ...], join_url: str | None = None) -> bytes:
+    part = SeriesPart("srs_01jtest000000000000000000", rule=RepeatRule("weekly", 1, count=3), moved=moved)
+    return build_ics(make_invite(series=part, join_url=join_url))
+
+
+def test_a_series_whose_occurrences_have_their_own_links_carries_each_on_its_override() -> None:
+    links = [f"https://meet.google.com/aaa-bbbb-cc{i}" for i in range(3)]
+    moved = tuple(
+        Moved(SERIES_START + i * WEEK, SERIES_START + i * WEEK, SERIES_START + i * WEEK + timedelta(minutes=30), link)
+        for i, link in enumerate(links)
+    )
+    calendar = Calendar.from_ical(_weekly(moved))
+    master, *overrides = calendar.walk("VEVENT")
+    assert "RRULE" in master
+    assert "LOCATION" not in master
+    assert "CONFERENCE" not in master
+    assert [o.decoded("RECURRENCE-ID").astimezone(UTC) for o in overrides] == [m.recurrence_id for m in moved]
+    for override, link in zip(overrides, links, strict=True):
+        assert str(override["UID"]) == str(master["UID"])
+        assert (str(override["LOCATION"]), str(override["URL"]), str(override["CONFERENCE"])) == (link, link, link)
+        assert override["CONFERENCE"].params["FEATURE"] == "VIDEO"
+
+
+def test_a_series_sharing_one_link_carries_it_on_the_series_event() -> None:
+    link = "https://meet.google.com/aaa-bbbb-ccc"
+    calendar = Calendar.from_ical(_weekly((), join_url=link))
+    (master,) = calendar.walk("VEVENT")
+    assert (str(master["LOCATION"]), str(master["CONFERENCE"])) == (link, link)
