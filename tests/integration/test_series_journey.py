@@ -178,6 +178,16 @@ def test_series_journey_one_invite_exact_calendars_and_webhooks_per_occurrence(
     assert "Repeats: every week on Mon, 10 times" in invites[0].get_body(preferencelist=("plain",)).get_content()
     ids = world.tenant.client.get(f"/v1/booking-series/{series_id}").json()["booking_ids"]
     assert len(world.google.inserts) == 10  # the single booking and nine occurrences, each its own event
+    print(f"series {series_id}: the bookings (local start, UTC start):")
+    for booking_id in ids:
+        shown = world.tenant.client.get(f"/v1/bookings/{booking_id}").json()
+        print(f"  {shown['occurrence_index']:>2} {shown['local_start']}  {shown['start']}")
+    print(
+        "the invitation's event:",
+        master["RRULE"].to_ical().decode(),
+        master.get("EXDATE") and master["EXDATE"].to_ical().decode(),
+    )
+    print("the host's Google events:", *sorted(e["start"]["dateTime"] for e in world.google.inserts), sep="\n  ")
 
     # 2. move occurrence 2 (the first in summer time) to the afternoon
     moved = world.tenant.client.post(
