@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from hub.db.tables import Base
 
 config = context.config
 database = config.attributes["database"]
 
-with database.write_engine.connect() as connection:
-    if database.is_sqlite:
-        # A batch migration copies a table and drops the old one; with foreign keys on, SQLite
-        # refuses that drop while other tables' rows refer to it. Off for the migration (set
-        # outside its transaction, where SQLite honours it), checked and back on after it.
-        connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
@@ -31,5 +28,20 @@ with database.write_engine.connect() as connection:
             if broken:
                 raise RuntimeError(f"the migration left rows whose references are missing: {broken[:5]}")
     connection.commit()
-    if database.is_sqlite:
-        connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+
+
+with database.write_engine.connect() as connection:
+    if not database.is_sqlite:
+        _migrate(connection)
+    else:
+        # A batch migration copies a table and drops the old one; with foreign keys on, SQLite
+        # refuses that drop while other tables' rows refer to it. Off for the migration (set
+        # outside its transaction, where SQLite honours it), checked after it, and on again
+        # whatever happened: the connection goes back to the pool.
+        sqlite = connection.connection.driver_connection
+        sqlite.execute("PRAGMA foreign_keys=OFF")
+        try:
+            _migrate(connection)
+        finally:
+            connection.rollback()  # nothing is open after a commit; after a failure, end it first
+            sqlite.execute("PRAGMA foreign_keys=ON")
