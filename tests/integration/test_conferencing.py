@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
@@ -60,8 +61,9 @@ def linked_host(world: HubWorld) -> dict[str, Any]:
     return host
 
 
-def book(world: HubWorld, host: dict[str, Any], start: str = "10:00", **extra: Any) -> dict[str, Any]:
-    created = world.tenant.client.post(
+def ask(world: HubWorld, host: dict[str, Any], start: str = "10:00", **extra: Any) -> httpx.Response:
+    """``POST /v1/bookings`` for ``host`` on Monday at ``start`` (Berlin), with ``extra`` fields."""
+    return world.tenant.client.post(
         "/v1/bookings",
         json={
             "host_id": host["id"],
@@ -73,6 +75,10 @@ def book(world: HubWorld, host: dict[str, Any], start: str = "10:00", **extra: A
             **extra,
         },
     )
+
+
+def book(world: HubWorld, host: dict[str, Any], start: str = "10:00", **extra: Any) -> dict[str, Any]:
+    created = ask(world, host, start, **extra)
     assert created.status_code == 201, created.text
     return dict(created.json())
 
@@ -238,42 +244,12 @@ def test_answers_and_the_hosts_moves_and_deletes_are_read_back_once(world: Googl
 
 
 def test_conferencing_the_host_cannot_make_is_refused(world: GoogleWorld) -> None:
-    unlinked = world.host()
-    refused = world.tenant.client.post(
-        "/v1/bookings",
-        json={
-            "host_id": unlinked["id"],
-            "start": f"{MONDAY}T10:00:00",
-            "duration_minutes": 30,
-            "timezone": BERLIN,
-            "conferencing": {"provider": "auto"},
-        },
-    )
+    refused = ask(world, world.host(), conferencing={"provider": "auto"})
     assert_problem(refused, 422, "conferencing_unavailable")
     host = linked_host(world)
-    teams = world.tenant.client.post(
-        "/v1/bookings",
-        json={
-            "host_id": host["id"],
-            "start": f"{MONDAY}T10:00:00",
-            "duration_minutes": 30,
-            "timezone": BERLIN,
-            "conferencing": {"provider": "teams"},
-        },
-    )
-    assert_problem(teams, 422, "conferencing_unavailable")
+    assert_problem(ask(world, host, conferencing={"provider": "teams"}), 422, "conferencing_unavailable")
     assert world.tenant.client.get("/v1/bookings", params={"host_id": host["id"]}).json()["data"] == []
-    bad = world.tenant.client.post(
-        "/v1/bookings",
-        json={
-            "host_id": host["id"],
-            "start": f"{MONDAY}T10:00:00",
-            "duration_minutes": 30,
-            "timezone": BERLIN,
-            "conferencing": {"provider": "zoom"},
-        },
-    )
-    assert_problem(bad, 422, "validation_failed")
+    assert_problem(ask(world, host, conferencing={"provider": "zoom"}), 422, "validation_failed")
 
 
 @pytest.fixture
@@ -322,14 +298,5 @@ def test_a_teams_link_on_graph_is_ready_at_once_and_a_host_delete_is_flagged(
 def test_a_calendar_that_does_not_allow_teams_refuses_a_teams_booking(graph_world: MicrosoftWorld) -> None:
     graph_world.graph.online_meeting_providers = ["unknown"]
     host = linked_host(graph_world)
-    refused = graph_world.tenant.client.post(
-        "/v1/bookings",
-        json={
-            "host_id": host["id"],
-            "start": f"{MONDAY}T10:00:00",
-            "duration_minutes": 30,
-            "timezone": BERLIN,
-            "conferencing": {"provider": "teams"},
-        },
-    )
+    refused = ask(graph_world, host, conferencing={"provider": "teams"})
     assert_problem(refused, 422, "conferencing_unavailable")
