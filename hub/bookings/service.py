@@ -23,13 +23,12 @@ from sqlalchemy.orm import Session
 from hub.auth.principal import Principal
 from hub.auth.scopes import may_ignore_availability
 from hub.availability import fits_working_hours, parse_working_hours
-from hub.availability.busy import BusyBlock, epoch
+from hub.availability.busy import epoch
 from hub.bookings import conferencing
 from hub.bookings._team import (
     HostBlock,
     add_hosts,
     conflict_error,
-    find_conflicts,
     host_conflicts,
     host_ids_of,
     least_booked,
@@ -108,7 +107,9 @@ def to_out(booking: Booking, host_ids: list[str] | None = None) -> BookingOut:
     )
 
 
-class _Times:
+class Times:
+    """A request's resolved instants (aware UTC) and the zone it is shown in."""
+
     def __init__(self, start: datetime, end: datetime, zone_name: str) -> None:
         self.start, self.end, self.zone_name = start, end, zone_name
 
@@ -126,7 +127,7 @@ class _When(Protocol):
     def timezone(self) -> str | None: ...
 
 
-def _resolve_times(data: _When, default_zone: str) -> _Times:
+def resolve_times(data: _When, default_zone: str) -> Times:
     given_zone = load_zone(data.timezone) if data.timezone is not None else None
     start = parse_instant(data.start, field="start", zone=given_zone)
     if (data.end is None) == (data.duration_minutes is None):
@@ -139,14 +140,14 @@ def _resolve_times(data: _When, default_zone: str) -> _Times:
         raise FieldError("end", "must be after `start`")
     if end - start > MAX_LENGTH:
         raise FieldError("end", "a booking may last at most 24 hours")
-    return _Times(start, end, data.timezone or default_zone)
+    return Times(start, end, data.timezone or default_zone)
 
 
 def _requested(data: _When) -> dict[str, Any]:
     return {"start": data.start, "end": data.end, "timezone": data.timezone, "duration_minutes": data.duration_minutes}
 
 
-def _check_availability(ignore_availability: bool, principal: Principal, host: User, times: _Times) -> None:
+def check_availability(ignore_availability: bool, principal: Principal, host: User, times: Times) -> None:
     if ignore_availability:
         if not may_ignore_availability(principal.role):
             raise InsufficientScope(
@@ -175,25 +176,13 @@ def lock_host(session: Session, db: Database, host_id: str) -> None:
     lock_hosts(session, db, [host_id])
 
 
-def _conflict_error(blocks: list[BusyBlock]) -> Conflict:
-    """``409 booking_conflict`` for one host's time."""
-    return conflict_error([("", b) for b in blocks])
-
-
-def _find_conflicts(
-    session: Session, host: User, times: _Times, *, now: datetime | None = None, moving: str | None = None
-) -> list[BusyBlock]:
-    """What is in the way of ``times`` for ``host`` (``hub.bookings._team.find_conflicts``)."""
-    return find_conflicts(session, host, times.start, times.end, now=now, moving=moving)
-
-
-def _available(ignore_availability: bool, principal: Principal, hosts: list[User], times: _Times) -> list[User]:
+def _available(ignore_availability: bool, principal: Principal, hosts: list[User], times: Times) -> list[User]:
     """The hosts whose working hours and notice allow ``times``; the first refusal when none do."""
     fitting: list[User] = []
     refusal: Conflict | None = None
     for host in hosts:
         try:
-            _check_availability(ignore_availability, principal, host, times)
+            check_availability(ignore_availability, principal, host, times)
         except Conflict as error:
             refusal = refusal or error
             continue
@@ -234,12 +223,12 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         # made in the first host's calendar (checked here, before anything is booked); a pool's
         # host is only known inside the write transaction, so its check waits until then
         early = conferencing.choose(session, hosts[0].id, data.conferencing) if data.host_pool is None else None
-    times = _resolve_times(data, hosts[0].timezone)
+    times = resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     if data.host_pool is None:
         for host in hosts:
-            _check_availability(data.ignore_availability, principal, host, times)
+            check_availability(data.ignore_availability, principal, host, times)
         candidates = hosts
     else:
         candidates = _available(data.ignore_availability, principal, hosts, times)
@@ -266,7 +255,7 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
 
 
 def _choose(
-    session: Session, data: BookingCreate, candidates: list[User], times: _Times, *, team: bool
+    session: Session, data: BookingCreate, candidates: list[User], times: Times, *, team: bool
 ) -> tuple[list[User], Assignment | None]:
     """The booking's hosts, checked free (under their locks): all of them, or the pool's pick."""
     found = host_conflicts(session, candidates, times.start, times.end)
@@ -287,7 +276,7 @@ def _choose(
     return [host], assignment
 
 
-def new_row(principal: Principal, host: User, times: _Times, data: BookingCreate, **extra: Any) -> dict[str, Any]:
+def new_row(principal: Principal, host: User, times: Times, data: BookingCreate, **extra: Any) -> dict[str, Any]:
     """The row of a new confirmed booking of ``data`` at ``times`` whose (first) host is ``host``
     (``extra``: more columns, e.g. a round robin's ``assignment`` or a series' ``series_id``)."""
     now = utcnow()
@@ -420,11 +409,11 @@ def reschedule_booking(
         hosts = load_hosts(session, principal.organization_id, host_ids_of(session, booking.id) or [booking.host_id])
     if booking.status == "cancelled":
         raise _cancelled(booking.id)
-    times = _resolve_times(data, booking.timezone)
+    times = resolve_times(data, booking.timezone)
     if (times.start, times.end) == (booking.start_at, booking.end_at):
         return _answer(db, principal, booking_id, finish)
     for host in hosts:
-        _check_availability(data.ignore_availability, principal, host, times)
+        check_availability(data.ignore_availability, principal, host, times)
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
             lock_hosts(session, db, [h.id for h in hosts])
@@ -476,7 +465,7 @@ def _answer(db: Database, principal: Principal, booking_id: str, finish: Finish)
     return out
 
 
-def _move(session: Session, booking: Booking, times: _Times, data: BookingReschedule) -> BookingOut:
+def _move(session: Session, booking: Booking, times: Times, data: BookingReschedule) -> BookingOut:
     """Give ``booking`` its new times (in ``session``) and emit ``booking.rescheduled``."""
     now = utcnow()
     booking.previous_start_at, booking.previous_end_at = booking.start_at, booking.end_at

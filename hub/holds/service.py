@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from hub.auth.principal import Principal
 from hub.bookings._team import conflict_error, host_conflicts, load_hosts, lock_hosts, requested_hosts
-from hub.bookings.service import _check_availability, _resolve_times
+from hub.bookings.service import check_availability, resolve_times
 from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import Hold, HoldHost
@@ -50,9 +50,9 @@ def create_hold(
     host_ids, _ = requested_hosts(data.host_id, data.host_ids, pool=False)
     with db.read() as session:
         hosts = load_hosts(session, principal.organization_id, host_ids)
-    times = _resolve_times(data, hosts[0].timezone)
+    times = resolve_times(data, hosts[0].timezone)
     for host in hosts:
-        _check_availability(data.ignore_availability, principal, host, times)
+        check_availability(data.ignore_availability, principal, host, times)
     with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
         lock_hosts(session, db, host_ids)
         moment = now or utcnow()  # after the lock: the holds in the way are judged as of now

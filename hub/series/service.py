@@ -41,12 +41,12 @@ from hub.bookings.assignment import Assignment
 from hub.bookings.outbox import emit
 from hub.bookings.schemas import BookingCreate, BookingOut
 from hub.bookings.service import (
-    _check_availability,
-    _resolve_times,
-    _Times,
+    Times,
     cancel_in,
+    check_availability,
     insert_booking,
     new_row,
+    resolve_times,
 )
 from hub.clock import utcnow
 from hub.db import Database
@@ -66,7 +66,7 @@ _INSERT = insert(cast(Table, BookingSeries.__table__))
 class _Occurrence:
     index: int
     start: datetime  # UTC; in a DST gap the instant a calendar client shows (the offset before the gap)
-    times: _Times | None = None  # None: refused before the transaction (``error``)
+    times: Times | None = None  # None: refused before the transaction (``error``)
     error: ApiError | None = None
     booked: BookingOut | None = None
 
@@ -90,7 +90,7 @@ def to_out(
 
 
 def _plan(
-    principal: Principal, hosts: list[User], data: BookingCreate, first: _Times, rule: Recurrence
+    principal: Principal, hosts: list[User], data: BookingCreate, first: Times, rule: Recurrence
 ) -> list[_Occurrence]:
     """Every occurrence at the first one's wall-clock time, each checked as a single booking is
     before its transaction (its local time exists and is unambiguous, every host's working hours
@@ -103,9 +103,9 @@ def _plan(
         occurrence = _Occurrence(index, local.replace(tzinfo=zone).astimezone(UTC))
         try:
             start = local_instant(local, zone, field="start")
-            occurrence.times = _Times(start, start + length, first.zone_name)
+            occurrence.times = Times(start, start + length, first.zone_name)
             for host in hosts:
-                _check_availability(data.ignore_availability, principal, host, occurrence.times)
+                check_availability(data.ignore_availability, principal, host, occurrence.times)
         except ApiError as error:
             if error.status == 403:  # the key may not ignore availability: the whole request is refused
                 raise
@@ -133,7 +133,7 @@ def create_series(db: Database, principal: Principal, data: BookingCreate, finis
     """Book every occurrence of ``data.recurrence``; the answer is the first booked occurrence."""
     assert data.recurrence is not None
     hosts, conference = _hosts(db, principal, data)
-    first = _resolve_times(data, hosts[0].timezone)
+    first = resolve_times(data, hosts[0].timezone)
     if data.client_timestamp is not None:
         parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
     zone = ZoneInfo(first.zone_name)
@@ -183,7 +183,7 @@ def _pick(
     plans: dict[str, list[_Occurrence]],
     pool_ids: list[str],
     rule: Recurrence,
-    first: _Times,
+    first: Times,
 ) -> tuple[User, list[_Occurrence], Assignment]:
     """The round-robin series' host (under every pool host's lock) and its plan: the hosts free for
     the most occurrences (in fail mode they must be free for all), ranked by ``least_booked`` at the
@@ -234,7 +234,7 @@ def _conflicts(occurrence: _Occurrence) -> bool:
 
 
 def _insert_series(
-    session: Session, principal: Principal, host: User, first: _Times, rule: Recurrence, planned: list[_Occurrence]
+    session: Session, principal: Principal, host: User, first: Times, rule: Recurrence, planned: list[_Occurrence]
 ) -> BookingSeries:
     now = utcnow()
     series = BookingSeries(
