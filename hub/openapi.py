@@ -86,6 +86,7 @@ _OPERATION_CODES = {
         "422": "provider_not_configured, redirect_uri_not_allowed (the redirect_uri's origin is not allowed)"
     },
     ("post", "/v1/webhook-endpoints"): {"422": "webhook_url_not_allowed (the URL resolves to a non-public address)"},
+    ("post", "/v1/holds"): {"404": "not_found: a host of the hold is not in this organization"},
     ("post", "/v1/bookings"): {
         "404": "not_found: the host or the hold_id is not in this organization",
         "409": "hold_not_active (the hold_id was converted or released)",
