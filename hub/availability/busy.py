@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hub.clock import utcnow
 from hub.connectors import event_item
 from hub.db.tables import BookingEvent, BookingHost, Calendar, Connection, ExternalEvent, Hold, HoldHost
+from hub.db.types import epoch_seconds
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
@@ -38,7 +39,8 @@ def from_epoch(value: int) -> datetime:
 
 
 # Built once, over the tables' columns (plain rows, no ORM loading), and executed with
-# parameters: the busy-time queries run on every booking and every availability request.
+# parameters: the busy-time queries run on every booking and every availability request. They
+# read each block's times as epoch seconds (``epoch_seconds``), the engine's unit.
 # A host's bookings are their ``booking_hosts`` rows (every booking they host, team bookings
 # included), which mirror the booking's times and status: one query on (host_id, start_at).
 _hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEvent.__table__)
@@ -46,7 +48,9 @@ _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connecti
 _holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
 # Each query takes a list of hosts (``host_ids``, expanding) and answers the host of every row, so
 # one query per source serves one host or a whole team.
-_BOOKINGS = select(_hosting.c.host_id, _hosting.c.booking_id, _hosting.c.start_at, _hosting.c.end_at).where(
+_BOOKINGS = select(
+    _hosting.c.host_id, _hosting.c.booking_id, epoch_seconds(_hosting.c.start_at), epoch_seconds(_hosting.c.end_at)
+).where(
     _hosting.c.host_id.in_(bindparam("host_ids", expanding=True)),
     _hosting.c.status == "confirmed",
     _hosting.c.start_at < bindparam("end"),
@@ -56,7 +60,13 @@ _BOOKINGS = select(_hosting.c.host_id, _hosting.c.booking_id, _hosting.c.start_a
 # hold stops blocking the moment it expires whether or not the tidy job has marked it.
 # A hold blocks each of its hosts (``hold_hosts``).
 _HOLDS = (
-    select(_hold_hosts.c.host_id, _holds.c.id, _holds.c.start_at, _holds.c.end_at, _holds.c.expires_at)
+    select(
+        _hold_hosts.c.host_id,
+        _holds.c.id,
+        epoch_seconds(_holds.c.start_at),
+        epoch_seconds(_holds.c.end_at),
+        _holds.c.expires_at,
+    )
     .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
     .where(
         _hold_hosts.c.host_id.in_(bindparam("host_ids", expanding=True)),
@@ -70,8 +80,8 @@ _EXTERNAL = (
     select(
         _events.c.user_id,
         _connections.c.provider,
-        _events.c.start_at,
-        _events.c.end_at,
+        epoch_seconds(_events.c.start_at),
+        epoch_seconds(_events.c.end_at),
         _events.c.calendar_id,
         _events.c.provider_event_id,
         _events.c.item,
@@ -111,12 +121,12 @@ def busy_blocks_for(
     hosts = list(dict.fromkeys(host_ids))
     window = {"host_ids": hosts, "start": start, "end": end}
     blocks: dict[str, list[BusyBlock]] = {host_id: [] for host_id in hosts}
-    for host_id, booking_id, s, e in session.execute(_BOOKINGS, window):
-        blocks[host_id].append(BusyBlock(epoch(s), epoch(e), "booking", booking_id))
-    for host_id, hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()}):
-        blocks[host_id].append(BusyBlock(epoch(s), epoch(e), "hold", hold_id, expires))
-    for host_id, provider, s, e, calendar_id, event_id, item in session.execute(_EXTERNAL, window):
-        blocks[host_id].append(BusyBlock(epoch(s), epoch(e), provider, event_id, calendar_id=calendar_id, item=item))
+    for host_id, booking_id, s, e in session.execute(_BOOKINGS, window).all():
+        blocks[host_id].append(BusyBlock(s, e, "booking", booking_id))
+    for host_id, hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()}).all():
+        blocks[host_id].append(BusyBlock(s, e, "hold", hold_id, expires))
+    for host_id, provider, s, e, calendar_id, event_id, item in session.execute(_EXTERNAL, window).all():
+        blocks[host_id].append(BusyBlock(s, e, provider, event_id, calendar_id=calendar_id, item=item))
     return blocks
 
 

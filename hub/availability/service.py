@@ -4,6 +4,7 @@ pure engine."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -96,21 +97,25 @@ def availability(
         interval_minutes=step,
         start=window_start,
         end=window_end,
-        slots=[
-            Slot(
-                start=from_epoch(s),
-                end=from_epoch(e),
-                local_start=epoch_to_local_rfc3339(s, view_zone),
-                local_end=epoch_to_local_rfc3339(e, view_zone),
-                user_ids=[ids[m] for m in members],
-            )
-            for s, e, members in found
-        ],
+        slots=[_slot(s, e, view_zone, [ids[m] for m in members]) for s, e, members in found],
         user_ids=ids,
         required=needed,
         calendars=calendars,
         warnings=warnings,
     )
+
+
+def _slot(start: int, end: int, zone: ZoneInfo, user_ids: list[str]) -> Slot:
+    (start_at, local_start), (end_at, local_end) = _instant(start, zone), _instant(end, zone)
+    return Slot(start=start_at, end=end_at, local_start=local_start, local_end=local_end, user_ids=user_ids)
+
+
+@lru_cache(maxsize=32768)
+def _instant(seconds: int, zone: ZoneInfo) -> tuple[datetime, str]:
+    """An instant of a slot list in UTC and as wall-clock time in ``zone``. Remembered: both
+    depend on nothing else, and answers render the same instants again and again (every slot of
+    the days people ask about), where rendering with the zone's offset costs many lookups."""
+    return from_epoch(seconds), epoch_to_local_rfc3339(seconds, zone)
 
 
 def _asked_users(user_id: str | None, user_ids: str | None) -> list[str]:
