@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import Table, case, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from hub.availability import conflicts
@@ -26,6 +26,8 @@ from hub.ids import is_valid
 from hub.users.service import load_user
 
 LEAST_BOOKED_WINDOW = timedelta(days=30)
+# Built once: a Core insert of participation rows, no ORM objects to track and flush.
+_INSERT_HOSTS = insert(cast(Table, BookingHost.__table__))
 
 HostBlock = tuple[str, BusyBlock]
 """A busy block in the way, and the host whose time it is."""
@@ -176,19 +178,22 @@ def least_booked(
 
 
 def add_hosts(session: Session, booking: Booking, host_ids: Sequence[str]) -> None:
-    """The booking's ``booking_hosts`` rows (the booking's own row is already written)."""
-    session.add_all(
-        BookingHost(
-            booking_id=booking.id,
-            host_id=host_id,
-            position=position,
-            status=booking.status,
-            start_at=booking.start_at,
-            end_at=booking.end_at,
-        )
-        for position, host_id in enumerate(host_ids)
+    """The booking's ``booking_hosts`` rows (the booking's own row is already written); on
+    PostgreSQL the exclusion constraint speaks here, inside the caller's ``try``."""
+    session.execute(
+        _INSERT_HOSTS,
+        [
+            {
+                "booking_id": booking.id,
+                "host_id": host_id,
+                "position": position,
+                "status": booking.status,
+                "start_at": booking.start_at,
+                "end_at": booking.end_at,
+            }
+            for position, host_id in enumerate(host_ids)
+        ],
     )
-    session.flush()  # the exclusion constraint speaks here, inside the caller's ``try``
 
 
 def mirror(session: Session, booking: Booking) -> None:
