@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import cast
 
 import msgspec
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import String, Table, bindparam, literal_column, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.connectors import event_item
 from hub.db.tables import BookingEvent, BookingHost, Calendar, Connection, ExternalEvent, Hold, HoldHost
-from hub.db.types import epoch_seconds
+from hub.db.types import UTCDateTime, epoch_seconds
 
 
 class BusyBlock(msgspec.Struct, frozen=True):
@@ -46,26 +46,38 @@ def from_epoch(value: int) -> datetime:
 _hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEvent.__table__)
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
 _holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
-# Each query takes a list of hosts (``host_ids``, expanding) and answers the host of every row, so
-# one query per source serves one host or a whole team.
-_BOOKINGS = select(
-    _hosting.c.host_id, _hosting.c.booking_id, epoch_seconds(_hosting.c.start_at), epoch_seconds(_hosting.c.end_at)
-).where(
-    _hosting.c.host_id.in_(bindparam("host_ids", expanding=True)),
-    _hosting.c.status == "confirmed",
-    _hosting.c.start_at < bindparam("end"),
-    _hosting.c.end_at > bindparam("start"),
-)
-# Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so a
-# hold stops blocking the moment it expires whether or not the tidy job has marked it.
-# A hold blocks each of its hosts (``hold_hosts``).
-_HOLDS = (
+_NO_TIME, _NO_TEXT = type_coerce(null(), UTCDateTime()), type_coerce(null(), String())
+# One query for every source (a UNION ALL: one statement per busy lookup), over a list of hosts
+# (``host_ids``, expanding), answering the host of every row: it serves one host or a whole team.
+# Each row is (host, source, ref, start, end, expires_at, calendar_id, item) as in ``BusyBlock``.
+_BUSY = union_all(
+    select(
+        _hosting.c.host_id,
+        literal_column("'booking'", String),
+        _hosting.c.booking_id,
+        epoch_seconds(_hosting.c.start_at),
+        epoch_seconds(_hosting.c.end_at),
+        _NO_TIME,
+        _NO_TEXT,
+        _NO_TEXT,
+    ).where(
+        _hosting.c.host_id.in_(bindparam("host_ids", expanding=True)),
+        _hosting.c.status == "confirmed",
+        _hosting.c.start_at < bindparam("end"),
+        _hosting.c.end_at > bindparam("start"),
+    ),
+    # Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so
+    # a hold stops blocking the moment it expires whether or not the tidy job has marked it.
+    # A hold blocks each of its hosts (``hold_hosts``).
     select(
         _hold_hosts.c.host_id,
+        literal_column("'hold'", String),
         _holds.c.id,
         epoch_seconds(_holds.c.start_at),
         epoch_seconds(_holds.c.end_at),
         _holds.c.expires_at,
+        _NO_TEXT,
+        _NO_TEXT,
     )
     .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
     .where(
@@ -74,16 +86,16 @@ _HOLDS = (
         _holds.c.expires_at > bindparam("now"),
         _holds.c.start_at < bindparam("end"),
         _holds.c.end_at > bindparam("start"),
-    )
-)
-_EXTERNAL = (
+    ),
+    # Events of the busy-source calendars of connections that are not unlinked.
     select(
         _events.c.user_id,
         _connections.c.provider,
+        _events.c.provider_event_id,
         epoch_seconds(_events.c.start_at),
         epoch_seconds(_events.c.end_at),
+        _NO_TIME,
         _events.c.calendar_id,
-        _events.c.provider_event_id,
         _events.c.item,
     )
     .join(_calendars, _calendars.c.id == _events.c.calendar_id)
@@ -95,7 +107,7 @@ _EXTERNAL = (
         _calendars.c.busy_source.is_(True),
         _calendars.c.removed_at.is_(None),
         _connections.c.status != "revoked",
-    )
+    ),
 )
 _booking_events = cast(Table, BookingEvent.__table__)
 _WRITTEN = select(_booking_events.c.calendar_id, _booking_events.c.provider_event_id).where(
@@ -116,17 +128,13 @@ def busy_blocks(
 def busy_blocks_for(
     session: Session, host_ids: Sequence[str], start: datetime, end: datetime, *, now: datetime | None = None
 ) -> dict[str, list[BusyBlock]]:
-    """``busy_blocks`` of several hosts at once, one query per source: every host of
-    ``host_ids`` maps to its blocks (an empty list for a host with none)."""
+    """``busy_blocks`` of several hosts at once, in one query: every host of ``host_ids`` maps
+    to its blocks (an empty list for a host with none)."""
     hosts = list(dict.fromkeys(host_ids))
-    window = {"host_ids": hosts, "start": start, "end": end}
     blocks: dict[str, list[BusyBlock]] = {host_id: [] for host_id in hosts}
-    for host_id, booking_id, s, e in session.execute(_BOOKINGS, window).all():
-        blocks[host_id].append(BusyBlock(s, e, "booking", booking_id))
-    for host_id, hold_id, s, e, expires in session.execute(_HOLDS, {**window, "now": now or utcnow()}).all():
-        blocks[host_id].append(BusyBlock(s, e, "hold", hold_id, expires))
-    for host_id, provider, s, e, calendar_id, event_id, item in session.execute(_EXTERNAL, window).all():
-        blocks[host_id].append(BusyBlock(s, e, provider, event_id, calendar_id=calendar_id, item=item))
+    parameters = {"host_ids": hosts, "start": start, "end": end, "now": now or utcnow()}
+    for host_id, source, ref, s, e, expires_at, calendar_id, item in session.execute(_BUSY, parameters).all():
+        blocks[host_id].append(BusyBlock(s, e, source, ref, expires_at, calendar_id, item))
     return blocks
 
 
