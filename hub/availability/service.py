@@ -8,8 +8,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
 from hub.availability.busy import BusyBlock, busy_blocks_for, epoch, from_epoch
@@ -17,11 +15,9 @@ from hub.availability.calendars import AvailabilityWarning, CalendarHealth, cale
 from hub.availability.engine import WorkingRange, free_intervals, free_slots, parse_working_hours, team_slots
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import User
-from hub.errors import FieldError, NotFound
-from hub.ids import is_valid
+from hub.errors import FieldError
 from hub.times import epoch_to_local_rfc3339, load_zone, parse_instant
-from hub.users.service import load_user
+from hub.users.service import HostProfile, load_profiles
 
 MAX_WINDOW = timedelta(days=62)
 MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
@@ -72,7 +68,7 @@ def availability(
         raise FieldError("interval_minutes", f"must be {MIN_STEP_MINUTES} to {MAX_STEP_MINUTES} minutes")
     now = utcnow()
     with db.read() as session:
-        users = _load_users(session, principal.organization_id, ids)
+        users = load_profiles(session, principal.organization_id, ids)
         view_zone = load_zone(timezone) if timezone else ZoneInfo(users[0].timezone)
         window_start = parse_instant(start, field="start", zone=view_zone)
         window_end = parse_instant(end, field="end", zone=view_zone)
@@ -146,23 +142,8 @@ def _required(value: str | None, count: int) -> int:
     raise FieldError("required", f"must be `all` or a whole number from 1 to {count} (the number of users)")
 
 
-def _load_users(session: Session, organization_id: str, ids: list[str]) -> list[User]:
-    """The users of ``ids`` in that order; 404 for the first that is not a user of the organization."""
-    if len(ids) == 1:
-        return [load_user(session, organization_id, ids[0])]
-    wanted = [user_id for user_id in ids if is_valid(user_id, "user")]
-    found = {
-        user.id: user
-        for user in session.scalars(select(User).where(User.organization_id == organization_id, User.id.in_(wanted)))
-    }
-    missing = next((user_id for user_id in ids if user_id not in found), None)
-    if missing is not None:
-        raise NotFound(f"No user with id {missing!r} exists in this organization.")
-    return [found[user_id] for user_id in ids]
-
-
 def _free_slots(
-    user: User, busy: list[BusyBlock], window: tuple[int, int], duration_minutes: int, step: int, now: datetime
+    user: HostProfile, busy: list[BusyBlock], window: tuple[int, int], duration_minutes: int, step: int, now: datetime
 ) -> list[tuple[int, int]]:
     """One user's slots, aligned to the start of each working range."""
     return free_slots(
@@ -179,7 +160,7 @@ def _free_slots(
 
 
 def _team_slots(
-    users: list[User],
+    users: list[HostProfile],
     busy: dict[str, list[BusyBlock]],
     window: tuple[int, int],
     duration_minutes: int,
@@ -207,5 +188,5 @@ def _team_slots(
     )
 
 
-def _hours(user: User) -> list[WorkingRange]:
+def _hours(user: HostProfile) -> list[WorkingRange]:
     return parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in user.working_hours])

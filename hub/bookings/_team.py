@@ -20,10 +20,10 @@ from hub.availability import conflicts
 from hub.availability.busy import BusyBlock, busy_blocks, epoch, from_epoch, own_blocks_removed
 from hub.bookings.schemas import Assignment, HostPool
 from hub.db import Database
-from hub.db.tables import Booking, BookingHost, User
+from hub.db.tables import Booking, BookingHost
 from hub.errors import Conflict, FieldError
 from hub.ids import is_valid
-from hub.users.service import load_user
+from hub.users.service import HostProfile, load_profiles
 
 LEAST_BOOKED_WINDOW = timedelta(days=30)
 # Built once: a Core insert of participation rows, no ORM objects to track and flush.
@@ -56,9 +56,10 @@ def requested_hosts(
     return ids, field
 
 
-def load_hosts(session: Session, organization_id: str, host_ids: Sequence[str]) -> list[User]:
-    """The users, in the order given; another organization's user is a 404 like an unknown one."""
-    return [load_user(session, organization_id, host_id, field="host") for host_id in host_ids]
+def load_hosts(session: Session, organization_id: str, host_ids: Sequence[str]) -> list[HostProfile]:
+    """The hosts' profiles, in the order given; another organization's user is a 404 like an
+    unknown one."""
+    return load_profiles(session, organization_id, host_ids, field="host")
 
 
 def lock_hosts(session: Session, db: Database, host_ids: Sequence[str]) -> None:
@@ -73,7 +74,7 @@ def lock_hosts(session: Session, db: Database, host_ids: Sequence[str]) -> None:
 
 def find_conflicts(
     session: Session,
-    host: User,
+    host: HostProfile,
     start: datetime,
     end: datetime,
     *,
@@ -93,7 +94,7 @@ def find_conflicts(
 
 def host_conflicts(
     session: Session,
-    hosts: Sequence[User],
+    hosts: Sequence[HostProfile],
     start: datetime,
     end: datetime,
     *,
@@ -142,8 +143,8 @@ def conflict_error(found: Sequence[HostBlock], *, team: bool = False, detail: st
 
 
 def least_booked(
-    session: Session, free: Sequence[User], pool: Sequence[str], start: datetime
-) -> tuple[User, Assignment]:
+    session: Session, free: Sequence[HostProfile], pool: Sequence[str], start: datetime
+) -> tuple[HostProfile, Assignment]:
     """The free host with the fewest confirmed bookings starting in the 30 days before ``start``;
     ties: the host whose latest confirmed booking starting before ``start`` is earliest (none
     first), then the smallest id. Read inside the write transaction, after the pool's locks."""
@@ -159,7 +160,7 @@ def least_booked(
     )
     seen = {host_id: (int(count), latest) for host_id, count, latest in rows}
 
-    def rank(host: User) -> tuple[int, bool, datetime, str]:
+    def rank(host: HostProfile) -> tuple[int, bool, datetime, str]:
         count, latest = seen.get(host.id, (0, None))
         return (count, latest is not None, latest or start, host.id)
 

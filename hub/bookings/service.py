@@ -59,6 +59,7 @@ from hub.ids import is_valid, new_id
 from hub.observability.metrics import BOOKINGS, HOLDS
 from hub.pagination import Page, decode_time_cursor, encode_time_cursor
 from hub.times import load_zone, parse_instant, supported_instant, to_local_rfc3339
+from hub.users.service import HostProfile
 from hub.users.service import to_out as user_out
 
 MAX_LENGTH = timedelta(hours=24)
@@ -147,7 +148,7 @@ def _requested(data: _When) -> dict[str, Any]:
     return {"start": data.start, "end": data.end, "timezone": data.timezone, "duration_minutes": data.duration_minutes}
 
 
-def check_availability(ignore_availability: bool, principal: Principal, host: User, times: Times) -> None:
+def check_availability(ignore_availability: bool, principal: Principal, host: HostProfile, times: Times) -> None:
     if ignore_availability:
         if not may_ignore_availability(principal.role):
             raise InsufficientScope(
@@ -176,9 +177,11 @@ def lock_host(session: Session, db: Database, host_id: str) -> None:
     lock_hosts(session, db, [host_id])
 
 
-def _available(ignore_availability: bool, principal: Principal, hosts: list[User], times: Times) -> list[User]:
+def _available(
+    ignore_availability: bool, principal: Principal, hosts: list[HostProfile], times: Times
+) -> list[HostProfile]:
     """The hosts whose working hours and notice allow ``times``; the first refusal when none do."""
-    fitting: list[User] = []
+    fitting: list[HostProfile] = []
     refusal: Conflict | None = None
     for host in hosts:
         try:
@@ -255,8 +258,8 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
 
 
 def _choose(
-    session: Session, data: BookingCreate, candidates: list[User], times: Times, *, team: bool
-) -> tuple[list[User], Assignment | None]:
+    session: Session, data: BookingCreate, candidates: list[HostProfile], times: Times, *, team: bool
+) -> tuple[list[HostProfile], Assignment | None]:
     """The booking's hosts, checked free (under their locks): all of them, or the pool's pick."""
     found = host_conflicts(session, candidates, times.start, times.end)
     if data.host_pool is None:
@@ -276,7 +279,7 @@ def _choose(
     return [host], assignment
 
 
-def new_row(principal: Principal, host: User, times: Times, data: BookingCreate, **extra: Any) -> dict[str, Any]:
+def new_row(principal: Principal, host: HostProfile, times: Times, data: BookingCreate, **extra: Any) -> dict[str, Any]:
     """The row of a new confirmed booking of ``data`` at ``times`` whose (first) host is ``host``
     (``extra``: more columns, e.g. a round robin's ``assignment`` or a series' ``series_id``)."""
     now = utcnow()
@@ -436,7 +439,7 @@ def reschedule_booking(
     return out
 
 
-def _reschedule_conflict(booking: Booking, hosts: list[User], found: list[HostBlock]) -> Conflict:
+def _reschedule_conflict(booking: Booking, hosts: list[HostProfile], found: list[HostBlock]) -> Conflict:
     if booking.assignment is None:
         return conflict_error(found, team=len(hosts) > 1)
     return conflict_error(

@@ -50,7 +50,7 @@ from hub.bookings.service import (
 )
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import Booking, BookingSeries, User
+from hub.db.tables import Booking, BookingSeries
 from hub.errors import ApiError, Conflict, FieldError, NotFound
 from hub.idempotency import Finish, no_finish
 from hub.ids import is_valid, new_id
@@ -58,6 +58,7 @@ from hub.observability.metrics import BOOKINGS
 from hub.series.rule import normalized, occurrences
 from hub.series.schemas import Recurrence, SeriesCancel, SeriesOut, Skipped
 from hub.times import local_instant, parse_instant, to_rfc3339_utc
+from hub.users.service import HostProfile
 
 _INSERT = insert(cast(Table, BookingSeries.__table__))
 
@@ -90,7 +91,7 @@ def to_out(
 
 
 def _plan(
-    principal: Principal, hosts: list[User], data: BookingCreate, first: Times, rule: Recurrence
+    principal: Principal, hosts: list[HostProfile], data: BookingCreate, first: Times, rule: Recurrence
 ) -> list[_Occurrence]:
     """Every occurrence at the first one's wall-clock time, each checked as a single booking is
     before its transaction (its local time exists and is unambiguous, every host's working hours
@@ -114,7 +115,7 @@ def _plan(
     return planned
 
 
-def _hosts(db: Database, principal: Principal, data: BookingCreate) -> tuple[list[User], dict[str, Any] | None]:
+def _hosts(db: Database, principal: Principal, data: BookingCreate) -> tuple[list[HostProfile], dict[str, Any] | None]:
     """The series' hosts: one (``host_id``), every host of a collective series (``host_ids``), or
     the round-robin pool (``host_pool``) one of which is chosen in the write transaction; and
     the ``conferencing`` column every occurrence starts with, checked before anything is booked
@@ -179,12 +180,12 @@ def create_series(db: Database, principal: Principal, data: BookingCreate, finis
 
 def _pick(
     session: Session,
-    pool: list[User],
+    pool: list[HostProfile],
     plans: dict[str, list[_Occurrence]],
     pool_ids: list[str],
     rule: Recurrence,
     first: Times,
-) -> tuple[User, list[_Occurrence], Assignment]:
+) -> tuple[HostProfile, list[_Occurrence], Assignment]:
     """The round-robin series' host (under every pool host's lock) and its plan: the hosts free for
     the most occurrences (in fail mode they must be free for all), ranked by ``least_booked`` at the
     first occurrence's start. In fail mode with no host free for every occurrence, the best
@@ -207,7 +208,7 @@ def _pick(
     return chosen, plans[chosen.id], assignment
 
 
-def _pool_refusal(candidate: User, refused: list[_Occurrence]) -> ApiError:
+def _pool_refusal(candidate: HostProfile, refused: list[_Occurrence]) -> ApiError:
     """No pool host is free for every occurrence: the best candidate's failing occurrences, as
     ``409 booking_conflict`` listing the candidate's busy blocks (each naming ``host_id``) under
     ``conflicts`` and its failing occurrences under ``occurrences``; when none of them is busy time
@@ -234,7 +235,12 @@ def _conflicts(occurrence: _Occurrence) -> bool:
 
 
 def _insert_series(
-    session: Session, principal: Principal, host: User, first: Times, rule: Recurrence, planned: list[_Occurrence]
+    session: Session,
+    principal: Principal,
+    host: HostProfile,
+    first: Times,
+    rule: Recurrence,
+    planned: list[_Occurrence],
 ) -> BookingSeries:
     now = utcnow()
     series = BookingSeries(
@@ -260,7 +266,7 @@ def _insert_series(
 def _book(
     session: Session,
     principal: Principal,
-    hosts: list[User],
+    hosts: list[HostProfile],
     data: BookingCreate,
     series_id: str,
     occurrence: _Occurrence,

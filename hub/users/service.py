@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
 from hub.availability import parse_working_hours
@@ -18,6 +20,38 @@ from hub.ids import is_valid, new_id
 from hub.pagination import Page, page_by_id
 from hub.times import load_zone
 from hub.users.schemas import UserCreate, UserOut, UserUpdate, WorkingHours
+
+
+class HostProfile(msgspec.Struct, frozen=True):
+    """What booking and availability read of a user: when and how the user can be booked."""
+
+    id: str
+    timezone: str
+    working_hours: list[dict[str, Any]]
+    buffer_minutes: int
+    minimum_notice_minutes: int
+
+
+# Built once, over the table's columns (plain rows, no ORM objects): every booking, hold and
+# availability request reads its hosts' profiles.
+_users = cast(Table, User.__table__)
+_PROFILES = select(
+    _users.c.id, _users.c.timezone, _users.c.working_hours, _users.c.buffer_minutes, _users.c.minimum_notice_minutes
+).where(_users.c.organization_id == bindparam("organization_id"), _users.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def load_profiles(
+    session: Session, organization_id: str, ids: Sequence[str], *, field: str = "user"
+) -> list[HostProfile]:
+    """The profiles of the users ``ids``, in that order; 404 for the first that is not a user of
+    the organization (another organization's id included)."""
+    wanted = [user_id for user_id in ids if is_valid(user_id, "user")]
+    rows = session.execute(_PROFILES, {"organization_id": organization_id, "ids": wanted}).all() if wanted else []
+    found = {row[0]: HostProfile(*row) for row in rows}
+    missing = next((user_id for user_id in ids if user_id not in found), None)
+    if missing is not None:
+        raise NotFound(f"No {field} with id {missing!r} exists in this organization.")
+    return [found[user_id] for user_id in ids]
 
 
 def to_out(user: User) -> UserOut:
