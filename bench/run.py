@@ -20,8 +20,11 @@ seconds of wrk (32 connections, 2 threads, ``--latency``):
 3. Hub on PostgreSQL, only when ``HUB_TEST_DATABASE_URL`` is set: the same on a fresh
    ``hub_bench_<random>`` database created on that server and dropped afterwards, with Redis at
    ``HUB_TEST_REDIS_URL`` (the jobs the run queued there are removed again) or else the embedded
-   one; then ``hub serve --workers 2`` on another fresh database for the booking path, reported
-   as a ratio to the one-process figure.
+   one, with one more booking window spread over 8 hosts in turn; then ``hub serve --workers 2``
+   on another fresh database for the booking path, on one host and on 8 hosts, each reported as
+   a ratio to the one-process figure of the same path. The target is the 8-host ratio: the
+   writers of one host queue on that host's lock by design (no double booking), so a second
+   process adds little to one host's rate, while bookings of different hosts run side by side.
 
 For each path it prints requests/s, p50/p99 latency, the server's CPU time per request (user +
 system time of the server's whole process tree, from ``/proc/<pid>/stat``, over the measured
@@ -99,6 +102,7 @@ AVAILABILITY_DURATION = 30
 TEAM_USERS = 20  # team availability: 20 hosts, 50 bookings each, a 62-day window
 TEAM_BOOKINGS = 50
 TEAM_DAYS = 62
+SPREAD_HOSTS = 8  # PostgreSQL's booking path again, spread over this many hosts (see verdict)
 SERVERS = ("uvicorn", "granian")
 STARTUP_TIMEOUT = 120.0  # a busy machine can take a minute to import and start two processes
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -116,6 +120,8 @@ PATH_NAMES = {
     "availability": "GET /v1/availability",
     "availability-team": "GET /v1/availability 20 users 62d",
     "bookings-w2": "POST /v1/bookings --workers 2",
+    "bookings-hosts": f"POST /v1/bookings {SPREAD_HOSTS} hosts",
+    "bookings-hosts-w2": f"POST /v1/bookings {SPREAD_HOSTS} hosts --workers 2",
 }
 
 _live: list[subprocess.Popen[Any]] = []  # every child still running, stopped by _stop_all
@@ -663,7 +669,7 @@ class Result:
     """Figures of one path in one run."""
 
     database: str  # floor, sqlite, postgres
-    path: str  # health, bookings, availability, availability-team, bookings-w2
+    path: str  # health, bookings, availability, availability-team, bookings-w2, bookings-hosts[-w2]
     rps: float
     p50_ms: float
     p99_ms: float
@@ -774,9 +780,14 @@ def measure_hub(database: str, extra_env: dict[str, str], options: Options) -> l
         )
         if fixture.availability_slots != BUSY_BOOKINGS:
             print(f"  note: expected {BUSY_BOOKINGS} free slots around the {BUSY_BOOKINGS} bookings", flush=True)
-        return [
+        results = [
             measure(database, "health", server, "health", [], options),
             measure_bookings(database, "bookings", fixture, options),
+        ]
+        if database == "postgres":  # the ratio of a second process is taken on this one too
+            results.append(measure_bookings(database, "bookings-hosts", fixture, options, hosts=SPREAD_HOSTS))
+        return [
+            *results,
             measure(
                 database,
                 "availability",
@@ -791,23 +802,30 @@ def measure_hub(database: str, extra_env: dict[str, str], options: Options) -> l
         ]
 
 
-def measure_bookings(database: str, path: str, fixture: Fixture, options: Options) -> Result:
-    """The booking path: a fresh host each for the warm-up and the measured window."""
+def measure_bookings(database: str, path: str, fixture: Fixture, options: Options, *, hosts: int = 1) -> Result:
+    """The booking path: fresh hosts for the warm-up and for the measured window, ``hosts`` of
+    them taking the requests in turn."""
 
-    def booking_args(host: str) -> list[str]:
+    def booking_args(name: str) -> list[str]:
         base = int(fixture.window_start.timestamp())
-        return [fixture.api_key, host, str(base), secrets.token_hex(4), str(WRK_THREADS)]
+        ids = ",".join(fixture.new_host(f"{name} {n + 1}" if hosts > 1 else name) for n in range(hosts))
+        return [fixture.api_key, ids, str(base), secrets.token_hex(4), str(WRK_THREADS)]
 
-    warmup_args = booking_args(fixture.new_host("Bench Warm-up Host")) if options.warmup > 0 else None
-    args = booking_args(fixture.new_host("Bench Booking Host"))
+    warmup_args = booking_args("Bench Warm-up Host") if options.warmup > 0 else None
+    args = booking_args("Bench Booking Host")
     return measure(database, path, fixture.server, "bookings", args, options, warmup_args=warmup_args)
 
 
-def measure_bookings_two_processes(extra_env: dict[str, str], options: Options) -> Result:
+def measure_bookings_two_processes(extra_env: dict[str, str], options: Options) -> list[Result]:
+    """``hub serve --workers 2``: the booking path on one host, then spread over several."""
     with hub_server(extra_env, server=options.server, workers=2) as server:
         fixture = set_up(server, busy_host=False)
         print(f"[postgres] Hub on {options.server}, 2 processes, at {server.base_url}", flush=True)
-        return measure_bookings("postgres", "bookings-w2", fixture, replace(options, profile=None))
+        unprofiled = replace(options, profile=None)
+        return [
+            measure_bookings("postgres", "bookings-w2", fixture, unprofiled),
+            measure_bookings("postgres", "bookings-hosts-w2", fixture, unprofiled, hosts=SPREAD_HOSTS),
+        ]
 
 
 # -- profiling -------------------------------------------------------------------------------
@@ -897,9 +915,14 @@ def verdict(
     if result.path == "availability-team":
         ratio = one_user_rps / result.rps if one_user_rps and result.rps else 0.0
         return share, f"costs x{ratio:.1f} the one-user 7-day query (no target)", None
-    if result.path == "bookings-w2":
+    if result.path == "bookings-w2":  # one host's bookings queue on its lock, by design: no target
         ratio = result.rps / one_process_rps if one_process_rps else 0.0
-        return share, f"raises 1-process rate: x{ratio:.2f}", ratio > 1.0
+        return share, f"one host: x{ratio:.2f} the 1-process rate (its writers queue on its lock)", None
+    if result.path == "bookings-hosts-w2":
+        ratio = result.rps / one_process_rps if one_process_rps else 0.0
+        return share, f"raises the 1-process rate of {SPREAD_HOSTS} hosts: x{ratio:.2f}", ratio > 1.0
+    if result.path == "bookings-hosts":
+        return share, f"the 1-process rate the --workers 2 row of {SPREAD_HOSTS} hosts is compared with", None
     goal = TARGETS[result.database][result.path]
     met = share >= goal
     text = f">= {goal:g}"
@@ -914,7 +937,10 @@ def verdict(
 def report(run: int, runs: int, results: list[Result], options: Options) -> dict[tuple[str, str], bool | None]:
     """Print the table of one run; return whether each path met its target."""
     floor = next(r for r in results if r.database == "floor")
-    one_process = next((r.rps for r in results if r.key == ("postgres", "bookings")), None)
+    one_process = {
+        path: next((r.rps for r in results if r.key == ("postgres", path)), None)
+        for path in ("bookings", "bookings-hosts")
+    }
     print(
         f"\n== run {run}/{runs}: {options.server}, wrk {WRK_THREADS} threads x {CONNECTIONS} connections, "
         f"{options.warmup} s warm-up + {options.duration} s per path =="
@@ -928,7 +954,8 @@ def report(run: int, runs: int, results: list[Result], options: Options) -> dict
     verdicts: dict[tuple[str, str], bool | None] = {}
     for result in results:
         one_user = next((r.rps for r in results if r.key == (result.database, "availability")), None)
-        share, target, met = verdict(result, floor.rps, one_process, one_user)
+        compared = one_process["bookings-hosts" if result.path == "bookings-hosts-w2" else "bookings"]
+        share, target, met = verdict(result, floor.rps, compared, one_user)
         verdicts[result.key] = met
         mark = "" if met is None else (": met" if met else ": MISSED")
         print(
@@ -1019,7 +1046,7 @@ def run_once(args: argparse.Namespace, options: Options, postgres: tuple[str, di
                     if workers == 1:
                         results += measure_hub("postgres", env, pg_options)
                     else:
-                        results.append(measure_bookings_two_processes(env, options))
+                        results += measure_bookings_two_processes(env, options)
                 finally:
                     if "HUB_REDIS_URL" in redis_env:
                         removed = purge_outbox_jobs(redis_env["HUB_REDIS_URL"], url)
