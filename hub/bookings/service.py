@@ -221,23 +221,24 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
         raise FieldError("hold_id", "must be a hold id (hld_...)")
     if data.hold_id is not None and data.host_pool is not None:
         raise FieldError("hold_id", "a hold becomes a booking of its own hosts: send `host_id` or `host_ids`")
-    with db.read() as session:
-        hosts = load_hosts(session, principal.organization_id, host_ids)
-        # made in the first host's calendar (checked here, before anything is booked); a pool's
-        # host is only known inside the write transaction, so its check waits until then
-        early = conferencing.choose(session, hosts[0].id, data.conferencing) if data.host_pool is None else None
-    times = resolve_times(data, hosts[0].timezone)
-    if data.client_timestamp is not None:
-        parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
-    if data.host_pool is None:
-        for host in hosts:
-            check_availability(data.ignore_availability, principal, host, times)
-        candidates = hosts
-    else:
-        candidates = _available(data.ignore_availability, principal, hosts, times)
-    team = len(hosts) > 1
+    team = len(host_ids) > 1
+    # One transaction from the hosts' profiles to the stored answer: a refusal on the way rolls
+    # it back (and is then stored under the Idempotency-Key on its own).
     try:
         with finish.write(db) as session:  # claims the Idempotency-Key first, when one was sent
+            hosts = load_hosts(session, principal.organization_id, host_ids)
+            # made in the first host's calendar (checked before anything is booked); a pool's
+            # host is only known once the pool's time is checked, so its check waits until then
+            early = conferencing.choose(session, hosts[0].id, data.conferencing) if data.host_pool is None else None
+            times = resolve_times(data, hosts[0].timezone)
+            if data.client_timestamp is not None:
+                parse_instant(data.client_timestamp, field="client_timestamp", zone=None)
+            if data.host_pool is None:
+                for host in hosts:
+                    check_availability(data.ignore_availability, principal, host, times)
+                candidates = hosts
+            else:
+                candidates = _available(data.ignore_availability, principal, hosts, times)
             lock_hosts(session, db, [h.id for h in candidates])
             if data.hold_id is not None:  # no longer active from here on: its block is not in the way
                 take_for_booking(session, principal.organization_id, data.hold_id, host_ids, times.start, times.end)
