@@ -37,7 +37,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 class epoch_seconds(FunctionElement[int]):
     """A ``UTCDateTime`` column as whole epoch seconds (UTC), computed by the database: queries
     that only compare instants (busy time) read integers instead of decoding a datetime per
-    value. Fractions of a second are dropped, as ``int(dt.timestamp())`` does."""
+    value. A fraction of a second is dropped, as ``int(dt.timestamp())`` drops it (for
+    instants since 1970)."""
 
     type = BigInteger()
     inherit_cache = True
@@ -45,7 +46,9 @@ class epoch_seconds(FunctionElement[int]):
 
 @compiles(epoch_seconds, "sqlite")
 def _epoch_seconds_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    # the stored text is "YYYY-MM-DD HH:MM:SS.ffffff"; its first 19 characters are the whole
+    # seconds (strftime would round the fraction to milliseconds, .9999995 to the next second)
+    return f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
 
 
 @compiles(epoch_seconds, "postgresql")
