@@ -6,19 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import redis
+from redis.connection import AbstractConnection
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from hub.db import Database
+from hub.jobs.context import context
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import RETRY_SCHEDULE, enqueue
+from hub.jobs.worker import HubWorker
 from hub.settings import Settings
 from tests.support.workers import burst, hub_env, job_context
 
@@ -108,3 +113,33 @@ def test_job_ids_and_payloads_are_json(connection: redis.Redis) -> None:
     assert json.loads(zlib.decompress(raw))[0] == "tests.support.jobs.noop"  # JSON, not pickle
     assert job.result_ttl is not None
     assert job.failure_ttl is not None
+
+
+def test_a_busy_worker_keeps_its_record_in_few_round_trips(
+    connection: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ writes the worker's heartbeat and state several times around every job; Hub's worker
+    pipelines them and beats at most once a second, so a short job costs about half the Redis
+    round trips, and the worker's record still says it is alive."""
+    jobs = 40
+    for i in range(jobs):
+        enqueue(connection, "tests.support.jobs.noop", f"{uuid.uuid4().hex}-{i}", queue_name=DEFAULT)
+    round_trips = 0
+    me = threading.get_ident()
+    send = AbstractConnection.send_packed_command
+
+    def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+        nonlocal round_trips
+        round_trips += threading.get_ident() == me
+        send(self, command, check_health)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    worker = HubWorker(
+        [queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer, context=context()
+    )
+    started = datetime.now(UTC)
+    worker.work(burst=True, logging_level="ERROR", with_scheduler=False)
+    monkeypatch.undo()
+    assert round_trips / jobs <= 12  # RQ's own loop makes 20 per job
+    record = connection.hgetall(worker.key)
+    assert record[b"last_heartbeat"] >= started.strftime("%Y-%m-%dT%H:%M:%S").encode()
