@@ -1,42 +1,40 @@
-"""Client webhook jobs: fan an outbox event out to endpoints, deliver each message, sweep.
+"""Client webhook jobs: fan outbox events out to endpoints, deliver each message, sweep.
 
-``fan_out(outbox_id)`` creates one delivery per enabled endpoint of the event's organization
-that subscribed to its type (at most one per endpoint and event, so fanning out twice creates
-nothing new) and enqueues its first attempt. ``deliver(delivery_id)`` makes the next attempt
-and records it; a failed attempt schedules the following one on ``RETRY_DELAYS`` (the
-deliveries' own schedule, so these jobs are enqueued without RQ retries), honouring a longer
-``Retry-After`` on throttling answers. After the last attempt the delivery is ``failed``. A
-``410 Gone`` disables the endpoint at once; so does a failing streak longer than
-``FAILING_LIMIT``. A worker that dies in the middle of an attempt is covered by a watchdog job
-armed for the end of the attempt's lease; ``sweep_deliveries()`` (periodic) enqueues attempts
-whose job was lost altogether (Redis was down).
+``fan_out_events()`` creates one delivery per enabled endpoint of an event's organization that
+subscribed to its type (at most one per endpoint and event, so fanning out twice creates
+nothing new; ``_fan_out``) and enqueues its first attempt. It runs inside the job that
+dispatches the relay's batch of outbox events (``hub.jobs.dispatch``), so a webhook costs one
+job, its delivery; ``fan_out(outbox_id)`` is the same for one event as a job of its own.
+``deliver(delivery_id)`` makes the next attempt and records it; a failed attempt schedules the
+following one on ``RETRY_DELAYS`` (the deliveries' own schedule, so these jobs are enqueued
+without RQ retries), honouring a longer ``Retry-After`` on throttling answers. After the last
+attempt the delivery is ``failed``. A ``410 Gone`` disables the endpoint at once; so does a
+failing streak longer than ``FAILING_LIMIT``.
+
+``sweep_deliveries()`` (periodic, every 30 s) enqueues every pending delivery more than
+``SWEEP_GRACE`` overdue: an attempt whose job was lost (Redis was down), and an attempt whose
+worker died in the middle (even by SIGKILL): its claim's lease (the job timeout plus
+``LEASE_GRACE``) runs out unrecorded, and the sweep hands the attempt to the next job, which
+takes it over (``_ledger``).
 """
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-import msgspec
 import redis
 import structlog
 from prometheus_client import Counter
 from rq.job import Job
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
-from hub.bookings.service import to_out
 from hub.clock import utcnow
 from hub.crypto import DecryptionError, Keyring
 from hub.db import Database
-from hub.db.tables import Booking, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from hub.deliveries import _fan_out
 from hub.deliveries import _ledger as ledger
 from hub.deliveries._send import Outcome, send
 from hub.errors import SkippableError
-from hub.ids import new_id
 from hub.jobs.context import context
 from hub.jobs.queues import NOTIFY
 from hub.jobs.runner import enqueue, hub_job, job_id
@@ -59,7 +57,7 @@ FAILING_LIMIT = timedelta(days=5)  # an endpoint failing for longer than this is
 THROTTLING = frozenset({429, 502, 503, 504})  # answers whose longer Retry-After is honoured
 MAX_RETRY_AFTER = timedelta(hours=24)
 LEASE_GRACE = timedelta(seconds=10)  # a claim lasts the job timeout plus this
-SWEEP_GRACE = timedelta(seconds=60)  # an attempt this overdue has lost its job
+SWEEP_GRACE = timedelta(seconds=60)  # an attempt this overdue (or a lease this long over) has lost its job
 SWEEP_BATCH = 500
 DELIVER = "hub.deliveries.jobs.deliver"
 
@@ -71,12 +69,6 @@ DELIVERIES = Counter(
 )
 for _result in ("succeeded", "failed", "retrying", "disabled"):
     DELIVERIES.labels(_result)
-
-
-class _Event(msgspec.Struct):
-    type: str
-    timestamp: datetime
-    data: dict[str, Any]
 
 
 def policy() -> ledger.Policy:
@@ -98,11 +90,12 @@ def enqueue_attempt(
     delay: timedelta | None = None,
     meta: dict[str, Any] | None = None,
     reason: str | None = None,
+    pipeline: Any = None,
 ) -> Job:
-    """Enqueue attempt ``number`` of a delivery on the notify queue, after ``delay``.
+    """Enqueue attempt ``number`` of a delivery on the notify queue, after ``delay`` (into
+    ``pipeline`` when given, which the caller executes).
 
-    ``reason`` (``"retry"``, ``"sweep"``, ``"watchdog"``) keeps the job id apart from the
-    scheduled job's.
+    ``reason`` (``"sweep"``) keeps the job id apart from the scheduled job's.
     """
     parts = ["deliver", delivery_id, str(number)] + ([reason] if reason else [])
     return enqueue(
@@ -115,94 +108,45 @@ def enqueue_attempt(
         retry=False,
         delay=delay if delay is not None and delay > timedelta(0) else None,
         meta=meta,
+        pipeline=pipeline,
     )
+
+
+def fan_out_events(events: list[tuple[str, dict[str, Any]]], *, pipeline: Any) -> list[_fan_out.FannedOut]:
+    """Create the deliveries of a batch of outbox events (``(outbox id, meta)``) and put their
+    first attempts into ``pipeline``, which the caller executes (``hub.jobs.dispatch`` runs
+    this inside its own job, in the batch the relay handed over)."""
+    ctx = context()
+    found = _fan_out.fan_out(ctx.db, events)
+    for event in found:
+        for delivery_id in event.unsent:
+            enqueue_attempt(ctx.redis, delivery_id, 1, meta=event.job_meta, pipeline=pipeline)
+        log.info(
+            "webhook.fanned_out",
+            outbox_id=event.outbox_id,
+            event_type=event.event_type,
+            endpoints=event.endpoints,
+            created=event.created,
+        )
+    return found
 
 
 @hub_job("webhooks.fan_out")
 def fan_out(outbox_id: str) -> dict[str, object]:
+    """One event's fan-out as a job of its own (jobs queued by earlier versions of Hub)."""
     ctx = context()
-    with ctx.db.read() as session:
-        message = session.get(OutboxMessage, outbox_id)
-        if message is None:
-            raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
-        data = _data(session, message)
-        endpoints = list(
-            session.scalars(
-                select(WebhookEndpoint).where(
-                    WebhookEndpoint.organization_id == message.organization_id,
-                    WebhookEndpoint.status == "enabled",
-                    WebhookEndpoint.deleted_at.is_(None),
-                )
-            )
-        )
-    meta = {k: v for k, v in (message.context or {}).items() if k == "request_id"}
-    structlog.contextvars.bind_contextvars(outbox_id=outbox_id, organization_id=message.organization_id, **meta)
-    body = msgspec.json.encode(_Event(type=message.event_type, timestamp=message.created_at, data=data))
-    subscribed = [e.id for e in endpoints if message.event_type in (e.events or [])]
-    created = _insert_deliveries(ctx.db, message, subscribed, body, meta)
-    with ctx.db.read() as session:
-        unsent = list(
-            session.scalars(
-                select(WebhookDelivery.id).where(
-                    WebhookDelivery.outbox_id == outbox_id,
-                    WebhookDelivery.status == "pending",
-                    WebhookDelivery.attempt_count == 0,
-                )
-            )
-        )
-    for delivery_id in unsent:
-        enqueue_attempt(ctx.redis, delivery_id, 1, meta=meta)
-    log.info("webhook.fanned_out", event_type=message.event_type, endpoints=len(subscribed), created=created)
-    return {"outcome": "fanned_out", "endpoints": len(subscribed), "created": created, "enqueued": len(unsent)}
-
-
-INTERNAL_KEYS = ("sequence", "reason", "change")  # what consumers read from a payload, never sent
-
-
-def _data(session: Session, message: OutboxMessage) -> Any:
-    """The event's ``data``: the payload (without the keys only Hub's consumers read), except for
-    ``booking.rescheduled``, whose data is the booking as it is now (its last time,
-    ``reschedule_count`` telling the versions apart), so a client that reads the deliveries of
-    two quick moves never ends at the older time."""
-    if message.event_type != "booking.rescheduled":
-        if message.aggregate_type != "booking":
-            return message.payload
-        return {k: v for k, v in message.payload.items() if k not in INTERNAL_KEYS}
-    booking = session.get(Booking, message.aggregate_id)
-    if booking is None:
-        return {k: v for k, v in message.payload.items() if k not in ("sequence", "reason")}
-    return msgspec.to_builtins(to_out(booking))
-
-
-def _insert_deliveries(
-    db: Database, message: OutboxMessage, endpoint_ids: list[str], body: bytes, meta: dict[str, Any]
-) -> int:
-    """Insert the missing deliveries of ``message`` (due now); returns how many were new."""
-    insert = postgresql_insert if db.dialect == "postgresql" else sqlite_insert
-    created = 0
-    with db.write() as session:
-        for endpoint_id in endpoint_ids:
-            now = utcnow()
-            statement = (
-                insert(WebhookDelivery)
-                .values(
-                    id=new_id("webhook_delivery"),
-                    organization_id=message.organization_id,
-                    endpoint_id=endpoint_id,
-                    outbox_id=message.id,
-                    event_type=message.event_type,
-                    body=body,
-                    status="pending",
-                    attempt_count=0,
-                    next_attempt_at=now,
-                    context=meta,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
-                .returning(WebhookDelivery.id)
-            )
-            created += len(session.execute(statement).all())  # rowcount is -1 here on psycopg
-    return created
+    with ctx.redis.pipeline() as pipe:
+        found = fan_out_events([(outbox_id, {})], pipeline=pipe)
+        pipe.execute()
+    if not found:
+        raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
+    (event,) = found
+    return {
+        "outcome": "fanned_out",
+        "endpoints": event.endpoints,
+        "created": event.created,
+        "enqueued": len(event.unsent),
+    }
 
 
 @hub_job("webhooks.deliver")
@@ -220,16 +164,8 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
         return claim
     structlog.contextvars.bind_contextvars(endpoint_id=claim.endpoint_id, attempt=claim.number)
     try:
-        # If this process dies mid-attempt (RQ does not retry these jobs), the watchdog takes the
-        # attempt over when the lease has run out; once the attempt is recorded it is disarmed.
-        watchdog = enqueue_attempt(
-            ctx.redis,
-            claim.delivery_id,
-            claim.number,
-            delay=lease + LEASE_GRACE,
-            meta=claim.context,
-            reason="watchdog",
-        )
+        # If this process dies mid-attempt (RQ does not retry these jobs), the claim's lease runs
+        # out unrecorded, and the periodic sweep enqueues the attempt again.
         outcome = _attempt(ctx.keyring, claim, ctx.settings, job_timeout)
         result, next_at = ledger.record(ctx.db, claim, outcome, policy())
     except Exception:
@@ -243,8 +179,6 @@ def deliver(delivery_id: str, attempt_number: int | None = None) -> dict[str, ob
         log.warning("webhook.attempt_failed", **fields, error=outcome.error, result=result, next_attempt_at=next_at)
     if next_at is not None:
         enqueue_attempt(ctx.redis, claim.delivery_id, claim.number + 1, delay=next_at - utcnow(), meta=claim.context)
-    with contextlib.suppress(redis.RedisError):
-        watchdog.delete()  # left armed, it would find the attempt recorded and do nothing
     return {"outcome": result, "attempt": claim.number, "status_code": outcome.status_code}
 
 

@@ -1,9 +1,15 @@
 """Outbox dispatch: fan outbox events out to their consumers (client webhooks, email, and the
-calendar writes of linked connectors). Each consumer is its own idempotent job, so dispatching
-the same row twice sends nothing twice.
+calendar writes of linked connectors). Each consumer is idempotent, so dispatching the same row
+twice sends nothing twice.
 
 Two ways in: ``fan_out`` takes a batch of committed events the relay handed over in one job
-(``hub.jobs.relay``), and ``dispatch`` loads one row the sweeper found undispatched.
+(``hub.jobs.relay``), and ``dispatch`` loads one row the sweeper found undispatched. Either
+creates the events' webhook deliveries itself (``hub.deliveries.jobs.fan_out_events``: a few
+inserts for the whole batch, and each delivery is a job of its own), enqueues every other
+consumer as its own job (email, calendar writes; the job id ``<consumer>-<outbox id>`` makes a
+repeat harmless), all in one Redis pipeline, and only then marks the rows dispatched. If any
+step fails the job is retried (or the sweeper dispatches the rows again), and repeating a step
+adds nothing: deliveries are unique per endpoint and event, queued jobs keep their ids.
 """
 
 from __future__ import annotations
@@ -65,12 +71,19 @@ def consumers_for(event_type: str) -> list[tuple[str, OutboxConsumer]]:
     return found
 
 
+IN_PROCESS = frozenset({"webhooks"})  # consumers the dispatching job runs itself (see the module doc)
+
+
 def enqueue_consumers(
     connection: redis.Redis, outbox_id: str, event_type: str, meta: dict[str, Any], *, pipeline: Any = None
 ) -> list[str]:
-    """Enqueue every consumer job of one outbox event (job ids make a repeat harmless)."""
+    """Enqueue the consumer jobs of one outbox event, but for those run in process (job ids make
+    a repeat harmless); returns the names of all its consumers."""
     names = []
     for name, consumer in consumers_for(event_type):
+        names.append(name)
+        if name in IN_PROCESS:
+            continue
         enqueue(
             connection,
             consumer.function,
@@ -80,19 +93,34 @@ def enqueue_consumers(
             meta=meta,
             pipeline=pipeline,
         )
-        names.append(name)
     return names
+
+
+def _dispatch(ctx: JobContext, events: list[list[Any]]) -> list[list[str]]:
+    """Create the webhook deliveries of ``events`` (``[outbox id, event type, meta]``) and
+    enqueue their first attempts and every other consumer job in one pipeline; returns each
+    event's consumer names."""
+    webhooks = [(outbox_id, meta) for outbox_id, event_type, meta in events if _has_webhooks(event_type)]
+    with ctx.redis.pipeline() as pipe:
+        deliveries.fan_out_events(webhooks, pipeline=pipe)
+        names = [
+            enqueue_consumers(ctx.redis, outbox_id, event_type, meta, pipeline=pipe)
+            for outbox_id, event_type, meta in events
+        ]
+        pipe.execute()
+    return names
+
+
+def _has_webhooks(event_type: str) -> bool:
+    return any(name == "webhooks" for name, _ in consumers_for(event_type))
 
 
 @hub_job("outbox.fan_out")
 def fan_out(events: list[list[Any]]) -> dict[str, object]:
-    """Enqueue the consumer jobs of the relay's batch: ``[outbox id, event type, meta]`` each,
-    ``meta`` being what the consumer jobs carry (the request id, the relay span's context)."""
+    """Dispatch the relay's batch: ``[outbox id, event type, meta]`` each, ``meta`` being what
+    the consumer jobs carry (the request id, the relay span's context)."""
     ctx = context()
-    with ctx.redis.pipeline() as pipe:
-        for outbox_id, event_type, meta in events:
-            enqueue_consumers(ctx.redis, outbox_id, event_type, meta, pipeline=pipe)
-        pipe.execute()
+    _dispatch(ctx, events)
     _mark_dispatched(ctx, [outbox_id for outbox_id, _, _ in events])
     return {"outcome": "fanned_out", "events": len(events)}
 
@@ -119,7 +147,7 @@ def dispatch(outbox_id: str) -> dict[str, object]:
             return {"outcome": "already_dispatched"}
         event_type, meta = message.event_type, dict(message.context or {})
     structlog.contextvars.bind_contextvars(**{k: v for k, v in meta.items() if k == "request_id"})
-    consumers = enqueue_consumers(ctx.redis, outbox_id, event_type, meta)
+    (consumers,) = _dispatch(ctx, [[outbox_id, event_type, meta]])
     _mark_dispatched(ctx, [outbox_id])
     log.info("outbox.dispatched", outbox_id=outbox_id, event_type=event_type, consumers=consumers)
     return {"outcome": "dispatched", "consumers": consumers}

@@ -2,11 +2,11 @@
 
 The commit hook only passes the events to a background thread, so a request never waits on
 Redis. The thread hands each batch of events to Redis as *one* job (``hub.jobs.dispatch.fan_out``,
-one round trip) and writes nothing to the database; a worker runs that job, which enqueues
-each event's consumer jobs (client webhooks, email, calendar writes) and marks the rows
-dispatched. Building and saving an RQ job costs CPU, and so does a write transaction, so the
-API process does one enqueue per batch and the workers do the rest: a booking is one write
-transaction in the API process. If Redis is
+one round trip) and writes nothing to the database; a worker runs that job, which creates the
+events' webhook deliveries, enqueues their attempts and each event's other consumer jobs
+(email, calendar writes) and marks the rows dispatched. Building and saving an RQ job costs
+CPU, and so does a write transaction, so the API process does one enqueue per batch and the
+workers do the rest: a booking is one write transaction in the API process. If Redis is
 unreachable the bookings have already committed; the relay logs, backs off for a few seconds,
 and the periodic sweeper (``hub.jobs.sweep``) dispatches the rows once Redis is back. Nothing
 is lost: the outbox table, not this thread, is the record of what must be sent, and every

@@ -8,7 +8,7 @@ failed one, never lost:
 - RQ retrying the same job: the failed run appends its span context to ``meta["trace_links"]``
   (``remember_failed_attempt()``), and the next run links to it;
 - a job that enqueues another run of its own function (a webhook delivery scheduling its next
-  attempt, a watchdog taking an attempt over): the new job keeps the current job's parent and
+  attempt): the new job keeps the current job's parent and
   links to the current run (``context_for()``).
 
 With tracing off there is no valid span, so carriers are empty and nothing is stored.

@@ -302,7 +302,8 @@ def test_a_delivery_is_signed_and_the_receiver_verifies_it(
     assert attempts[0].latency_ms >= 0
     assert attempts[0].response_snippet == '{"ok": true}'
     assert metric("succeeded") == succeeded_before + 1
-    assert not Job.exists(deliver_job_id(delivery_id, 1, "watchdog"), connection=connection)  # disarmed
+    scheduled = ScheduledJobRegistry(queue=queue(NOTIFY, connection)).get_job_ids()
+    assert [job for job in scheduled if delivery_id in job] == []  # nothing left behind
 
     listed = tenant.client.get(f"/v1/webhook-endpoints/{endpoint['id']}/deliveries").json()["data"]
     assert [(d["id"], d["status"], len(d["attempts"])) for d in listed] == [(delivery_id, "succeeded", 1)]
@@ -679,7 +680,7 @@ class Killed(BaseException):
     """Stands for SIGKILL: nothing in the job gets to clean up."""
 
 
-def test_a_worker_killed_mid_attempt_is_replaced_by_the_watchdog(
+def test_a_worker_killed_mid_attempt_is_retried_by_the_sweep_once_its_lease_runs_out(
     tenant: Tenant,
     receiver: Receiver,
     db: Database,
@@ -694,21 +695,29 @@ def test_a_worker_killed_mid_attempt_is_replaced_by_the_watchdog(
         raise Killed
 
     monkeypatch.setattr(jobs, "_attempt", killed)
+    claimed_at = datetime.now(UTC)
     with pytest.raises(Killed):
         run_job(connection, deliver_job_id(delivery_id, 1))
     monkeypatch.undo()
 
-    registry = ScheduledJobRegistry(queue=queue(NOTIFY, connection))
-    watchdog = Job.fetch(deliver_job_id(delivery_id, 1, "watchdog"), connection=connection, serializer=JSONSerializer)
-    assert watchdog.id in registry.get_job_ids()
+    # the claim holds the attempt for its lease; nothing else is queued for it
     lease = timedelta(seconds=job_ctx.settings.job_timeout_seconds) + jobs.LEASE_GRACE
-    wakes_in = registry.get_scheduled_time(watchdog).replace(tzinfo=UTC) - datetime.now(UTC)
-    assert lease < wakes_in <= lease + jobs.LEASE_GRACE
+    delivery, attempts = delivery_of(db, delivery_id)
+    assert (delivery.status, delivery.attempt_count, attempts) == ("pending", 1, [])
+    assert delivery.next_attempt_at is not None
+    assert claimed_at + lease <= delivery.next_attempt_at <= datetime.now(UTC) + lease
+    scheduled = ScheduledJobRegistry(queue=queue(NOTIFY, connection)).get_job_ids()
+    assert [job for job in scheduled if delivery_id in job] == []
     assert receiver.received == []
 
-    set_due(db, delivery_id, datetime.now(UTC) - timedelta(seconds=1))  # the lease has run out
-    registry.remove(watchdog)
-    assert watchdog.perform()["outcome"] == "succeeded"  # what the scheduler would run at that time
+    # while the lease runs the sweep leaves the attempt alone
+    jobs.sweep_deliveries()
+    assert not Job.exists(deliver_job_id(delivery_id, 1, "sweep"), connection=connection)
+
+    # once the lease has run out (by more than the sweep's grace), the sweep hands it on
+    set_due(db, delivery_id, datetime.now(UTC) - jobs.SWEEP_GRACE - timedelta(seconds=1))
+    assert jobs.sweep_deliveries()["requeued"] >= 1
+    assert run_job(connection, deliver_job_id(delivery_id, 1, "sweep"))["outcome"] == "succeeded"
 
     _delivery, attempts = delivery_of(db, delivery_id)
     assert [(a.attempt_number, a.status_code) for a in attempts] == [(1, 200)]

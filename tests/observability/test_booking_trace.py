@@ -54,16 +54,19 @@ def test_one_booking_is_one_trace_from_request_to_notifications(pipeline: Pipeli
     assert request.parent is None
     assert (request.attributes or {}).get("http.route") == "/v1/bookings"
     relay = one(trace, "outbox.relay")
-    fan_out = one(trace, "job webhooks.fan_out")
+    fan_out = one(trace, "webhooks.fan_out")  # done inside the dispatching job, no job of its own
     deliver = one(trace, "job webhooks.deliver")
     email = one(trace, "job email.booking")
     calendar = one(trace, "job connections.write_booking")
     assert parent_of(relay, trace) is request
-    for consumer in (fan_out, email, calendar):
+    assert parent_of(fan_out, trace) is relay
+    assert (fan_out.attributes or {})["hub.webhook.deliveries"] == 1
+    for consumer in (email, calendar):
         assert parent_of(consumer, trace) is relay, consumer.name
         assert (consumer.attributes or {})["hub.job.outcome"] == "succeeded"
     assert parent_of(deliver, trace) is fan_out
-    assert ancestors(deliver, trace) == ["job webhooks.fan_out", "outbox.relay", "POST /v1/bookings"]
+    assert (deliver.attributes or {})["hub.job.outcome"] == "succeeded"
+    assert ancestors(deliver, trace) == ["webhooks.fan_out", "outbox.relay", "POST /v1/bookings"]
 
     # the provider calls: the client webhook and the Google Calendar insert, as client spans
     calls = [s for s in trace if s.kind is SpanKind.CLIENT and not _is_call(s)]
@@ -98,7 +101,7 @@ def test_a_retried_delivery_is_a_linked_span_in_the_same_trace(
     print(f"trace {trace_id}\n{render(trace, keep=lambda s: not _is_call(s))}")
 
     first, second = sorted(named(trace, "job webhooks.deliver"), key=lambda s: s.start_time or 0)
-    fan_out = one(trace, "job webhooks.fan_out")
+    fan_out = one(trace, "webhooks.fan_out")
     assert parent_of(first, trace) is fan_out
     assert parent_of(second, trace) is fan_out  # the retry stays under what caused the delivery
     assert [link.context.span_id for link in second.links] == [first.context.span_id]
@@ -177,7 +180,7 @@ def test_a_reschedule_is_one_trace_from_request_to_patch_email_and_webhook(
     for consumer in (calendar, email):
         assert parent_of(consumer, trace) is relay, consumer.name
         assert (consumer.attributes or {})["hub.job.outcome"] == "succeeded"
-    assert ancestors(deliver, trace) == ["job webhooks.fan_out", "outbox.relay", request.name]
+    assert ancestors(deliver, trace) == ["webhooks.fan_out", "outbox.relay", request.name]
 
     # the provider call is a PATCH of the booking's own event, never a delete or an insert
     calls = [s for s in trace if s.kind is SpanKind.CLIENT and not _is_call(s)]

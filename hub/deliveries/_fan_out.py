@@ -1,0 +1,222 @@
+"""Fanning outbox events out to webhook endpoints: one delivery per subscribed endpoint.
+
+``fan_out`` takes a batch of outbox events (the relay's batch, run by the dispatching job
+``hub.jobs.dispatch.fan_out``, or a single event) and does for all of them together what each
+would need alone: one read of the rows and of their organizations' enabled endpoints, one write
+transaction that inserts the missing deliveries (due now) and finds every delivery of these
+events that was never attempted, then the first attempts are enqueued in one Redis pipeline. A delivery is unique
+by (endpoint, outbox event), so fanning out twice creates nothing new, and an attempt already
+queued is replaced by the same job id, so a repeat sends nothing twice. The caller
+(``hub.deliveries.jobs``) enqueues the first attempts after the deliveries are committed, so
+a lost enqueue leaves pending deliveries that the periodic sweep (``webhooks.sweep``) enqueues.
+
+Each event's fan-out is a span (``webhooks.fan_out``) in the trace that committed the event,
+and its delivery jobs continue under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from hub.bookings.service import to_out
+from hub.clock import utcnow
+from hub.db import Database
+from hub.db.tables import Booking, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from hub.ids import new_id
+from hub.observability import propagation
+from hub.observability.tracing import tracer
+
+INTERNAL_KEYS = ("sequence", "reason", "change")  # what consumers read from a payload, never sent
+INSERT_CHUNK = 500  # deliveries per INSERT statement (bound parameters stay far below SQLite's limit)
+
+
+class _Event(msgspec.Struct):
+    type: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+
+class Message(msgspec.Struct, frozen=True):
+    """The fields of an outbox row the fan-out reads."""
+
+    id: str
+    organization_id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    context: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """What the deliveries carry into their jobs: the request id of whoever caused the event."""
+        return {k: v for k, v in (self.context or {}).items() if k == "request_id"}
+
+
+class FannedOut(msgspec.Struct, frozen=True):
+    """One event's fan-out: the endpoints subscribed, deliveries created now, and the deliveries
+    whose first attempt is to be enqueued, with the meta their jobs carry (request id, and the
+    fan-out span as their parent)."""
+
+    outbox_id: str
+    organization_id: str
+    event_type: str
+    endpoints: int
+    created: int
+    unsent: list[str]
+    job_meta: dict[str, Any]
+
+
+def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[FannedOut]:
+    """Create the deliveries of ``events`` (``(outbox id, meta)``, ``meta`` holding the trace
+    context to continue); one ``FannedOut`` per event whose row exists."""
+    if not events:
+        return []
+    ids = [outbox_id for outbox_id, _ in events]
+    with db.read() as session:
+        messages = _messages(session, ids)
+        endpoints = _endpoints(session, {m.organization_id for m in messages.values()})
+        bodies = {m.id: _body(session, m) for m in messages.values()}
+    subscribed = {
+        m.id: [e for e, events_of in endpoints.get(m.organization_id, []) if m.event_type in events_of]
+        for m in messages.values()
+    }
+    created, unsent = _insert(db, messages, subscribed, bodies)
+    found = []
+    for outbox_id, meta in events:
+        message = messages.get(outbox_id)
+        if message is None:
+            continue
+        todo = unsent.get(outbox_id, [])
+        parent, _ = propagation.split(meta)
+        span = tracer().start_span(
+            "webhooks.fan_out",
+            context=propagation.extract(parent),
+            kind=SpanKind.INTERNAL,
+            attributes={"hub.outbox.id": outbox_id, "hub.webhook.deliveries": len(todo)},
+        )
+        with trace.use_span(span, end_on_exit=True):  # the delivery jobs continue this span
+            job_meta = {**message.meta, **propagation.carrier()}
+        found.append(
+            FannedOut(
+                outbox_id=outbox_id,
+                organization_id=message.organization_id,
+                event_type=message.event_type,
+                endpoints=len(subscribed[outbox_id]),
+                created=created.get(outbox_id, 0),
+                unsent=todo,
+                job_meta=job_meta,
+            )
+        )
+    return found
+
+
+def _messages(session: Session, ids: list[str]) -> dict[str, Message]:
+    columns = [getattr(OutboxMessage, field) for field in Message.__struct_fields__]
+    rows = session.execute(select(*columns).where(OutboxMessage.id.in_(ids)))
+    return {row.id: Message(*row) for row in rows}
+
+
+def _endpoints(session: Session, organization_ids: set[str]) -> dict[str, list[tuple[str, list[Any]]]]:
+    """The enabled endpoints of each organization: ``(endpoint id, subscribed event types)``."""
+    if not organization_ids:
+        return {}
+    rows = session.execute(
+        select(WebhookEndpoint.organization_id, WebhookEndpoint.id, WebhookEndpoint.events)
+        .where(
+            WebhookEndpoint.organization_id.in_(organization_ids),
+            WebhookEndpoint.status == "enabled",
+            WebhookEndpoint.deleted_at.is_(None),
+        )
+        .order_by(WebhookEndpoint.id)
+    )
+    found: dict[str, list[tuple[str, list[Any]]]] = {}
+    for organization_id, endpoint_id, events in rows:
+        found.setdefault(organization_id, []).append((endpoint_id, events or []))
+    return found
+
+
+def _body(session: Session, message: Message) -> bytes:
+    return msgspec.json.encode(
+        _Event(type=message.event_type, timestamp=message.created_at, data=_data(session, message))
+    )
+
+
+def _data(session: Session, message: Message) -> Any:
+    """The event's ``data``: the payload (without the keys only Hub's consumers read), except for
+    ``booking.rescheduled``, whose data is the booking as it is now (its last time,
+    ``reschedule_count`` telling the versions apart), so a client that reads the deliveries of
+    two quick moves never ends at the older time."""
+    if message.event_type != "booking.rescheduled":
+        if message.aggregate_type != "booking":
+            return message.payload
+        return {k: v for k, v in message.payload.items() if k not in INTERNAL_KEYS}
+    booking = session.get(Booking, message.aggregate_id)
+    if booking is None:
+        return {k: v for k, v in message.payload.items() if k not in ("sequence", "reason")}
+    return msgspec.to_builtins(to_out(booking))
+
+
+def _insert(
+    db: Database, messages: dict[str, Message], subscribed: dict[str, list[str]], bodies: dict[str, bytes]
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Insert the missing deliveries (due now) in one transaction; returns how many were new per
+    event, and every never-attempted delivery of these events (new or left by an earlier run)."""
+    insert = postgresql_insert if db.dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    rows = [
+        {
+            "id": new_id("webhook_delivery"),
+            "organization_id": message.organization_id,
+            "endpoint_id": endpoint_id,
+            "outbox_id": message.id,
+            "event_type": message.event_type,
+            "body": bodies[message.id],
+            "status": "pending",
+            "attempt_count": 0,
+            "next_attempt_at": now,
+            "context": message.meta,
+            "created_at": now,
+        }
+        for message in messages.values()
+        for endpoint_id in subscribed[message.id]
+    ]
+    created: dict[str, int] = {}
+    unsent: dict[str, list[str]] = {}
+    if not rows:
+        return created, unsent
+    with db.write() as session:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            statement = (
+                insert(WebhookDelivery)
+                .values(rows[start : start + INSERT_CHUNK])
+                .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
+                .returning(WebhookDelivery.outbox_id)
+            )
+            for (outbox_id,) in session.execute(statement):  # rowcount is -1 here on psycopg
+                created[str(outbox_id)] = created.get(str(outbox_id), 0) + 1
+        endpoint_ids = {row["endpoint_id"] for row in rows}
+        # (endpoint_id, outbox_id) is the unique index, so this reads only these events' rows
+        for delivery_id, outbox_id in session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.outbox_id)
+            .where(
+                WebhookDelivery.endpoint_id.in_(endpoint_ids),
+                WebhookDelivery.outbox_id.in_(list(messages)),
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.attempt_count == 0,
+            )
+            .order_by(WebhookDelivery.id)
+        ):
+            unsent.setdefault(str(outbox_id), []).append(delivery_id)
+    return created, unsent
