@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,7 +37,6 @@ from hub.observability import propagation
 from hub.observability.tracing import tracer
 
 INTERNAL_KEYS = ("sequence", "reason", "change")  # what consumers read from a payload, never sent
-INSERT_CHUNK = 500  # deliveries per INSERT statement (bound parameters stay far below SQLite's limit)
 
 
 class _Event(msgspec.Struct):
@@ -196,16 +195,14 @@ def _insert(
     unsent: dict[str, list[str]] = {}
     if not rows:
         return created, unsent
+    table = cast(Table, WebhookDelivery.__table__)  # Core statements: no ORM bookkeeping for rows never loaded
+    statement = (
+        insert(table).on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"]).returning(table.c.outbox_id)
+    )
     with db.write() as session:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            statement = (
-                insert(WebhookDelivery)
-                .values(rows[start : start + INSERT_CHUNK])
-                .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
-                .returning(WebhookDelivery.outbox_id)
-            )
-            for (outbox_id,) in session.execute(statement):  # rowcount is -1 here on psycopg
-                created[str(outbox_id)] = created.get(str(outbox_id), 0) + 1
+        # one statement, executed for many rows (compiled once, sent in batches)
+        for (outbox_id,) in session.execute(statement, rows):  # rowcount is -1 here on psycopg
+            created[str(outbox_id)] = created.get(str(outbox_id), 0) + 1
         endpoint_ids = {row["endpoint_id"] for row in rows}
         # (endpoint_id, outbox_id) is the unique index, so this reads only these events' rows
         for delivery_id, outbox_id in session.execute(
