@@ -214,10 +214,11 @@ def _reply_to(organizer: Person) -> Address | None:
     return None
 
 
-def compose(invite: Invite, recipient: Person, *, sender: str, now: datetime) -> EmailMessage:
-    """The complete email of ``invite`` for ``recipient``, sent from ``sender``."""
+def compose(invite: Invite, recipient: Person, *, sender: str, now: datetime, ics: bytes | None = None) -> EmailMessage:
+    """The complete email of ``invite`` for ``recipient``, sent from ``sender``; ``ics`` is the
+    invitation's calendar when it was built already (it is the same for every recipient)."""
     domain = sender_domain(sender)
-    ics = build_ics(invite)
+    ics = build_ics(invite) if ics is None else ics
     ics_text = ics.decode()
     text, html = render(invite, recipient)
 

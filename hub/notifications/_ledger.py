@@ -3,18 +3,25 @@
 A recipient with a ``sent`` row is never sent that event's message again; a ``failed`` row
 (with the error's code and message) is tried again on the next run and becomes ``sent`` once
 the message goes out. Rows are written right after each send, so a job that dies halfway
-leaves the recipients it served recorded.
+leaves the recipients it served recorded. A row is written by one upsert on its unique
+(outbox event, recipient), not read and then written.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.connectors import BookingNotice
 from hub.db import Database
 from hub.db.tables import EmailSend
+
+_SENDS = cast(Table, EmailSend.__table__)
 
 
 def already_sent(session: Session, outbox_id: str) -> set[str]:
@@ -36,21 +43,25 @@ def record(
 ) -> None:
     """Insert or update the row of (outbox event, recipient): ``sent``, or ``failed`` with ``error``."""
     now = utcnow()
-    with db.write() as session:
-        row = session.scalar(
-            select(EmailSend).where(EmailSend.outbox_id == outbox_id, EmailSend.recipient == recipient)
+    insert = postgresql_insert if db.dialect == "postgresql" else sqlite_insert
+    outcome = {
+        "status": "failed" if error else "sent",
+        "message_id": message_id,
+        "error": error,
+        "sent_at": None if error else now,
+    }
+    statement = (
+        insert(_SENDS)
+        .values(
+            organization_id=organization_id,
+            outbox_id=outbox_id,
+            booking_id=notice.booking_id,
+            kind=notice.kind,
+            recipient=recipient,
+            created_at=now,
+            **outcome,
         )
-        if row is None:
-            row = EmailSend(
-                organization_id=organization_id,
-                outbox_id=outbox_id,
-                booking_id=notice.booking_id,
-                kind=notice.kind,
-                recipient=recipient,
-                created_at=now,
-            )
-            session.add(row)
-        row.status = "failed" if error else "sent"
-        row.message_id = message_id
-        row.error = error
-        row.sent_at = None if error else now
+        .on_conflict_do_update(index_elements=["outbox_id", "recipient"], set_=outcome)
+    )
+    with db.write() as session:
+        session.execute(statement)
