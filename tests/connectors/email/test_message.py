@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import random
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -10,7 +11,7 @@ from email.message import EmailMessage
 import msgspec
 import pytest
 
-from connectors.email.invite import Person
+from connectors.email.invite import Invite, Person
 from connectors.email.message import compose
 from tests.connectors.email.helpers import FIXTURES, body, calendar_part, make_invite, parse_calendar, structure
 
@@ -148,3 +149,30 @@ def test_a_team_booking_email_lists_every_host_and_each_host_gets_one() -> None:
     co_host_mail = roundtrip(compose(invite, bo, sender=SENDER, now=NOW))
     assert str(co_host_mail["Subject"]).startswith("New booking:")  # a host, not an invited guest
     assert co_host_mail["Reply-To"] is None
+
+
+@pytest.mark.parametrize(
+    "invite",
+    [
+        make_invite(),
+        make_invite(method="CANCEL", sequence=2),
+        make_invite(
+            title="Ünïcode — call",
+            organizer=Person("zoe@example.com", "Zoë Ünsal"),
+            attendees=(Person("g@example.com", "Gäst, Name"), Person("x@example.com")),
+        ),
+    ],
+)
+def test_messages_are_the_bytes_the_standard_policy_writes(invite: Invite, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hub composes with a policy that parses repeated headers once; the wire bytes stay those
+    of ``policy.default``, for every recipient and however many messages came before."""
+
+    def wire(recipient: Person) -> bytes:
+        random.seed(7)  # the MIME boundaries
+        message = compose(invite, recipient, sender="Hub Bot <hub@example.com>", now=datetime(2030, 1, 1, tzinfo=UTC))
+        return message.as_bytes(policy=policy.SMTP)
+
+    people = (invite.organizer, *invite.attendees)
+    composed = [wire(person) for person in people * 2]
+    monkeypatch.setattr("connectors.email.message.COMPOSE", policy.default)
+    assert composed == [wire(person) for person in people * 2]
