@@ -42,6 +42,8 @@ log = structlog.get_logger("hub.outbox")
 BACKOFF_SECONDS = 5.0
 BATCH = 200
 LINGER_SECONDS = 0.005
+BUSY_LINGER_SECONDS = 0.05  # the linger while commits keep coming (the last batch left < BUSY_WITHIN ago)
+BUSY_WITHIN = 0.1
 DRAIN_SECONDS = 10.0  # how long shutdown waits for the relay to hand everything to Redis
 DISPATCH = "hub.jobs.dispatch.dispatch"
 FAN_OUT = "hub.jobs.dispatch.fan_out"
@@ -85,11 +87,17 @@ class OutboxRelay:
                 log.warning("outbox.relay_not_drained", reason="timed out; the sweeper will dispatch the rest")
 
     def _run(self) -> None:
+        last_sent = float("-inf")
         while True:
             batch = [self._pending.get()]
             # Commits that follow within LINGER_SECONDS join the batch: under load one enqueue
-            # then carries many events (its cost is per batch), and a lone commit waits 5 ms.
-            closes = time.monotonic() + LINGER_SECONDS
+            # then carries many events (its cost is per batch, here and in the worker that
+            # dispatches it), and a lone commit waits 5 ms. While commits keep coming (the last
+            # batch left less than BUSY_WITHIN ago) a batch stays open BUSY_LINGER_SECONDS, so
+            # at tens of commits a second a batch carries a few of them rather than one.
+            opened = time.monotonic()
+            linger = BUSY_LINGER_SECONDS if opened - last_sent < BUSY_WITHIN else LINGER_SECONDS
+            closes = opened + linger
             while len(batch) < BATCH and batch[-1] is not _STOP:
                 try:
                     batch.append(self._pending.get(timeout=max(0.0, closes - time.monotonic())))
@@ -97,6 +105,7 @@ class OutboxRelay:
                     break
             stop = _STOP in batch
             self._send([item for item in batch if item is not _STOP])
+            last_sent = time.monotonic()
             if self._pending.empty():
                 self._idle.set()
             if stop:
