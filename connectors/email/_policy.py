@@ -8,7 +8,9 @@ an invitation's headers are the same in every message (``MIME-Version``, the par
 - the header registry builds each header's class once (the standard one builds a new class on
   every lookup);
 - a header set from a string is parsed once per (name, value) and the resulting header object,
-  which is immutable, is reused by the next message that sets the same value.
+  which is immutable, is reused by the next message that sets the same value;
+- a header object remembers how it folds under each policy it was written with, so a shared
+  header is folded once, not once per message.
 
 Messages come out byte for byte as with ``policy.default``.
 """
@@ -23,8 +25,19 @@ from typing import Any
 PARSED_HEADERS = 512  # (name, value) pairs kept parsed; the rest are parsed again when set
 
 
+class _FoldOnce:
+    """Remembers the folded form per policy (``BaseHeader.fold`` works from the immutable parse tree)."""
+
+    def fold(self, *, policy: Any) -> str:
+        folds: dict[Any, str] = self.__dict__.setdefault("_folds", {})
+        found = folds.get(policy)
+        if found is None:
+            found = folds[policy] = super().fold(policy=policy)  # type: ignore[misc]
+        return found
+
+
 class _Registry(HeaderRegistry):
-    """``HeaderRegistry`` whose lookup builds each header's class once."""
+    """``HeaderRegistry`` whose lookup builds each header's class once (with ``_FoldOnce``)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,7 +47,8 @@ class _Registry(HeaderRegistry):
         key = name.lower()
         found = self._classes.get(key)
         if found is None:
-            found = self._classes[key] = super().__getitem__(name)
+            standard = self.registry.get(key, self.default_class)  # as HeaderRegistry.__getitem__
+            found = self._classes[key] = type("_" + standard.__name__, (_FoldOnce, standard, self.base_class), {})
         return found
 
 
