@@ -12,30 +12,70 @@ ends at the booking's last time, and a stale job whose state is already there do
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+import msgspec
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.connections import _conference
 from hub.connections._access import credentials, fail, part
 from hub.connectors import OutboundEvent
-from hub.db.tables import Booking, BookingEvent, Calendar, Connection, OutboxMessage
+from hub.db.tables import Booking, BookingEvent, BookingHost, Calendar, Connection, OutboxMessage
 from hub.errors import PermanentError, ReauthRequired, SkippableError, TransientError
 from hub.jobs.context import JobContext
 from hub.statuses import BookingEventStatus
 
 
+class _Booking(msgspec.Struct, frozen=True):
+    """What writing a booking into calendars reads of it (one Core select, no ORM object)."""
+
+    id: str
+    status: str
+    host_id: str
+    title: str | None
+    start_at: datetime
+    end_at: datetime
+    timezone: str
+    attendees: list[Any]
+    sequence: int
+    conferencing: dict[str, Any] | None
+
+
+_BOOKING_COLUMNS = (
+    Booking.id,
+    Booking.status,
+    Booking.host_id,
+    Booking.title,
+    Booking.start_at,
+    Booking.end_at,
+    Booking.timezone,
+    Booking.attendees,
+    Booking.sequence,
+    Booking.conferencing,
+)
+
+
+def _read_booking(session: Session, booking_id: str) -> _Booking | None:
+    row = session.execute(select(*_BOOKING_COLUMNS).where(Booking.id == booking_id)).first()
+    return None if row is None else _Booking(*row)
+
+
 def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
     with ctx.db.read() as session:
-        message = session.get(OutboxMessage, outbox_id)
-        if message is None or message.aggregate_type != "booking":
+        found = session.execute(
+            select(OutboxMessage.event_type, OutboxMessage.aggregate_id).where(
+                OutboxMessage.id == outbox_id, OutboxMessage.aggregate_type == "booking"
+            )
+        ).first()
+        if found is None:
             return {"outcome": "nothing_to_do"}
-        booking = session.get(Booking, message.aggregate_id)
+        event_type, booking_id = found
+        booking = _read_booking(session, booking_id)
         if booking is None:
             return {"outcome": "nothing_to_do"}
-        event_type = message.event_type
         if event_type == "booking.created":
             todo = _unwritten_targets(session, booking)
         elif event_type == "booking.cancelled":
@@ -49,8 +89,7 @@ def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
             )
     if event_type == "booking.created":
         outcome = _write(ctx, booking, todo)
-        _conference_without_event(ctx, booking.id)
-        moved = _bring_up_to_date(ctx, booking.id)  # the booking moved while this job wrote it
+        moved = _bring_up_to_date(ctx, booking.id, after_write=True)  # the booking moved while this job wrote it
         return {**outcome, "updated": moved} if moved else outcome
     if event_type == "booking.rescheduled":
         return {"outcome": "updated", "events": _bring_up_to_date(ctx, booking.id)}
@@ -59,10 +98,15 @@ def write_booking(ctx: JobContext, outbox_id: str) -> dict[str, Any]:
     return {"outcome": "nothing_to_do"}
 
 
-def _unwritten_targets(session: Session, booking: Booking) -> list[tuple[Calendar, Connection]]:
+def _unwritten_targets(session: Session, booking: _Booking) -> list[tuple[Calendar, Connection]]:
     """The booking-target calendars of every host of the booking (each host's calendars get
     their own event) that have no event of the booking yet."""
-    hosts = [h.host_id for h in booking.hosts] or [booking.host_id]
+    hosts = list(
+        session.scalars(
+            select(BookingHost.host_id).where(BookingHost.booking_id == booking.id).order_by(BookingHost.position)
+        )
+    ) or [booking.host_id]
+    written = exists().where(BookingEvent.booking_id == booking.id, BookingEvent.calendar_id == Calendar.id)
     targets = session.execute(
         select(Calendar, Connection)
         .join(Connection, Connection.id == Calendar.connection_id)
@@ -71,15 +115,13 @@ def _unwritten_targets(session: Session, booking: Booking) -> list[tuple[Calenda
             Connection.status == "active",
             Calendar.booking_target.is_(True),
             Calendar.removed_at.is_(None),
+            ~written,
         )
     )
-    written = {
-        e.calendar_id for e in session.scalars(select(BookingEvent).where(BookingEvent.booking_id == booking.id))
-    }
-    return [(cal, con) for cal, con in targets if cal.id not in written]
+    return [(cal, con) for cal, con in targets]
 
 
-def _outbound(booking: Booking, calendar_id: str) -> OutboundEvent:
+def _outbound(booking: _Booking, calendar_id: str) -> OutboundEvent:
     return OutboundEvent(
         booking_id=booking.id,
         title=booking.title or "Booking",
@@ -89,30 +131,28 @@ def _outbound(booking: Booking, calendar_id: str) -> OutboundEvent:
         attendees=tuple((a["email"], a.get("name")) for a in booking.attendees),
         description=f"Booked through Hub ({booking.id}).",
         sequence=booking.sequence,
-        conference=_conference.pending_conference(booking, calendar_id),  # type: ignore[arg-type]
+        conference=_conference.pending_conference(booking.conferencing, calendar_id),  # type: ignore[arg-type]
     )
 
 
-def _conference_without_event(ctx: JobContext, booking_id: str) -> None:
-    """A conference whose calendar got no event (unlinked or no longer a target meanwhile) fails,
-    so the invitation still goes out (without a link) instead of waiting for ever."""
-    with ctx.db.read() as session:
-        booking = session.get(Booking, booking_id)
-        stored = booking.conferencing if booking is not None else None
-        if not stored or stored.get("status") != "pending":
-            return
-        written = session.scalar(
-            select(BookingEvent.id).where(
-                BookingEvent.booking_id == booking_id,
-                BookingEvent.calendar_id == stored.get("calendar_id"),
-                BookingEvent.status == "written",
-            )
+def _conference_without_event(session: Session, booking: _Booking) -> bool:
+    """Whether the booking's conference is pending in a calendar that got no event (unlinked or
+    no longer a target meanwhile): it then fails, so the invitation still goes out (without a
+    link) instead of waiting for ever."""
+    stored = booking.conferencing
+    if not stored or stored.get("status") != "pending":
+        return False
+    written = session.scalar(
+        select(BookingEvent.id).where(
+            BookingEvent.booking_id == booking.id,
+            BookingEvent.calendar_id == stored.get("calendar_id"),
+            BookingEvent.status == "written",
         )
-    if written is None:
-        _conference.fail(ctx.db, booking_id, "calendar_unavailable: the event with the conference could not be written")
+    )
+    return written is None
 
 
-def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connection]]) -> dict[str, Any]:
+def _write(ctx: JobContext, booking: _Booking, todo: list[tuple[Calendar, Connection]]) -> dict[str, Any]:
     done = 0
     for calendar, connection in todo:
         calendars = part(ctx.connectors.get(connection.provider).calendars, "calendars")
@@ -129,8 +169,8 @@ def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connect
             event_id, status, error = None, "failed", f"{exc.code}: {exc.message}"
         now = utcnow()
         with ctx.db.write() as session:
-            session.add(
-                BookingEvent(
+            session.execute(
+                insert(BookingEvent).values(
                     booking_id=booking.id,
                     calendar_id=calendar.id,
                     connection_id=connection.id,
@@ -145,7 +185,7 @@ def _write(ctx: JobContext, booking: Booking, todo: list[tuple[Calendar, Connect
                 )
             )
         done += status == "written"
-        if event_id is not None and _conference.pending_conference(booking, calendar.id):
+        if event_id is not None and _conference.pending_conference(booking.conferencing, calendar.id):
             _conference.after_write(ctx, booking.id, calendar, connection, event_id)
     return {"outcome": "written", "events": done}
 
@@ -173,26 +213,35 @@ def _delete(ctx: JobContext, rows: list[Any]) -> dict[str, Any]:
     return {"outcome": "deleted", "events": done}
 
 
+NO_CONFERENCE_EVENT = "calendar_unavailable: the event with the conference could not be written"
 MAX_ROUNDS = 10  # bookings moving faster than this many writes per job: retried by RQ later
 
 
-def _bring_up_to_date(ctx: JobContext, booking_id: str) -> int:
-    """Patch every written event of the booking to its current state; the events updated."""
+def _bring_up_to_date(ctx: JobContext, booking_id: str, *, after_write: bool = False) -> int:
+    """Patch every written event of the booking to its current state; the events updated.
+    ``after_write``: the job has just written the booking's events, so its conference also
+    fails now if its calendar got none (``_conference_without_event``), checked in the same
+    read as the first round."""
     done = 0
     for _ in range(MAX_ROUNDS):
         with ctx.db.read() as session:
-            booking = session.get(Booking, booking_id)
-            if booking is None or booking.status != "confirmed":
-                return done  # a cancel deletes the events
-            stale = _stale_rows(session, booking)
-        if not stale:
-            return done
+            booking = _read_booking(session, booking_id)
+            orphaned = after_write and booking is not None and _conference_without_event(session, booking)
+            current = booking is not None and booking.status == "confirmed"
+            stale = _stale_rows(session, booking) if booking is not None and current else []
+        after_write = False  # the first round only
+        if orphaned:
+            _conference.fail(
+                ctx.db, booking_id, "calendar_unavailable: the event with the conference could not be written"
+            )
+        if booking is None or not stale:
+            return done  # no longer confirmed (a cancel deletes the events), or up to date
         for record, calendar, connection in stale:
             done += _update(ctx, booking, record, calendar, connection)
     raise TransientError(f"booking {booking_id} kept moving while its events were written", code="booking_moving")
 
 
-def _stale_rows(session: Session, booking: Booking) -> list[Any]:
+def _stale_rows(session: Session, booking: _Booking) -> list[Any]:
     """The booking's written events whose version is older than the booking's (or that a job
     may have overwritten with an older state: ``forced`` rows, see ``_update``)."""
     return list(
@@ -210,7 +259,9 @@ def _stale_rows(session: Session, booking: Booking) -> list[Any]:
     )
 
 
-def _update(ctx: JobContext, booking: Booking, record: BookingEvent, calendar: Calendar, connection: Connection) -> int:
+def _update(
+    ctx: JobContext, booking: _Booking, record: BookingEvent, calendar: Calendar, connection: Connection
+) -> int:
     """Write ``booking`` (as read) over the event of ``record``, then record the version, but only
     if the booking is still at it and no newer version was recorded meanwhile. Otherwise this
     write may have landed after a newer one: the row's version is lowered below the booking's,
@@ -233,7 +284,7 @@ def _update(ctx: JobContext, booking: Booking, record: BookingEvent, calendar: C
             )
         return 0
     with ctx.db.write() as session:
-        current = session.get(Booking, booking.id)
+        current = session.scalar(select(Booking.sequence).where(Booking.id == booking.id))
         recorded = session.execute(
             update(BookingEvent)
             .where(BookingEvent.id == record.id, BookingEvent.sequence < booking.sequence)
@@ -247,10 +298,10 @@ def _update(ctx: JobContext, booking: Booking, record: BookingEvent, calendar: C
             )
             .returning(BookingEvent.id)
         ).first()
-        if current is not None and (current.sequence != booking.sequence or recorded is None):
+        if current is not None and (current != booking.sequence or recorded is None):
             session.execute(
                 update(BookingEvent)
                 .where(BookingEvent.id == record.id)
-                .values(provider_event_id=event_id, sequence=min(booking.sequence, current.sequence) - 1)
+                .values(provider_event_id=event_id, sequence=min(booking.sequence, current) - 1)
             )
     return 1

@@ -49,9 +49,9 @@ CHECK_CONFERENCE: Final = "hub.connections.jobs.check_conference"
 CHECK_DELAYS: Final[tuple[timedelta, ...]] = tuple(timedelta(seconds=s) for s in (2, 5, 10, 20, 30, 60, 60, 60, 120))
 
 
-def pending_conference(booking: Booking, calendar_id: str) -> str | None:
-    """The conference kind to ask for when writing ``booking`` into ``calendar_id``."""
-    stored = booking.conferencing
+def pending_conference(stored: dict[str, Any] | None, calendar_id: str) -> str | None:
+    """The conference kind to ask for when writing a booking whose ``conferencing`` is
+    ``stored`` into ``calendar_id``."""
     if not stored or stored.get("calendar_id") != calendar_id:
         return None
     return str(stored["provider"])

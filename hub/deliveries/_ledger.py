@@ -6,6 +6,11 @@ or an outdated scheduled job) does nothing while the claim is recorded or its le
 the lease has run out without a recorded attempt, the execution that claimed it is dead (a
 killed worker) and the next job takes the attempt over. So a message is sent at most once per
 attempt, and a lost job costs a delay, never the message.
+
+Claiming and recording run on every attempt, so they are Core statements: a claim reads the
+delivery, its endpoint and whether its last attempt was recorded in one locked select and
+writes one update; a record locks the delivery and endpoint, updates what changed and inserts
+the attempt.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -72,46 +77,84 @@ def _recorded(session: Session, delivery: WebhookDelivery) -> bool:
     return found is not None
 
 
+def _next(attempt_count: int, recorded: bool, lease_ends: datetime | None) -> tuple[int, bool]:
+    if recorded:
+        return attempt_count + 1, False
+    return attempt_count, lease_ends is not None and lease_ends > utcnow()
+
+
 def next_attempt(session: Session, delivery: WebhookDelivery) -> tuple[int, bool]:
     """``(number, in_flight)``: the attempt the delivery waits for, and whether a live claim holds it."""
-    if _recorded(session, delivery):
-        return delivery.attempt_count + 1, False
-    lease_ends = delivery.next_attempt_at
-    return delivery.attempt_count, lease_ends is not None and lease_ends > utcnow()
+    return _next(delivery.attempt_count, _recorded(session, delivery), delivery.next_attempt_at)
+
+
+# What a claim reads, in one statement: the delivery (locked), its endpoint, and whether its
+# latest claimed attempt was recorded.
+_CLAIM_READ = (
+    select(
+        WebhookDelivery.status,
+        WebhookDelivery.endpoint_id,
+        WebhookDelivery.attempt_count,
+        WebhookDelivery.next_attempt_at,
+        WebhookDelivery.trace_id,
+        WebhookDelivery.body,
+        WebhookDelivery.context,
+        WebhookEndpoint.url,
+        WebhookEndpoint.secret_ciphertext,
+        WebhookEndpoint.status,
+        WebhookEndpoint.deleted_at,
+        (WebhookDelivery.attempt_count == 0)
+        | exists().where(
+            WebhookAttempt.delivery_id == WebhookDelivery.id,
+            WebhookAttempt.attempt_number == WebhookDelivery.attempt_count,
+        ),
+    )
+    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    .where(WebhookDelivery.id == bindparam("delivery_id"))
+    .with_for_update(of=WebhookDelivery)
+)
 
 
 def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: timedelta) -> Claim | dict[str, object]:
     """Take attempt ``attempt_number`` (or whichever is next) of a pending delivery, or say why not."""
     with db.write() as session:
-        delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-        if delivery is None:
+        row = session.execute(_CLAIM_READ, {"delivery_id": delivery_id}).first()
+        if row is None:
             raise SkippableError(f"webhook delivery {delivery_id} does not exist", code="delivery_missing")
-        if delivery.status != "pending":
-            return {"outcome": f"already_{delivery.status}"}
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-        assert endpoint is not None  # a foreign key
-        if endpoint.deleted_at is not None or endpoint.status != "enabled":
-            state = "deleted" if endpoint.deleted_at is not None else "disabled"
-            delivery.status, delivery.next_attempt_at = "failed", None
-            delivery.last_error = f"webhook_endpoint_{state}: the endpoint is {state}; nothing was sent"
-            log.info("webhook.skipped", reason=f"endpoint_{state}", endpoint_id=endpoint.id)
+        status, endpoint_id, attempt_count, lease_ends, trace_id, body, context = row[:7]
+        url, secret_ciphertext, endpoint_status, deleted_at, recorded = row[7:]
+        if status != "pending":
+            return {"outcome": f"already_{status}"}
+        delivery = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+        if deleted_at is not None or endpoint_status != "enabled":
+            state = "deleted" if deleted_at is not None else "disabled"
+            session.execute(
+                delivery.values(
+                    status="failed",
+                    next_attempt_at=None,
+                    last_error=f"webhook_endpoint_{state}: the endpoint is {state}; nothing was sent",
+                )
+            )
+            log.info("webhook.skipped", reason=f"endpoint_{state}", endpoint_id=endpoint_id)
             return {"outcome": f"endpoint_{state}"}
-        number, in_flight = next_attempt(session, delivery)
+        number, in_flight = _next(attempt_count, bool(recorded), lease_ends)
         if attempt_number is not None and attempt_number != number:
             return {"outcome": "stale", "attempt": attempt_number, "next_attempt": number}
         if in_flight:
             return {"outcome": "in_flight", "attempt": number}
-        delivery.attempt_count = number
-        delivery.next_attempt_at = utcnow() + lease
-        delivery.trace_id = delivery.trace_id or current_trace_id()
+        session.execute(
+            delivery.values(
+                attempt_count=number, next_attempt_at=utcnow() + lease, trace_id=trace_id or current_trace_id()
+            )
+        )
         return Claim(
-            delivery_id=delivery.id,
-            endpoint_id=endpoint.id,
+            delivery_id=delivery_id,
+            endpoint_id=endpoint_id,
             number=number,
-            url=endpoint.url,
-            secret_ciphertext=endpoint.secret_ciphertext,
-            body=delivery.body,
-            context=dict(delivery.context or {}),
+            url=url,
+            secret_ciphertext=secret_ciphertext,
+            body=body,
+            context=dict(context or {}),
         )
 
 
@@ -134,31 +177,46 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
     """
     with db.write() as session:
         now = utcnow()
-        delivery = session.get(WebhookDelivery, claim.delivery_id, with_for_update=True)
-        endpoint = session.get(WebhookEndpoint, claim.endpoint_id, with_for_update=True)
-        assert delivery is not None
-        assert endpoint is not None
+        if not db.is_sqlite:  # SQLite's write transaction already excludes every other writer
+            session.execute(select(WebhookDelivery.id).where(WebhookDelivery.id == claim.delivery_id).with_for_update())
+        endpoint = session.execute(
+            select(WebhookEndpoint.status, WebhookEndpoint.failing_since, WebhookEndpoint.deleted_at)
+            .where(WebhookEndpoint.id == claim.endpoint_id)
+            .with_for_update()
+        ).one()
+        endpoint_status, failing_since, deleted_at = endpoint
+        changes: dict[str, Any] = {}
         next_at: datetime | None = None
+        delivered_at: datetime | None = None
         if outcome.succeeded:
-            result = "succeeded"
-            delivery.status, delivery.delivered_at = "succeeded", now
-            endpoint.failing_since = None
+            result, status, delivered_at = "succeeded", "succeeded", now
+            if failing_since is not None:
+                changes["failing_since"] = None
         else:
             result = "failed"
-            reason = _disable_reason(endpoint, outcome, now, policy.failing_limit)
-            if reason is not None and endpoint.status == "enabled":
-                endpoint.status, endpoint.disabled_reason, endpoint.disabled_at = "disabled", reason, now
+            reason = _disable_reason(failing_since, outcome, now, policy.failing_limit)
+            if reason is not None and endpoint_status == "enabled":
+                endpoint_status = "disabled"
+                changes.update(status="disabled", disabled_reason=reason, disabled_at=now)
                 result = "disabled"
-                log.warning("webhook.endpoint_disabled", endpoint_id=endpoint.id, reason=reason)
-            endpoint.failing_since = endpoint.failing_since or now
-            if endpoint.status == "enabled" and endpoint.deleted_at is None and claim.number < policy.max_attempts:
+                log.warning("webhook.endpoint_disabled", endpoint_id=claim.endpoint_id, reason=reason)
+            if failing_since is None:
+                changes["failing_since"] = now
+            if endpoint_status == "enabled" and deleted_at is None and claim.number < policy.max_attempts:
                 result, next_at = "retrying", now + policy.delay_after(claim.number, outcome)
-            delivery.status = "pending" if next_at is not None else "failed"
-        delivery.next_attempt_at = next_at
-        delivery.last_status_code = outcome.status_code
-        delivery.last_error = outcome.error
-        session.add(
-            WebhookAttempt(
+            status = "pending" if next_at is not None else "failed"
+        if changes:
+            session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == claim.endpoint_id).values(**changes))
+        delivery = {"status": status, "next_attempt_at": next_at}
+        if delivered_at is not None:
+            delivery["delivered_at"] = delivered_at
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == claim.delivery_id)
+            .values(**delivery, last_status_code=outcome.status_code, last_error=outcome.error)
+        )
+        session.execute(
+            insert(WebhookAttempt).values(
                 delivery_id=claim.delivery_id,
                 attempt_number=claim.number,
                 attempted_at=now,
@@ -173,11 +231,11 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
         return result, next_at
 
 
-def _disable_reason(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime, limit: timedelta) -> str | None:
+def _disable_reason(failing_since: datetime | None, outcome: Outcome, now: datetime, limit: timedelta) -> str | None:
     if outcome.status_code == 410:
         return f"The endpoint answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC, which asks senders to stop."
-    if endpoint.failing_since is not None and now - endpoint.failing_since > limit:
-        since = f"{endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
+    if failing_since is not None and now - failing_since > limit:
+        since = f"{failing_since:%Y-%m-%d %H:%M} UTC"
         return f"Every attempt has failed since {since}, more than {limit.days} days."
     return None
 

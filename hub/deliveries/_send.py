@@ -5,11 +5,20 @@ accepted (``hub.egress``), never to a fresh DNS answer. The request carries the 
 body with the Standard Webhooks headers. Redirects are not followed (a 3xx is a failed
 attempt). Only the first bytes of the answer are read, enough for the 500-character snippet
 kept on the attempt. Nothing here touches the database.
+
+Every attempt is checked, but the httpx client is the process's one for that checked
+destination (its scheme, host, port and accepted addresses; ``_Clients``), so attempts to an
+endpoint reuse its connections instead of building a client and connecting each time. A
+client only reaches the addresses of its own destination (``hub.egress.PinnedTransport``):
+when the host resolves differently, the check yields another destination and another client.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
+from typing import Final
 
 import httpx
 import msgspec
@@ -19,6 +28,7 @@ from hub import egress
 from hub.clock import utcnow
 from hub.deliveries import signing, urls
 from hub.http import retry_after_seconds
+from hub.observability import tracing
 
 SNIPPET_CHARS = 500
 _SNIPPET_BYTES = SNIPPET_CHARS * 4  # enough for 500 characters of UTF-8
@@ -28,6 +38,44 @@ ATTEMPT_SECONDS = Histogram(
     "Time from sending a webhook to reading the start of the answer (or giving up).",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0),
 )
+
+
+MAX_CLIENTS: Final = 64  # destinations whose client (and its idle connections) a process keeps
+
+
+class _Clients:
+    """The process's delivery clients, one per checked destination and timeout, the least
+    recently used closed beyond ``MAX_CLIENTS``. The key also holds the network seam and
+    whether tracing is on, so a test's replaced network or tracer gets clients of its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: OrderedDict[tuple[object, ...], httpx.Client] = OrderedDict()
+
+    def get(self, destination: egress.Destination, timeout: float) -> httpx.Client:
+        key = (
+            destination.scheme,
+            destination.host,
+            destination.port,
+            destination.addresses,
+            timeout,
+            egress.network(),
+            tracing.configure(),
+        )
+        with self._lock:
+            found = self._clients.get(key)
+            if found is not None:
+                self._clients.move_to_end(key)
+                return found
+            created = egress.client(destination, timeout=httpx.Timeout(timeout), follow_redirects=False)
+            self._clients[key] = created
+            evicted = self._clients.popitem(last=False)[1] if len(self._clients) > MAX_CLIENTS else None
+        if evicted is not None:
+            evicted.close()
+        return created
+
+
+_clients = _Clients()
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -54,11 +102,9 @@ def send(url: str, secret: str, msg_id: str, body: bytes, *, allow_private: bool
     timestamp = int(utcnow().timestamp())
     headers = {"content-type": "application/json", **signing.headers(secret, msg_id, timestamp, body)}
     started = time.perf_counter()
+    http = _clients.get(destination, timeout)
     try:
-        with (
-            egress.client(destination, timeout=httpx.Timeout(timeout), follow_redirects=False) as http,
-            http.stream("POST", destination.url, content=body, headers=headers) as response,
-        ):
+        with http.stream("POST", destination.url, content=body, headers=headers) as response:
             raw = _read_prefix(response)
     except httpx.TimeoutException:
         return Outcome(latency_ms=_elapsed_ms(started), error=f"timeout: no answer within {timeout:g} s")

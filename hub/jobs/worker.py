@@ -14,8 +14,10 @@ Between two jobs RQ writes the worker's own record (heartbeat, state) several ti
 round trip each; under load those writes were a third of a short job's round trips. The worker
 sends them pipelined, skips a worker heartbeat when one went out less than
 ``HEARTBEAT_EVERY`` seconds ago (the record lives ``worker_ttl + 60`` s, minutes), and skips
-setting a state the record already has. Job heartbeats, the started registry and every job's
-own bookkeeping are RQ's, untouched.
+setting a state the record already has. A job that succeeded without a success callback skips
+RQ's job heartbeat at its end (kept for a callback's run): the success pipeline saves the job
+hash with that heartbeat time anyway. The started registry, job heartbeats during a job and
+every job's other bookkeeping are RQ's, untouched.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 import structlog
 from redis.client import Pipeline
 from rq import Queue, SimpleWorker
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import now
 
 from hub.db import Database
 from hub.jobs.context import JobContext, running
@@ -80,6 +83,15 @@ class HubWorker(SimpleWorker):
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(None, pipe)
             pipe.execute()
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """RQ's end of execution: the job's end time and a heartbeat that keeps it alive while
+        its callback runs. A job that succeeded and has no success callback skips that
+        heartbeat's round trip: the success pipeline saves the job, its heartbeat with it."""
+        if job.get_status(refresh=False) == JobStatus.FAILED or job.success_callback is not None:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)
+            return
+        job.ended_at = job.last_heartbeat = now()
 
     def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
         """RQ's state write, skipped when the worker's record already holds ``state``."""
