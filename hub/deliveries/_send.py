@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Final
 
 import httpx
@@ -67,7 +68,9 @@ class _Clients:
             if found is not None:
                 self._clients.move_to_end(key)
                 return found
-            created = egress.client(destination, timeout=httpx.Timeout(timeout), follow_redirects=False)
+            created = egress.client(
+                destination, timeout=httpx.Timeout(timeout), follow_redirects=False, cookies=_no_cookies()
+            )
             self._clients[key] = created
             evicted = self._clients.popitem(last=False)[1] if len(self._clients) > MAX_CLIENTS else None
         if evicted is not None:
@@ -76,6 +79,13 @@ class _Clients:
 
 
 _clients = _Clients()
+
+
+def _no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing: a client is shared by every endpoint on its destination,
+    whichever organization owns it, so what one endpoint's answer sets must never reach another's
+    request."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
 
 class Outcome(msgspec.Struct, frozen=True):

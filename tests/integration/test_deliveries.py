@@ -379,6 +379,23 @@ def test_500_then_200_gives_two_attempts_and_one_success(
     assert listed["attempts"][0]["next_attempt_at"] is not None
 
 
+def test_a_cookie_set_by_one_endpoint_never_reaches_another_on_the_same_host(
+    tenant: Tenant, other_tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis
+) -> None:
+    # Deliveries to one destination share the process's client; its answers' cookies are dropped.
+    create_endpoint(tenant, receiver)
+    receiver.replies = [Reply(200, headers={"Set-Cookie": "session=tenant-a; Path=/"})]
+    first = fan_out_one(db, tenant.organization_id)
+    assert run_job(connection, deliver_job_id(first, 1))["outcome"] == "succeeded"
+
+    create_endpoint(other_tenant, receiver)
+    second = fan_out_one(db, other_tenant.organization_id)
+    assert run_job(connection, deliver_job_id(second, 1))["outcome"] == "succeeded"
+
+    assert len(receiver.received) == 2
+    assert [r.headers.get("cookie") for r in receiver.received] == [None, None]
+
+
 def test_a_failed_first_attempt_is_retried_after_5_seconds(
     tenant: Tenant, receiver: Receiver, db: Database, job_ctx: JobContext, connection: redis.Redis
 ) -> None:
