@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import anyio.to_thread
@@ -120,6 +121,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
         add_problem_responses(app)
         describe_outside_routes(app)
+        # Everything built so far (routes, schemas, mappers) lives as long as the process: keep
+        # it out of the collector's full passes, which otherwise walk it again and again while
+        # requests allocate (availability answers build thousands of objects each).
+        gc.freeze()
 
     def on_shutdown(app: Litestar) -> None:
         relay.close()
