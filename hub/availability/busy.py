@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 import msgspec
-from sqlalchemy import String, Table, bindparam, literal_column, null, select, type_coerce, union_all
+from sqlalchemy import ColumnElement, String, Table, bindparam, literal_column, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -47,6 +47,22 @@ _hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEven
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
 _holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
 _NO_TIME, _NO_TEXT = type_coerce(null(), UTCDateTime()), type_coerce(null(), String())
+
+
+def _times(table: Table) -> tuple[epoch_seconds, epoch_seconds]:
+    """A source's ``start_at`` and ``end_at`` as epoch seconds."""
+    return epoch_seconds(table.c.start_at), epoch_seconds(table.c.end_at)
+
+
+def _in_window(table: Table, host: ColumnElement[str]) -> tuple[ColumnElement[bool], ...]:
+    """A row of one of the hosts (``host_ids``) whose time overlaps the window (``start``, ``end``)."""
+    return (
+        host.in_(bindparam("host_ids", expanding=True)),
+        table.c.start_at < bindparam("end"),
+        table.c.end_at > bindparam("start"),
+    )
+
+
 # One query for every source (a UNION ALL: one statement per busy lookup), over a list of hosts
 # (``host_ids``, expanding), answering the host of every row: it serves one host or a whole team.
 # Each row is (host, source, ref, start, end, expires_at, calendar_id, item) as in ``BusyBlock``.
@@ -55,17 +71,11 @@ _BUSY = union_all(
         _hosting.c.host_id,
         literal_column("'booking'", String),
         _hosting.c.booking_id,
-        epoch_seconds(_hosting.c.start_at),
-        epoch_seconds(_hosting.c.end_at),
+        *_times(_hosting),
         _NO_TIME,
         _NO_TEXT,
         _NO_TEXT,
-    ).where(
-        _hosting.c.host_id.in_(bindparam("host_ids", expanding=True)),
-        _hosting.c.status == "confirmed",
-        _hosting.c.start_at < bindparam("end"),
-        _hosting.c.end_at > bindparam("start"),
-    ),
+    ).where(*_in_window(_hosting, _hosting.c.host_id), _hosting.c.status == "confirmed"),
     # Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so
     # a hold stops blocking the moment it expires whether or not the tidy job has marked it.
     # A hold blocks each of its hosts (``hold_hosts``).
@@ -73,27 +83,23 @@ _BUSY = union_all(
         _hold_hosts.c.host_id,
         literal_column("'hold'", String),
         _holds.c.id,
-        epoch_seconds(_holds.c.start_at),
-        epoch_seconds(_holds.c.end_at),
+        *_times(_holds),
         _holds.c.expires_at,
         _NO_TEXT,
         _NO_TEXT,
     )
     .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
     .where(
-        _hold_hosts.c.host_id.in_(bindparam("host_ids", expanding=True)),
+        *_in_window(_holds, _hold_hosts.c.host_id),
         _holds.c.status == "active",
         _holds.c.expires_at > bindparam("now"),
-        _holds.c.start_at < bindparam("end"),
-        _holds.c.end_at > bindparam("start"),
     ),
     # Events of the busy-source calendars of connections that are not unlinked.
     select(
         _events.c.user_id,
         _connections.c.provider,
         _events.c.provider_event_id,
-        epoch_seconds(_events.c.start_at),
-        epoch_seconds(_events.c.end_at),
+        *_times(_events),
         _NO_TIME,
         _events.c.calendar_id,
         _events.c.item,
@@ -101,9 +107,7 @@ _BUSY = union_all(
     .join(_calendars, _calendars.c.id == _events.c.calendar_id)
     .join(_connections, _connections.c.id == _calendars.c.connection_id)
     .where(
-        _events.c.user_id.in_(bindparam("host_ids", expanding=True)),
-        _events.c.start_at < bindparam("end"),
-        _events.c.end_at > bindparam("start"),
+        *_in_window(_events, _events.c.user_id),
         _calendars.c.busy_source.is_(True),
         _calendars.c.removed_at.is_(None),
         _connections.c.status != "revoked",
