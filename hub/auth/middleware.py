@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio.to_thread
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -41,7 +40,7 @@ class ApiAuthMiddleware(AbstractMiddleware):
         raw = headers.get(b"authorization")
         authorization = raw.decode("latin-1") if raw else None
         try:
-            principal, limit = await anyio.to_thread.run_sync(
+            principal, limit = await app_state.db.run(
                 _authenticate_and_count,
                 app_state.db,
                 app_state.principals,

@@ -19,8 +19,8 @@ class AvailabilityController(Controller):
     path = "/v1/availability"
     tags = ["Availability"]
 
-    @get(sync_to_thread=True, opt=needs("availability.read"), summary="Free slots of a user or a team")
-    def get_availability(
+    @get(opt=needs("availability.read"), summary="Free slots of a user or a team")
+    async def get_availability(
         self,
         request: ApiRequest,
         db: Database,
@@ -43,7 +43,8 @@ class AvailabilityController(Controller):
         interval_minutes: Minutes | None = None,
         timezone: Annotated[str | None, Parameter(description="IANA zone for local renderings")] = None,
     ) -> Availability:
-        return availability(
+        return await db.run(
+            availability,
             db,
             request.user,
             user_id=user_id,

@@ -27,8 +27,8 @@ class BookingController(Controller):
     path = "/v1/bookings"
     tags = ["Bookings"]
 
-    @post(sync_to_thread=True, opt=needs("bookings.write"), status_code=201, summary="Create a booking")
-    def create(
+    @post(opt=needs("bookings.write"), status_code=201, summary="Create a booking")
+    async def create(
         self,
         request: ApiRequest,
         db: Database,
@@ -38,7 +38,8 @@ class BookingController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[BookingOut]:
         principal = request.user
-        return run_idempotent(
+        return await db.run(
+            run_idempotent,
             request,
             db,
             keyring,
@@ -51,12 +52,12 @@ class BookingController(Controller):
             ),
         )
 
-    @get("/{booking_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a booking")
-    def retrieve(self, request: ApiRequest, db: Database, booking_id: str, expand: Expand = None) -> BookingOut:
-        return service.get_booking(db, request.user, booking_id, service.parse_expand(expand))
+    @get("/{booking_id:str}", opt=needs("bookings.read"), summary="Get a booking")
+    async def retrieve(self, request: ApiRequest, db: Database, booking_id: str, expand: Expand = None) -> BookingOut:
+        return await db.run(service.get_booking, db, request.user, booking_id, service.parse_expand(expand))
 
-    @get(sync_to_thread=True, opt=needs("bookings.read"), summary="List bookings")
-    def list(
+    @get(opt=needs("bookings.read"), summary="List bookings")
+    async def list(
         self,
         request: ApiRequest,
         db: Database,
@@ -68,7 +69,8 @@ class BookingController(Controller):
         start_before: datetime | None = None,
         expand: Expand = None,
     ) -> Page[BookingOut]:
-        return service.list_bookings(
+        return await db.run(
+            service.list_bookings,
             db,
             request.user,
             limit=limit,
@@ -82,12 +84,11 @@ class BookingController(Controller):
 
     @post(
         "/{booking_id:str}/reschedule",
-        sync_to_thread=True,
         opt=needs("bookings.write"),
         status_code=200,
         summary="Reschedule a booking",
     )
-    def reschedule(
+    async def reschedule(
         self,
         request: ApiRequest,
         db: Database,
@@ -98,7 +99,8 @@ class BookingController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[BookingOut]:
         principal = request.user
-        return run_idempotent(
+        return await db.run(
+            run_idempotent,
             request,
             db,
             keyring,
@@ -109,12 +111,11 @@ class BookingController(Controller):
 
     @post(
         "/{booking_id:str}/cancel",
-        sync_to_thread=True,
         opt=needs("bookings.write"),
         status_code=200,
         summary="Cancel a booking",
     )
-    def cancel(
+    async def cancel(
         self, request: ApiRequest, db: Database, booking_id: str, data: BookingCancel | None = None
     ) -> BookingOut:
-        return service.cancel_booking(db, request.user, booking_id, data or BookingCancel())
+        return await db.run(service.cancel_booking, db, request.user, booking_id, data or BookingCancel())

@@ -6,6 +6,9 @@ transaction that may change data. On SQLite every write transaction starts with
 booking overlap check cannot interleave with another writer); writers inside one process queue
 on a lock instead of spinning in SQLite's busy handler. On PostgreSQL writes are ordinary
 transactions; the booking service adds a per-host advisory lock and an exclusion constraint.
+
+``await Database.run(fn, ...)`` is how a request handler calls blocking database work: see there
+for which thread runs it.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
 import msgspec
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -32,6 +36,10 @@ def _json_text(value: Any) -> str:
 # JSON columns (payloads, profiles, stored requests) are encoded and decoded by msgspec, several
 # times faster than the standard library's ``json`` that SQLAlchemy uses by default.
 _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode}
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def driver_url(url: str) -> str:
@@ -90,6 +98,23 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Call ``fn`` (blocking database work of a request) from the event loop.
+
+        On SQLite it runs right here, on the loop's thread: its statements read and write a
+        local file and take well under a millisecond, less than a hand-off to a worker thread
+        costs. Handing them to threads costs more than that under load: the ``sqlite3`` module
+        lets go of the GIL at every row it steps, so several handler threads and the loop pass
+        the GIL back and forth hundreds of times per request (measured in bench/README.md).
+        The price: while a write waits for SQLite's lock (held by another process, such as
+        ``hub worker``) the loop waits with it.
+
+        On PostgreSQL it runs in a worker thread (``HUB_HANDLER_THREADS`` of them), so the loop
+        serves other requests while one waits on the database server."""
+        if self.is_sqlite:
+            return fn(*args, **kwargs)
+        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -16,8 +16,8 @@ class HoldController(Controller):
     path = "/v1/holds"
     tags = ["Holds"]
 
-    @post(sync_to_thread=True, opt=needs("bookings.write"), status_code=201, summary="Hold a host's time")
-    def create(
+    @post(opt=needs("bookings.write"), status_code=201, summary="Hold a host's time")
+    async def create(
         self,
         request: ApiRequest,
         db: Database,
@@ -27,7 +27,8 @@ class HoldController(Controller):
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> Response[HoldOut]:
         principal = request.user
-        return run_idempotent(
+        return await db.run(
+            run_idempotent,
             request,
             db,
             keyring,
@@ -36,12 +37,10 @@ class HoldController(Controller):
             lambda finish: service.create_hold(db, principal, data, finish),
         )
 
-    @get("/{hold_id:str}", sync_to_thread=True, opt=needs("bookings.read"), summary="Get a hold")
-    def retrieve(self, request: ApiRequest, db: Database, hold_id: str) -> HoldOut:
-        return service.get_hold(db, request.user, hold_id)
+    @get("/{hold_id:str}", opt=needs("bookings.read"), summary="Get a hold")
+    async def retrieve(self, request: ApiRequest, db: Database, hold_id: str) -> HoldOut:
+        return await db.run(service.get_hold, db, request.user, hold_id)
 
-    @delete(
-        "/{hold_id:str}", sync_to_thread=True, opt=needs("bookings.write"), status_code=200, summary="Release a hold"
-    )
-    def release(self, request: ApiRequest, db: Database, hold_id: str) -> HoldOut:
-        return service.release_hold(db, request.user, hold_id)
+    @delete("/{hold_id:str}", opt=needs("bookings.write"), status_code=200, summary="Release a hold")
+    async def release(self, request: ApiRequest, db: Database, hold_id: str) -> HoldOut:
+        return await db.run(service.release_hold, db, request.user, hold_id)
