@@ -186,7 +186,9 @@ def _granian_command(app: str, port: int, workers: int, *, factory: bool) -> lis
 
 
 def floor_command(server: str, port: int) -> list[str]:
-    """The floor app on ``server``, one process, with the options ``hub serve`` gives uvicorn."""
+    """The floor app on ``server``, one process, with the options ``hub serve`` gives uvicorn but
+    the event loop: the floor keeps uvicorn's fastest (uvloop) where Hub runs the standard
+    library's loop (see ``hub.cli``), so Hub's shares are taken against the faster of the two."""
     if server == "granian":
         return _granian_command("bench.floor:app", port, 1, factory=False)
     return [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio.to_thread
@@ -116,9 +118,13 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
     connectors = Connectors(settings)  # this app's providers, each built on first use
 
     def on_startup(app: Litestar) -> None:
-        # Sync handlers run in worker threads; a few threads do the work of many without the
-        # GIL contention (and connection-pool queueing) of anyio's default 40.
+        # Blocking work that leaves the loop (``Database.run`` on PostgreSQL, the handlers that
+        # Litestar runs in threads) shares ``handler_threads`` threads: a few threads do the work
+        # of many without the GIL contention (and connection-pool queueing) of anyio's default 40.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(settings.handler_threads, thread_name_prefix="hub-handler")
+        )
         add_problem_responses(app)
         describe_outside_routes(app)
         # Everything built so far (routes, schemas, mappers) lives as long as the process: keep
