@@ -63,14 +63,28 @@ def bearer_token(authorization: str | None) -> str:
             "Send your API key as `Authorization: Bearer hub_sk_...`.",
             headers={"WWW-Authenticate": 'Bearer realm="hub"'},
         )
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(KEY_PREFIX):
+    token = _bearer(authorization)
+    if token is None:
         raise Unauthenticated(
             "The Authorization header must be `Bearer hub_sk_...`.",
             headers={"WWW-Authenticate": 'Bearer realm="hub", error="invalid_token"'},
         )
     return token
+
+
+def _bearer(authorization: str) -> str | None:
+    """The key of ``Bearer hub_sk_...``; ``None`` for any other form."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token.startswith(KEY_PREFIX) else None
+
+
+def cached_principal(authorization: str | None, cache: PrincipalCache) -> Principal | None:
+    """The principal of the bearer key in ``authorization`` when ``cache`` holds it (the key
+    authenticated in this process in the last second), else ``None``, also for a malformed
+    header: no lookup, nothing raised."""
+    token = _bearer(authorization) if authorization else None
+    return cache.get(hash_key(token)) if token else None
 
 
 def authenticate(db: Database, authorization: str | None, cache: PrincipalCache | None = None) -> Principal:

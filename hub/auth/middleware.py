@@ -3,8 +3,11 @@
 The middleware authenticates the bearer key (in a worker thread: a database lookup, or the
 process's one-second ``PrincipalCache``, see ``hub.auth.authenticate``), counts the
 request against the key's rate limit, and adds the ``RateLimit-*`` headers to the response.
-A client address with too many invalid keys this minute is refused (429) before its key is
-looked at (``HUB_AUTH_FAILURES_PER_MINUTE``; the address as ``hub.auth.client_address`` finds it).
+A client address with too many invalid keys this minute is refused (429) whatever key it sends,
+before the key is looked up in the database (``HUB_AUTH_FAILURES_PER_MINUTE``; the address as
+``hub.auth.client_address`` finds it). For a key in the ``PrincipalCache`` the address's check
+and the key's count are one Redis round trip; otherwise the check comes first, then the lookup,
+then the count.
 The guard checks the scopes of the operation a route declares in ``opt=needs("...")``; which
 scopes an operation needs is decided in one table, ``hub.auth.scopes.OPERATION_SCOPES``, which
 the dashboard checks too.
@@ -22,7 +25,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractMiddleware
 from litestar.types import Message, Receive, Scope, Send
 
-from hub.auth.authenticate import PrincipalCache, authenticate
+from hub.auth.authenticate import PrincipalCache, authenticate, cached_principal
 from hub.auth.client_address import client_address
 from hub.auth.principal import Principal
 from hub.auth.ratelimit import FailedAuthLimiter, RateLimiter, RateLimitState
@@ -89,14 +92,13 @@ def _authenticate_and_count(
     authorization: str | None,
     address: str,
 ) -> tuple[Principal, RateLimitState | None]:
+    known = cached_principal(authorization, principals)
+    if known is not None:  # the usual case: the address's check and the key's count, one round trip
+        blocked, limit = failures.blocked_and_count(address, limiter, known.key_id)
+        _refuse_if_blocked(blocked)
+        return known, limit
     if authorization:
-        blocked = failures.blocked(address)
-        if blocked is not None:
-            raise RateLimited(
-                f"Too many requests with an invalid API key came from your address ({blocked.limit} in a minute). "
-                f"Retry after {blocked.reset_seconds} s with a valid key.",
-                headers={"Retry-After": str(blocked.reset_seconds)},
-            )
+        _refuse_if_blocked(failures.blocked(address))
     try:
         principal = authenticate(db, authorization, principals)
     except Unauthenticated:  # not ``ApiKeyRevoked``: a key that once was valid is not a guess
@@ -104,6 +106,16 @@ def _authenticate_and_count(
             failures.failed(address)
         raise
     return principal, limiter.hit(principal.key_id)
+
+
+def _refuse_if_blocked(blocked: RateLimitState | None) -> None:
+    """The same refusal whatever key the blocked address sent, known, unknown or malformed."""
+    if blocked is not None:
+        raise RateLimited(
+            f"Too many requests with an invalid API key came from your address ({blocked.limit} in a minute). "
+            f"Retry after {blocked.reset_seconds} s with a valid key.",
+            headers={"Retry-After": str(blocked.reset_seconds)},
+        )
 
 
 async def scope_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
