@@ -1,6 +1,7 @@
 """The database handle: engines, sessions and the write-transaction rule.
 
-``Database.read()`` opens a session for queries. ``Database.write()`` opens the one kind of
+``Database.read()`` opens a session for queries (on PostgreSQL in autocommit, without a
+transaction's two round trips: see ``_read_engine``). ``Database.write()`` opens the one kind of
 transaction that may change data. On SQLite every write transaction starts with
 ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a check-then-insert such as the
 booking overlap check cannot interleave with another writer); writers inside one process queue
@@ -74,7 +75,7 @@ class Database:
             self.write_engine = self.engine
         for engine in {self.engine, self.write_engine}:
             instrument_engine(engine)  # a span per statement when tracing is on
-        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._read_sessions = sessionmaker(self._read_engine(), expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}
         event.listen(self._write_sessions, "after_commit", self._after_commit)
@@ -94,6 +95,15 @@ class Database:
     @staticmethod
     def _after_rollback(session: Session) -> None:
         session.info.pop("outbox", None)
+
+    def _read_engine(self) -> Engine:
+        """What ``read`` sessions run on. On PostgreSQL, statements in autocommit: under READ
+        COMMITTED every statement reads its own snapshot, in a transaction or not, so a read's
+        BEGIN and ROLLBACK are two round trips that change nothing it sees. On SQLite a read
+        transaction keeps one snapshot for all its statements, and costs no round trip."""
+        if self.is_sqlite:
+            return self.engine
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,12 +1,18 @@
-"""``Database.run``: which thread runs a request's database work (hub.db.engine)."""
+"""``Database.run``: which thread runs a request's database work; and what a ``read`` session
+opens on the server (hub.db.engine)."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import anyio
+from psycopg.pq import TransactionStatus
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from hub.db import Database
+from hub.db.tables import ApiKey
 
 
 def _thread_and_answer(db: Database, value: int, *, plus: int) -> tuple[int, int]:
@@ -27,3 +33,22 @@ def test_sqlite_work_runs_on_the_loop_thread_and_postgresql_work_in_a_worker_thr
         assert ran_on == loop_thread
     else:
         assert ran_on != loop_thread
+
+
+def _in_transaction(db: Database, session: Session) -> bool:
+    """Whether the driver's connection under ``session`` is inside a transaction now."""
+    driver: Any = session.connection().connection.dbapi_connection
+    if db.is_sqlite:
+        return bool(driver.in_transaction)
+    return bool(driver.info.transaction_status == TransactionStatus.INTRANS)
+
+
+def test_a_read_opens_no_transaction_on_postgresql_and_one_snapshot_on_sqlite(db: Database) -> None:
+    with db.read() as session:
+        session.execute(select(ApiKey.id).limit(1)).all()
+        # SQLite: one read transaction, all its statements see one snapshot of the file.
+        # PostgreSQL: autocommit, no BEGIN and no ROLLBACK round trip around the statements.
+        assert _in_transaction(db, session) is db.is_sqlite
+    with db.write() as session:  # a write is one transaction on both
+        session.execute(select(ApiKey.id).limit(1)).all()
+        assert _in_transaction(db, session)
