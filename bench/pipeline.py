@@ -1,11 +1,12 @@
 """Commit -> client webhook latency under steady load, through the real pipeline.
 
-    .venv/bin/python bench/pipeline.py [--rate 50] [--seconds 10] [--workers 1]
+    .venv/bin/python bench/pipeline.py [--rate 50] [--seconds 10] [--workers 1] [--timezone Europe/Berlin]
 
 Starts an embedded Redis, ``hub serve`` and ``hub worker`` processes on a fresh SQLite data
 dir, a local webhook receiver and the Google Calendar stand-in of the end-to-end tests
 (``tests/support/google_standin.py``, over HTTP), links the host's Google calendar through the
-OAuth flow, then creates bookings at a steady rate. Each booking costs the worker a client
+OAuth flow, then creates bookings at a steady rate for a host in ``--timezone`` (by default one
+with summer time, whose invitations carry a VTIMEZONE). Each booking costs the worker a client
 webhook, two emails (guest and host, file backend) and a calendar write (``events.insert`` at
 the stand-in). For each booking the latency is the time from its ``created_at`` (set inside the
 committing transaction) to the moment the signed ``booking.created`` webhook reaches the
@@ -90,6 +91,9 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--timezone", default="Europe/Berlin", help="the host's zone (a zone with summer time, as most hosts have)"
+    )
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="hub-bench-pipeline-"))
@@ -145,7 +149,7 @@ def main() -> int:
             json={
                 "name": "Bench",
                 "email": "bench@example.com",
-                "timezone": "UTC",
+                "timezone": args.timezone,
                 "working_hours": [
                     {"weekday": d, "start": "00:00", "end": "24:00"}
                     for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

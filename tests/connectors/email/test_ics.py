@@ -12,6 +12,7 @@ from icalendar import Calendar, Event
 
 from connectors.email.ics import build_ics
 from connectors.email.invite import Person
+from connectors.email.vtimezone import _transitions
 from hub.connectors import Moved, RepeatRule, SeriesPart
 from tests.connectors.email.helpers import FIXTURES, make_invite
 
@@ -285,6 +286,20 @@ def test_vtimezone_gives_every_instant_of_the_covered_years_the_zones_offset(zon
     wall = event["DTSTART"].dt.replace(tzinfo=None)
     assert event["DTSTART"].to_ical() == b"20301231T230000"
     assert wall - offset_by_vtimezone(calendar, invite.start) == invite.start.astimezone(UTC).replace(tzinfo=None)
+
+
+def test_a_remembered_vtimezone_is_the_one_computed_afresh() -> None:
+    """The zone's changes are remembered per zone and span; an invitation built from them is
+    byte for byte the one built after forgetting them, and building one does not change them."""
+    invite = make_invite(timezone="Europe/Berlin")
+    _transitions.cache_clear()
+    fresh = build_ics(invite)
+    assert _transitions.cache_info().misses == 1
+    again = build_ics(invite)
+    assert _transitions.cache_info().hits == 1
+    assert again == fresh
+    (vtimezone,) = parse(again)[0].walk("VTIMEZONE")
+    assert len(vtimezone.subcomponents) == 3  # the year's start, summer time, winter time
 
 
 def test_a_team_booking_lists_every_host_as_accepted() -> None:
