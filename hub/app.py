@@ -119,8 +119,10 @@ def create_app(settings: Settings, *, database: Database | None = None) -> Lites
 
     def on_startup(app: Litestar) -> None:
         # Blocking work that leaves the loop (``Database.run`` on PostgreSQL, the handlers that
-        # Litestar runs in threads) shares ``handler_threads`` threads: a few threads do the work
-        # of many without the GIL contention (and connection-pool queueing) of anyio's default 40.
+        # Litestar runs in threads) shares the loop's default executor of ``handler_threads``
+        # threads: a few threads do the work of many without the GIL contention (and
+        # connection-pool queueing) of a large pool. What runs through anyio's own threads
+        # (the metrics exposition) is capped at the same number instead of anyio's default 40.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.handler_threads
         asyncio.get_running_loop().set_default_executor(
             ThreadPoolExecutor(settings.handler_threads, thread_name_prefix="hub-handler")

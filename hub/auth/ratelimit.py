@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import redis
 import structlog
+from redis.client import Pipeline
 
 log = structlog.get_logger("hub.ratelimit")
 
@@ -81,7 +82,7 @@ class RateLimiter:
     def _bucket(self, subject: str, window: int) -> str:
         return f"hub:{self.namespace}:{subject}:{window}"
 
-    def _count(self, pipe: Any, subject: str, window: int) -> None:
+    def _count(self, pipe: Pipeline, subject: str, window: int) -> None:
         bucket = self._bucket(subject, window)
         pipe.incr(bucket)
         pipe.expire(bucket, 120)

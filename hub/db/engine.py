@@ -14,13 +14,15 @@ for which thread runs it.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import anyio.to_thread
 import msgspec
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -120,11 +122,14 @@ class Database:
         The price: while a write waits for SQLite's lock (held by another process, such as
         ``hub worker``) the loop waits with it.
 
-        On PostgreSQL it runs in a worker thread (``HUB_HANDLER_THREADS`` of them), so the loop
-        serves other requests while one waits on the database server."""
+        On PostgreSQL it runs in a worker thread, so the loop serves other requests while one
+        waits on the database server: in the loop's default executor (``HUB_HANDLER_THREADS``
+        threads, see ``hub.app``), the pool Litestar runs its thread handlers in, with the
+        caller's context (the request's log fields) as Litestar passes it."""
         if self.is_sqlite:
             return fn(*args, **kwargs)
-        return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(None, call)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -3,10 +3,13 @@ opens on the server (hub.db.engine)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
+import structlog
 from psycopg.pq import TransactionStatus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +36,29 @@ def test_sqlite_work_runs_on_the_loop_thread_and_postgresql_work_in_a_worker_thr
         assert ran_on == loop_thread
     else:
         assert ran_on != loop_thread
+
+
+def test_the_work_sees_the_request_context_and_runs_in_the_loops_default_executor(db: Database) -> None:
+    """The request's log fields (context variables) reach the work, and on PostgreSQL it runs in
+    the loop's default executor, the one pool ``HUB_HANDLER_THREADS`` sizes."""
+
+    def seen() -> tuple[str | None, str]:
+        return structlog.contextvars.get_contextvars().get("request_id"), threading.current_thread().name
+
+    async def call() -> tuple[str | None, str]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2, thread_name_prefix="the-default"))
+        structlog.contextvars.bind_contextvars(request_id="req_seen")
+        try:
+            return await db.run(seen)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    request_id, thread_name = anyio.run(call)
+    assert request_id == "req_seen"
+    if db.is_sqlite:
+        assert thread_name == threading.current_thread().name
+    else:
+        assert thread_name.startswith("the-default")
 
 
 def _in_transaction(db: Database, session: Session) -> bool:
