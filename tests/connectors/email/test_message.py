@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import email
-import random
+import itertools
+import re
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -168,7 +169,8 @@ def test_messages_are_the_bytes_the_standard_policy_writes(invite: Invite, monke
     of ``policy.default``, for every recipient and however many messages came before."""
 
     def wire(recipient: Person) -> bytes:
-        random.seed(7)  # the MIME boundaries
+        numbers = itertools.count()
+        monkeypatch.setattr("connectors.email.message._boundary", lambda: f"=_{next(numbers):032x}")
         message = compose(invite, recipient, sender="Hub Bot <hub@example.com>", now=datetime(2030, 1, 1, tzinfo=UTC))
         return message.as_bytes(policy=policy.SMTP)
 
@@ -176,3 +178,25 @@ def test_messages_are_the_bytes_the_standard_policy_writes(invite: Invite, monke
     composed = [wire(person) for person in people * 2]
     monkeypatch.setattr("connectors.email.message.COMPOSE", policy.default)
     assert composed == [wire(person) for person in people * 2]
+
+
+def test_boundaries_are_fresh_random_and_in_no_part() -> None:
+    """Each multipart gets its own boundary when composed (``=_`` and 32 hex digits, a new one
+    every message), which the writer uses as set and no part's encoded text contains."""
+    invite = make_invite(title="=_ and ==== in a title", attendees=(Person("g@example.com", "Gäst =_ Name"),))
+    messages = [compose(invite, GUEST, sender=SENDER, now=NOW) for _ in range(2)]
+    boundaries = [part.get_boundary() for message in messages for part in message.walk() if part.is_multipart()]
+    assert len(boundaries) == 4
+    assert len(set(boundaries)) == 4
+    assert all(re.fullmatch(r"=_[0-9a-f]{32}", b or "") for b in boundaries)
+    wire = messages[0].as_bytes(policy=policy.SMTP)
+    mixed, alternative = boundaries[:2]
+    for boundary, parts in ((mixed, 2), (alternative, 3)):  # its header, a line before each part, the end
+        assert wire.count(f"--{boundary}\r\n".encode()) == parts
+        assert wire.count(f"\r\n--{boundary}--\r\n".encode()) == 1
+        assert wire.count(boundary.encode()) == 1 + parts + 1
+    parsed = roundtrip(messages[0])
+    assert structure(parsed) == [
+        "multipart/mixed",
+        [["multipart/alternative", ["text/plain", "text/html", "text/calendar"]], "application/ics"],
+    ]
