@@ -7,10 +7,10 @@ the lease has run out without a recorded attempt, the execution that claimed it 
 killed worker) and the next job takes the attempt over. So a message is sent at most once per
 attempt, and a lost job costs a delay, never the message.
 
-Claiming and recording run on every attempt, so they are Core statements: a claim reads the
-delivery, its endpoint and whether its last attempt was recorded in one locked select and
-writes one update; a record locks the delivery and endpoint, updates what changed and inserts
-the attempt.
+Claiming and recording run on every attempt, so they are Core statements, built once at import
+with their values bound at execution: a claim reads the delivery, its endpoint and whether its
+last attempt was recorded in one locked select and writes one update; a record locks the
+delivery and endpoint, updates what changed and inserts the attempt.
 """
 
 from __future__ import annotations
@@ -115,6 +115,13 @@ _CLAIM_READ = (
 )
 
 
+_TAKE = (
+    update(WebhookDelivery)
+    .where(WebhookDelivery.id == bindparam("delivery_id"))
+    .values(attempt_count=bindparam("number"), next_attempt_at=bindparam("lease_ends"), trace_id=bindparam("trace"))
+)
+
+
 def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: timedelta) -> Claim | dict[str, object]:
     """Take attempt ``attempt_number`` (or whichever is next) of a pending delivery, or say why not."""
     with db.write() as session:
@@ -143,9 +150,13 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
         if in_flight:
             return {"outcome": "in_flight", "attempt": number}
         session.execute(
-            delivery.values(
-                attempt_count=number, next_attempt_at=utcnow() + lease, trace_id=trace_id or current_trace_id()
-            )
+            _TAKE,
+            {
+                "delivery_id": delivery_id,
+                "number": number,
+                "lease_ends": utcnow() + lease,
+                "trace": trace_id or current_trace_id(),
+            },
         )
         return Claim(
             delivery_id=delivery_id,
@@ -168,6 +179,34 @@ def release(db: Database, claim: Claim) -> None:
         )
 
 
+_LOCK_DELIVERY = select(WebhookDelivery.id).where(WebhookDelivery.id == bindparam("delivery_id")).with_for_update()
+_LOCK_ENDPOINT = (
+    select(WebhookEndpoint.status, WebhookEndpoint.failing_since, WebhookEndpoint.deleted_at)
+    .where(WebhookEndpoint.id == bindparam("endpoint_id"))
+    .with_for_update()
+)
+_OUTCOME = {
+    "status": bindparam("new_status"),
+    "next_attempt_at": bindparam("next_at"),
+    "last_status_code": bindparam("status_code"),
+    "last_error": bindparam("error"),
+}
+_FAILED = update(WebhookDelivery).where(WebhookDelivery.id == bindparam("delivery_id")).values(_OUTCOME)
+_DELIVERED = _FAILED.values(delivered_at=bindparam("delivered"))
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempt_number",
+    "attempted_at",
+    "status_code",
+    "latency_ms",
+    "response_snippet",
+    "error",
+    "next_attempt_at",
+    "trace_id",
+)
+_INSERT_ATTEMPT = insert(WebhookAttempt).values({name: bindparam(name) for name in _ATTEMPT_COLUMNS})
+
+
 def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tuple[str, datetime | None]:
     """Store the attempt and its consequences; returns the result and when to try next.
 
@@ -178,12 +217,8 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
     with db.write() as session:
         now = utcnow()
         if not db.is_sqlite:  # SQLite's write transaction already excludes every other writer
-            session.execute(select(WebhookDelivery.id).where(WebhookDelivery.id == claim.delivery_id).with_for_update())
-        endpoint = session.execute(
-            select(WebhookEndpoint.status, WebhookEndpoint.failing_since, WebhookEndpoint.deleted_at)
-            .where(WebhookEndpoint.id == claim.endpoint_id)
-            .with_for_update()
-        ).one()
+            session.execute(_LOCK_DELIVERY, {"delivery_id": claim.delivery_id})
+        endpoint = session.execute(_LOCK_ENDPOINT, {"endpoint_id": claim.endpoint_id}).one()
         endpoint_status, failing_since, deleted_at = endpoint
         changes: dict[str, Any] = {}
         next_at: datetime | None = None
@@ -207,26 +242,30 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
             status = "pending" if next_at is not None else "failed"
         if changes:
             session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == claim.endpoint_id).values(**changes))
-        delivery = {"status": status, "next_attempt_at": next_at}
-        if delivered_at is not None:
-            delivery["delivered_at"] = delivered_at
         session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == claim.delivery_id)
-            .values(**delivery, last_status_code=outcome.status_code, last_error=outcome.error)
+            _FAILED if delivered_at is None else _DELIVERED,
+            {
+                "delivery_id": claim.delivery_id,
+                "new_status": status,
+                "next_at": next_at,
+                "status_code": outcome.status_code,
+                "error": outcome.error,
+                "delivered": delivered_at,
+            },
         )
         session.execute(
-            insert(WebhookAttempt).values(
-                delivery_id=claim.delivery_id,
-                attempt_number=claim.number,
-                attempted_at=now,
-                status_code=outcome.status_code,
-                latency_ms=outcome.latency_ms,
-                response_snippet=outcome.snippet,
-                error=outcome.error,
-                next_attempt_at=next_at,
-                trace_id=current_trace_id(),
-            )
+            _INSERT_ATTEMPT,
+            {
+                "delivery_id": claim.delivery_id,
+                "attempt_number": claim.number,
+                "attempted_at": now,
+                "status_code": outcome.status_code,
+                "latency_ms": outcome.latency_ms,
+                "response_snippet": outcome.snippet,
+                "error": outcome.error,
+                "next_attempt_at": next_at,
+                "trace_id": current_trace_id(),
+            },
         )
         return result, next_at
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import redis
 import structlog
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from hub.clock import utcnow
 from hub.connections import jobs as connections
@@ -125,15 +125,18 @@ def fan_out(events: list[list[Any]]) -> dict[str, object]:
     return {"outcome": "fanned_out", "events": len(events)}
 
 
+_MARK_DISPATCHED = (
+    update(OutboxMessage)
+    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)), OutboxMessage.dispatched_at.is_(None))
+    .values(dispatched_at=bindparam("now"))
+)
+
+
 def _mark_dispatched(ctx: JobContext, ids: list[str]) -> None:
     """Once the consumers are queued the sweeper may leave the rows alone. (If this write
     fails the job is retried; enqueueing the consumers again adds nothing: their job ids.)"""
     with ctx.db.write() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.dispatched_at.is_(None))
-            .values(dispatched_at=utcnow())
-        )
+        session.execute(_MARK_DISPATCHED, {"ids": ids, "now": utcnow()})
 
 
 @hub_job("outbox.dispatch")

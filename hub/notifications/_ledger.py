@@ -4,8 +4,8 @@ A recipient with a ``sent`` row is never sent that event's message again; a ``fa
 (with the error's code and message) is tried again on the next run and becomes ``sent`` once
 the message goes out. Rows are written right after each send, so a job that dies halfway
 leaves the recipients it served recorded. A row is written by one upsert on its unique
-(outbox event, recipient), not read and then written; the statement is built once per
-dialect and only its values change.
+(outbox event, recipient), not read and then written; the statements are built once (the
+upsert once per dialect) and only their values change.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from hub.db.tables import EmailSend
 _SENDS = cast(Table, EmailSend.__table__)
 
 
+_SENT = select(EmailSend.recipient).where(EmailSend.outbox_id == bindparam("outbox_id"), EmailSend.status == "sent")
+
+
 def already_sent(session: Session, outbox_id: str) -> set[str]:
     """The recipients the event's message already reached."""
-    found = session.scalars(
-        select(EmailSend.recipient).where(EmailSend.outbox_id == outbox_id, EmailSend.status == "sent")
-    )
-    return set(found)
+    return set(session.scalars(_SENT, {"outbox_id": outbox_id}))
 
 
 _OUTCOME = ("status", "message_id", "error", "sent_at")
