@@ -14,10 +14,13 @@ Between two jobs RQ writes the worker's own record (heartbeat, state) several ti
 round trip each; under load those writes were a third of a short job's round trips. The worker
 sends them pipelined, skips a worker heartbeat when one went out less than
 ``HEARTBEAT_EVERY`` seconds ago (the record lives ``worker_ttl + 60`` s, minutes), and skips
-setting a state the record already has. A job that succeeded without a success callback skips
-RQ's job heartbeat at its end (kept for a callback's run): the success pipeline saves the job
-hash with that heartbeat time anyway. The started registry, job heartbeats during a job and
-every job's other bookkeeping are RQ's, untouched.
+setting a state the record already has. It asks whether workers are suspended (``rq suspend``;
+a round trip with a heartbeat in it) at most every ``HEARTBEAT_EVERY`` seconds instead of
+before every job, so a suspension stops it after at most that long and the job at hand. A job
+that succeeded without a success callback skips RQ's job heartbeat at its end (kept for a
+callback's run): the success pipeline saves the job hash with that heartbeat time anyway. The
+started registry, job heartbeats during a job and every job's other bookkeeping are RQ's,
+untouched.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ class HubWorker(SimpleWorker):
         self.context = context
         self.job_timeout = max(1, context.settings.job_timeout_seconds)
         self._last_beat = float("-inf")  # monotonic time of the last worker heartbeat
+        self._last_suspension_check = float("-inf")
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         job.timeout = self.job_timeout
@@ -83,6 +87,14 @@ class HubWorker(SimpleWorker):
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(None, pipe)
             pipe.execute()
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's check for ``rq suspend`` (waiting while suspended), not again within
+        ``HEARTBEAT_EVERY`` of the last one."""
+        if time.monotonic() - self._last_suspension_check < HEARTBEAT_EVERY:
+            return
+        super().check_for_suspension(burst)
+        self._last_suspension_check = time.monotonic()
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         """RQ's end of execution: the job's end time and a heartbeat that keeps it alive while

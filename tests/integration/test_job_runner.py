@@ -18,12 +18,13 @@ from redis.connection import AbstractConnection
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
+from rq.suspension import resume
 
 from hub.db import Database
 from hub.jobs.context import context
 from hub.jobs.queues import DEFAULT, queue
 from hub.jobs.runner import RETRY_SCHEDULE, enqueue
-from hub.jobs.worker import HubWorker
+from hub.jobs.worker import HEARTBEAT_EVERY, HubWorker
 from hub.settings import Settings
 from tests.support.workers import burst, hub_env, job_context
 
@@ -119,8 +120,8 @@ def test_a_busy_worker_keeps_its_record_in_few_round_trips(
     connection: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """RQ writes the worker's heartbeat and state several times around every job; Hub's worker
-    pipelines them and beats at most once a second, so a short job costs about half the Redis
-    round trips, and the worker's record still says it is alive."""
+    pipelines them, and beats and checks for a suspension at most once a second, so a short job
+    costs under half the Redis round trips, and the worker's record still says it is alive."""
     jobs = 40
     for i in range(jobs):
         enqueue(connection, "tests.support.jobs.noop", f"{uuid.uuid4().hex}-{i}", queue_name=DEFAULT)
@@ -140,6 +141,24 @@ def test_a_busy_worker_keeps_its_record_in_few_round_trips(
     started = datetime.now(UTC)
     worker.work(burst=True, logging_level="ERROR", with_scheduler=False)
     monkeypatch.undo()
-    assert round_trips / jobs <= 12  # RQ's own loop makes 20 per job
+    assert round_trips / jobs <= 9  # RQ's own loop makes 20 per job
     record = connection.hgetall(worker.key)
     assert record[b"last_heartbeat"] >= started.strftime("%Y-%m-%dT%H:%M:%S").encode()
+
+
+def test_a_suspension_stops_a_busy_worker_within_a_second(connection: redis.Redis) -> None:
+    """The worker asks whether workers are suspended at most once a second, not before every
+    job: a suspension made while it works stops it after the job at hand within that second."""
+    tag, jobs = uuid.uuid4().hex, 8  # 0.3 s each
+    for i in range(jobs):
+        enqueue(connection, "tests.support.jobs.suspend_workers", tag, queue_name=DEFAULT, id=f"s-{tag}-{i}")
+    worker = HubWorker(
+        [queue(DEFAULT, connection)], connection=connection, serializer=JSONSerializer, context=context()
+    )
+    try:
+        worker.work(burst=True, logging_level="ERROR", with_scheduler=False)  # a suspended burst worker exits
+    finally:
+        resume(connection)
+    runs = int(connection.get(f"test:runs:{tag}") or 0)
+    assert 1 <= runs <= 1 + HEARTBEAT_EVERY / 0.3 + 1
+    assert queue(DEFAULT, connection).count == jobs - runs  # the rest wait for `rq resume`

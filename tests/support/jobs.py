@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from rq import get_current_job
+from rq.suspension import suspend
 
 from hub.errors import PermanentError, SkippableError, TransientError
 from hub.jobs.context import context
@@ -31,6 +34,15 @@ def skippable(tag: str) -> None:
 def crash(tag: str) -> None:
     context().redis.incr(f"test:runs:{tag}")
     raise RuntimeError("a bug")
+
+
+@hub_job("test.suspend_workers")
+def suspend_workers(tag: str) -> None:
+    """Count the run, suspend every worker (``rq suspend``) and take a while."""
+    ctx = context()
+    ctx.redis.incr(f"test:runs:{tag}")
+    suspend(ctx.redis)
+    time.sleep(0.3)
 
 
 @hub_job("test.noop")
