@@ -132,11 +132,12 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
         url, secret_ciphertext, endpoint_status, deleted_at, recorded = row[7:]
         if status != "pending":
             return {"outcome": f"already_{status}"}
-        delivery = update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
         if deleted_at is not None or endpoint_status != "enabled":
             state = "deleted" if deleted_at is not None else "disabled"
             session.execute(
-                delivery.values(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(
                     status="failed",
                     next_attempt_at=None,
                     last_error=f"webhook_endpoint_{state}: the endpoint is {state}; nothing was sent",

@@ -122,7 +122,7 @@ def test_a_busy_worker_keeps_its_record_in_few_round_trips(
     """RQ writes the worker's heartbeat and state several times around every job; Hub's worker
     pipelines them, and beats and checks for a suspension at most once a second, so a short job
     costs under half the Redis round trips, and the worker's record still says it is alive."""
-    jobs = 40
+    jobs = 100
     for i in range(jobs):
         enqueue(connection, "tests.support.jobs.noop", f"{uuid.uuid4().hex}-{i}", queue_name=DEFAULT)
     round_trips = 0
@@ -141,7 +141,7 @@ def test_a_busy_worker_keeps_its_record_in_few_round_trips(
     started = datetime.now(UTC)
     worker.work(burst=True, logging_level="ERROR", with_scheduler=False)
     monkeypatch.undo()
-    assert round_trips / jobs <= 9  # RQ's own loop makes 20 per job
+    assert round_trips / jobs <= 8.8  # RQ's own loop makes 20 per job
     record = connection.hgetall(worker.key)
     assert record[b"last_heartbeat"] >= started.strftime("%Y-%m-%dT%H:%M:%S").encode()
 
