@@ -9,8 +9,8 @@ an invitation's headers are the same in every message (``MIME-Version``, the par
   every lookup);
 - a header set from a string is parsed once per (name, value) and the resulting header object,
   which is immutable, is reused by the next message that sets the same value;
-- a header object remembers how it folds under each policy it was written with, so a shared
-  header is folded once, not once per message.
+- a header object remembers how it folds under each policy it was written with (the same
+  settings are the same policy), so a shared header is folded once, not once per message.
 
 Messages come out byte for byte as with ``policy.default``.
 """
@@ -25,14 +25,22 @@ from typing import Any
 PARSED_HEADERS = 512  # (name, value) pairs kept parsed; the rest are parsed again when set
 
 
+def _settings(policy: Any) -> tuple[Any, ...]:
+    """What tells one policy from another: its class and the settings it overrides. The writer
+    clones its policy for every part of a multipart message (the same settings, a new object),
+    so a header's fold is remembered under these, not under the object."""
+    return (type(policy), *sorted(vars(policy).items()))
+
+
 class _FoldOnce:
     """Remembers the folded form per policy (``BaseHeader.fold`` works from the immutable parse tree)."""
 
     def fold(self, *, policy: Any) -> str:
         folds: dict[Any, str] = self.__dict__.setdefault("_folds", {})
-        found = folds.get(policy)
+        key = _settings(policy)
+        found = folds.get(key)
         if found is None:
-            found = folds[policy] = super().fold(policy=policy)  # type: ignore[misc]
+            found = folds[key] = super().fold(policy=policy)  # type: ignore[misc]
         return found
 
 
