@@ -14,11 +14,11 @@ adds nothing: deliveries are unique per endpoint and event, queued jobs keep the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
 import structlog
-from sqlalchemy import bindparam, update
+from sqlalchemy import Table, bindparam, update
 
 from hub.clock import utcnow
 from hub.connections import jobs as connections
@@ -125,9 +125,10 @@ def fan_out(events: list[list[Any]]) -> dict[str, object]:
     return {"outcome": "fanned_out", "events": len(events)}
 
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 _MARK_DISPATCHED = (
-    update(OutboxMessage)
-    .where(OutboxMessage.id.in_(bindparam("ids", expanding=True)), OutboxMessage.dispatched_at.is_(None))
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.dispatched_at.is_(None))
     .values(dispatched_at=bindparam("now"))
 )
 
