@@ -9,9 +9,9 @@ attempt, and a lost job costs a delay, never the message.
 
 Claiming and recording run on every attempt, so they are Core statements on the tables (the
 session runs a statement on a mapped class through the ORM's bulk paths, twice the cost), built
-once at import with their values bound at execution: a claim reads the delivery, its endpoint and whether its
-last attempt was recorded in one locked select and writes one update; a record locks the
-delivery and endpoint, updates what changed and inserts the attempt.
+once at import with their values bound at execution: a claim reads the delivery, its endpoint
+and whether its last attempt was recorded in one locked select and writes one update; a record
+locks the delivery and endpoint, updates what changed and inserts the attempt.
 """
 
 from __future__ import annotations
