@@ -195,8 +195,8 @@ _OUTCOME: dict[str, Any] = {
     "last_status_code": bindparam("status_code"),
     "last_error": bindparam("error"),
 }
-_FAILED = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id")).values(_OUTCOME)
-_DELIVERED = _FAILED.values(delivered_at=bindparam("delivered"))
+_OUTCOME_OF_ATTEMPT = update(_DELIVERIES).where(_DELIVERIES.c.id == bindparam("delivery_id")).values(_OUTCOME)
+_DELIVERED = _OUTCOME_OF_ATTEMPT.values(delivered_at=bindparam("delivered"))  # and when it arrived
 _ATTEMPT_COLUMNS = (
     "delivery_id",
     "attempt_number",
@@ -249,7 +249,7 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
         if changes:
             session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == claim.endpoint_id).values(**changes))
         session.execute(
-            _FAILED if delivered_at is None else _DELIVERED,
+            _OUTCOME_OF_ATTEMPT if delivered_at is None else _DELIVERED,
             {
                 "delivery_id": claim.delivery_id,
                 "new_status": status,
