@@ -25,6 +25,7 @@ untouched.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any
 
@@ -141,6 +142,10 @@ def run_worker(settings: Settings, *, burst: bool = False, with_cron: bool = Tru
     if cron is not None:
         cron.start()
     log.info("worker.started", name=worker.name, queues=[q.name for q in worker.queues])
+    # What is built by now (modules, mappers, compiled statements, the connectors) lives as long
+    # as the process: keep it out of the collector's full passes, which every job's allocations
+    # (MIME messages, ORM rows) otherwise trigger again and again.
+    gc.freeze()
     try:
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     finally:
