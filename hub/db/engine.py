@@ -8,6 +8,10 @@ booking overlap check cannot interleave with another writer); writers inside one
 on a lock instead of spinning in SQLite's busy handler. On PostgreSQL writes are ordinary
 transactions; the booking service adds a per-host advisory lock and an exclusion constraint.
 
+``Database.connect()`` and ``Database.begin()`` are the same two without an ORM session: a Core
+connection, for the statements on tables that the worker runs for every job (a session costs a
+statement more than SQLite takes to run it; see ``begin`` for what cannot be written there).
+
 ``await Database.run(fn, ...)`` is how a request handler calls blocking database work: see there
 for which thread runs it.
 """
@@ -25,7 +29,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import msgspec
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.files import private_dir, private_file
@@ -77,7 +81,8 @@ class Database:
             self.write_engine = self.engine
         for engine in {self.engine, self.write_engine}:
             instrument_engine(engine)  # a span per statement when tracing is on
-        self._read_sessions = sessionmaker(self._read_engine(), expire_on_commit=False, autoflush=False)
+        self._reader = self._read_engine()
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}
         event.listen(self._write_sessions, "after_commit", self._after_commit)
@@ -145,6 +150,25 @@ class Database:
         else:
             with self._write_sessions() as session, session.begin():
                 yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection for reads, as ``read`` (on PostgreSQL in autocommit)."""
+        with self._reader.connect() as connection:
+            yield connection
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One write transaction on a Core connection, by the rule of ``write`` (on SQLite the
+        process's write lock and ``BEGIN IMMEDIATE``): committed on success, rolled back on any
+        exception. Outbox rows are not written here: the relay hears of them from a session's
+        commit (``set_commit_hook``), and ``hub.bookings.outbox`` takes a session."""
+        if self.is_sqlite:
+            with self._write_lock, self.write_engine.begin() as connection:
+                yield connection
+        else:
+            with self.write_engine.begin() as connection:
+                yield connection
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

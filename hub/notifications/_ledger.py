@@ -4,8 +4,9 @@ A recipient with a ``sent`` row is never sent that event's message again; a ``fa
 (with the error's code and message) is tried again on the next run and becomes ``sent`` once
 the message goes out. Rows are written right after each send, so a job that dies halfway
 leaves the recipients it served recorded. A row is written by one upsert on its unique
-(outbox event, recipient), not read and then written; the statements are built once (the
-upsert once per dialect) and only their values change.
+(outbox event, recipient), not read and then written, in a Core transaction of its own
+(``Database.begin``); the statements are built once (the upsert once per dialect) and only their
+values change.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -26,10 +28,10 @@ from hub.db.tables import EmailSend
 _SENDS = cast(Table, EmailSend.__table__)
 
 
-_SENT = select(EmailSend.recipient).where(EmailSend.outbox_id == bindparam("outbox_id"), EmailSend.status == "sent")
+_SENT = select(_SENDS.c.recipient).where(_SENDS.c.outbox_id == bindparam("outbox_id"), _SENDS.c.status == "sent")
 
 
-def already_sent(session: Session, outbox_id: str) -> set[str]:
+def already_sent(session: Session | Connection, outbox_id: str) -> set[str]:
     """The recipients the event's message already reached."""
     return set(session.scalars(_SENT, {"outbox_id": outbox_id}))
 
@@ -71,5 +73,5 @@ def record(
         "error": error,
         "sent_at": None if error else now,
     }
-    with db.write() as session:
-        session.execute(_upsert(db.dialect), row)
+    with db.begin() as connection:
+        connection.execute(_upsert(db.dialect), row)

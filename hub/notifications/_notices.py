@@ -28,9 +28,10 @@ the ``booking.updated`` that settles the last of its occurrences' conferences.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import msgspec
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from hub.connectors import BookingNotice, NoticeKind, Recipient
@@ -44,6 +45,26 @@ KINDS: Final[dict[str, NoticeKind]] = {
     "booking.rescheduled": "reschedule",
     "booking.updated": "confirmation",  # only the one that settles the conference
 }
+
+
+class OutboxEvent(msgspec.Struct, frozen=True):
+    """The fields of an outbox row a notice is made of."""
+
+    organization_id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+# Every booking email job reads its event and its host: Core selects on the tables, built once.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_USERS = cast(Table, User.__table__)
+_READ_EVENT = select(*(_OUTBOX.c[name] for name in OutboxEvent.__struct_fields__)).where(
+    _OUTBOX.c.id == bindparam("outbox_id")
+)
+_READ_USER = select(_USERS.c.email, _USERS.c.name).where(_USERS.c.id == bindparam("user_id"))
 
 
 class _Attendee(msgspec.Struct):
@@ -106,9 +127,10 @@ def _superseded(session: Session, booking: BookingPayload) -> bool:
 
 def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice] | None:
     """The event's organization and notice; None for an event that notifies nobody."""
-    message = session.get(OutboxMessage, outbox_id)
-    if message is None:
+    row = session.execute(_READ_EVENT, {"outbox_id": outbox_id}).first()
+    if row is None:
         raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
+    message = OutboxEvent(*row)
     if message.aggregate_type == "booking_series":
         whole = series_notice(session, message)
         return None if whole is None else (message.organization_id, whole)
@@ -150,7 +172,7 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
 
 
 def _settled_series(
-    session: Session, message: OutboxMessage, booking: BookingPayload
+    session: Session, message: OutboxEvent, booking: BookingPayload
 ) -> tuple[str, BookingNotice] | None:
     """An occurrence's ``booking.updated``: the series' invitation when it settled the series'
     last pending conference, else nothing."""
@@ -160,7 +182,7 @@ def _settled_series(
 
 
 def _host(session: Session, booking: BookingPayload, host_id: str) -> Recipient:
-    host = session.get(User, host_id)
+    host = session.execute(_READ_USER, {"user_id": host_id}).first()
     if host is None:
         raise PermanentError(f"host {host_id} of {booking.id} does not exist", code="email_host_missing")
     return Recipient(host.email, host.name)

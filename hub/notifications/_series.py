@@ -21,14 +21,28 @@ of series cancels: it grows with every change of the series or of any occurrence
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.connectors import BookingNotice, Moved, NoticeKind, Recipient, RepeatRule, SeriesPart
-from hub.db.tables import Booking, BookingHost, BookingSeries, OutboxMessage, User
+from hub.db.tables import Booking, BookingHost, BookingSeries, User
 from hub.errors import PermanentError
 from hub.times import to_rfc3339_utc
+
+
+class Event(Protocol):
+    """What a series notice reads of its outbox event (a row, or ``_notices.OutboxEvent``)."""
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def aggregate_id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
 
 
 def _planned(series: BookingSeries) -> list[datetime]:
@@ -63,7 +77,7 @@ def _hosts(session: Session, series: BookingSeries, model: Booking) -> list[Reci
 
 
 def _notice(
-    session: Session, row: BookingSeries, bookings: list[Booking], message: OutboxMessage, **fields: object
+    session: Session, row: BookingSeries, bookings: list[Booking], message: Event, **fields: object
 ) -> BookingNotice:
     model = bookings[0]
     host, *co_hosts = _hosts(session, row, model)
@@ -81,7 +95,7 @@ def _notice(
     return BookingNotice(**values)  # type: ignore[arg-type]
 
 
-def series_notice(session: Session, message: OutboxMessage) -> BookingNotice | None:
+def series_notice(session: Session, message: Event) -> BookingNotice | None:
     """The notice of a ``booking_series.*`` event: the whole series as it is now. A series whose
     occurrences have conferences is announced by the settle that completes them
     (``settled_notice``), not by its ``booking_series.created``; nor does a later series event
@@ -95,7 +109,7 @@ def series_notice(session: Session, message: OutboxMessage) -> BookingNotice | N
     return _whole(session, series, bookings, message)
 
 
-def settled_notice(session: Session, message: OutboxMessage, booking: Booking) -> BookingNotice | None:
+def settled_notice(session: Session, message: Event, booking: Booking) -> BookingNotice | None:
     """The series' one invitation, sent by the ``booking.updated`` that settled its last pending
     conference (marked ``completes_series`` when it settled); None for any other settle."""
     if booking.series_id is None or not (booking.conferencing or {}).get("completes_series"):
@@ -128,9 +142,7 @@ def series_links(
     return common, overrides
 
 
-def _whole(
-    session: Session, series: BookingSeries, bookings: list[Booking], message: OutboxMessage
-) -> BookingNotice | None:
+def _whole(session: Session, series: BookingSeries, bookings: list[Booking], message: Event) -> BookingNotice | None:
     planned, length = _planned(series), timedelta(seconds=series.duration_seconds)
     rule = series.recurrence
     weekdays = tuple(rule.get("weekdays") or ())

@@ -1,21 +1,26 @@
-"""``Database.run``: which thread runs a request's database work; and what a ``read`` session
-opens on the server (hub.db.engine)."""
+"""``Database.run``: which thread runs a request's database work; what a ``read`` session opens
+on the server; and the Core connections ``connect`` and ``begin`` (hub.db.engine)."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import anyio
+import pytest
 import structlog
 from psycopg.pq import TransactionStatus
-from sqlalchemy import select
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
+from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import ApiKey
+from hub.db.tables import ApiKey, Organization
+from hub.ids import new_id
 
 
 def _thread_and_answer(db: Database, value: int, *, plus: int) -> tuple[int, int]:
@@ -61,9 +66,10 @@ def test_the_work_sees_the_request_context_and_runs_in_the_loops_default_executo
         assert thread_name.startswith("the-default")
 
 
-def _in_transaction(db: Database, session: Session) -> bool:
+def _in_transaction(db: Database, session: Session | Connection) -> bool:
     """Whether the driver's connection under ``session`` is inside a transaction now."""
-    driver: Any = session.connection().connection.dbapi_connection
+    connection = session.connection() if isinstance(session, Session) else session
+    driver: Any = connection.connection.dbapi_connection
     if db.is_sqlite:
         return bool(driver.in_transaction)
     return bool(driver.info.transaction_status == TransactionStatus.INTRANS)
@@ -78,3 +84,50 @@ def test_a_read_opens_no_transaction_on_postgresql_and_one_snapshot_on_sqlite(db
     with db.write() as session:  # a write is one transaction on both
         session.execute(select(ApiKey.id).limit(1)).all()
         assert _in_transaction(db, session)
+
+
+def test_a_core_connection_reads_and_writes_as_a_session_does(db: Database) -> None:
+    with db.connect() as connection:
+        connection.execute(select(ApiKey.id).limit(1)).all()
+        assert _in_transaction(db, connection) is db.is_sqlite
+    with db.begin() as connection:
+        connection.execute(select(ApiKey.id).limit(1)).all()
+        assert _in_transaction(db, connection)
+        if db.is_sqlite:  # the file's write lock is taken up front (BEGIN IMMEDIATE)
+            assert not _other_writer_gets_the_lock(db)
+    if db.is_sqlite:
+        assert _other_writer_gets_the_lock(db)
+
+
+def _other_writer_gets_the_lock(db: Database) -> bool:
+    """Whether another connection to the file could start a write transaction right now."""
+    other = sqlite3.connect(str(make_url(db.url).database), timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:  # database is locked
+        return False
+    else:
+        other.execute("ROLLBACK")
+        return True
+    finally:
+        other.close()
+
+
+def test_a_core_write_commits_on_success_and_rolls_back_on_an_exception(db: Database) -> None:
+    organizations = cast(Table, Organization.__table__)
+    kept, dropped = new_id("organization"), new_id("organization")
+    with db.begin() as connection:
+        connection.execute(insert(organizations).values(id=kept, name=kept, created_at=utcnow()))
+
+    def fail_halfway() -> None:
+        with db.begin() as connection:
+            connection.execute(insert(organizations).values(id=dropped, name=dropped, created_at=utcnow()))
+            raise RuntimeError("the caller failed halfway")
+
+    with pytest.raises(RuntimeError):
+        fail_halfway()
+    with db.connect() as connection:
+        found = set(connection.scalars(select(organizations.c.id).where(organizations.c.id.in_([kept, dropped]))))
+    assert found == {kept}
+    with db.begin() as connection:
+        connection.execute(delete(organizations).where(organizations.c.id == kept))
