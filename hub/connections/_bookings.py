@@ -11,8 +11,10 @@ ends at the booking's last time, and a stale job whose state is already there do
 
 A calendar write runs for every booking, so the statements it runs each time are built once, at
 import, with their values bound at execution: building a select with two joins took longer than
-SQLite took to run it. The insert is on the table (the session runs one on a mapped class through
-the ORM's bulk insert, twice the cost).
+SQLite took to run it. The rows read as plain values are read from the tables, and the event's
+row is inserted on a Core connection (``Database.begin``): a session, and a statement on a
+mapped class, cost more than SQLite takes to run it. The calendars and connections are read as
+ORM objects: the provider's credentials are kept on them.
 """
 
 from __future__ import annotations
@@ -49,26 +51,19 @@ class _Booking(msgspec.Struct, frozen=True):
     conferencing: dict[str, Any] | None
 
 
-_BOOKING_COLUMNS = (
-    Booking.id,
-    Booking.status,
-    Booking.host_id,
-    Booking.title,
-    Booking.start_at,
-    Booking.end_at,
-    Booking.timezone,
-    Booking.attendees,
-    Booking.sequence,
-    Booking.conferencing,
+_BOOKINGS = cast(Table, Booking.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_BOOKING_HOSTS = cast(Table, BookingHost.__table__)
+_READ_BOOKING = select(*(_BOOKINGS.c[name] for name in _Booking.__struct_fields__)).where(
+    _BOOKINGS.c.id == bindparam("booking_id")
 )
-
-
-_READ_BOOKING = select(*_BOOKING_COLUMNS).where(Booking.id == bindparam("booking_id"))
-_READ_EVENT = select(OutboxMessage.event_type, OutboxMessage.aggregate_id).where(
-    OutboxMessage.id == bindparam("outbox_id"), OutboxMessage.aggregate_type == "booking"
+_READ_EVENT = select(_OUTBOX.c.event_type, _OUTBOX.c.aggregate_id).where(
+    _OUTBOX.c.id == bindparam("outbox_id"), _OUTBOX.c.aggregate_type == "booking"
 )
 _HOSTS = (
-    select(BookingHost.host_id).where(BookingHost.booking_id == bindparam("booking_id")).order_by(BookingHost.position)
+    select(_BOOKING_HOSTS.c.host_id)
+    .where(_BOOKING_HOSTS.c.booking_id == bindparam("booking_id"))
+    .order_by(_BOOKING_HOSTS.c.position)
 )
 # The booking-target calendars of the hosts (``user_ids``) with no event of the booking yet.
 _UNWRITTEN_TARGETS = (
@@ -206,8 +201,8 @@ def _write(ctx: JobContext, booking: _Booking, todo: list[tuple[Calendar, Connec
             fail(ctx, connection.id, exc)
             event_id, status, error = None, "failed", f"{exc.code}: {exc.message}"
         now = utcnow()
-        with ctx.db.write() as session:
-            session.execute(
+        with ctx.db.begin() as db_connection:
+            db_connection.execute(
                 _INSERT_EVENT,
                 {
                     "booking_id": booking.id,

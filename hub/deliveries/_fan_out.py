@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
 import msgspec
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -121,9 +122,50 @@ def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[
     return found
 
 
+# A fan-out runs for every batch of events: its statements are Core statements on the tables,
+# built once at import with their values bound at execution.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_READ_MESSAGES = select(*(_OUTBOX.c[name] for name in Message.__struct_fields__)).where(
+    _OUTBOX.c.id.in_(bindparam("ids", expanding=True))
+)
+_READ_ENDPOINTS = (
+    select(_ENDPOINTS.c.organization_id, _ENDPOINTS.c.id, _ENDPOINTS.c.events)
+    .where(
+        _ENDPOINTS.c.organization_id.in_(bindparam("organization_ids", expanding=True)),
+        _ENDPOINTS.c.status == "enabled",
+        _ENDPOINTS.c.deleted_at.is_(None),
+    )
+    .order_by(_ENDPOINTS.c.id)
+)
+# (endpoint_id, outbox_id) is the unique index, so this reads only these events' rows
+_UNSENT = (
+    select(_DELIVERIES.c.id, _DELIVERIES.c.outbox_id)
+    .where(
+        _DELIVERIES.c.endpoint_id.in_(bindparam("endpoint_ids", expanding=True)),
+        _DELIVERIES.c.outbox_id.in_(bindparam("outbox_ids", expanding=True)),
+        _DELIVERIES.c.status == "pending",
+        _DELIVERIES.c.attempt_count == 0,
+    )
+    .order_by(_DELIVERIES.c.id)
+)
+
+
+@cache
+def _insert_deliveries(dialect: str) -> Any:
+    """The insert of new deliveries, built once per dialect: an existing (endpoint, event) is
+    left alone, and the events of the rows inserted are returned."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(_DELIVERIES)
+        .on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"])
+        .returning(_DELIVERIES.c.outbox_id)
+    )
+
+
 def _messages(session: Session, ids: list[str]) -> dict[str, Message]:
-    columns = [getattr(OutboxMessage, field) for field in Message.__struct_fields__]
-    rows = session.execute(select(*columns).where(OutboxMessage.id.in_(ids)))
+    rows = session.execute(_READ_MESSAGES, {"ids": ids})
     return {row.id: Message(*row) for row in rows}
 
 
@@ -131,15 +173,7 @@ def _endpoints(session: Session, organization_ids: set[str]) -> dict[str, list[t
     """The enabled endpoints of each organization: ``(endpoint id, subscribed event types)``."""
     if not organization_ids:
         return {}
-    rows = session.execute(
-        select(WebhookEndpoint.organization_id, WebhookEndpoint.id, WebhookEndpoint.events)
-        .where(
-            WebhookEndpoint.organization_id.in_(organization_ids),
-            WebhookEndpoint.status == "enabled",
-            WebhookEndpoint.deleted_at.is_(None),
-        )
-        .order_by(WebhookEndpoint.id)
-    )
+    rows = session.execute(_READ_ENDPOINTS, {"organization_ids": list(organization_ids)})
     found: dict[str, list[tuple[str, list[Any]]]] = {}
     for organization_id, endpoint_id, events in rows:
         found.setdefault(organization_id, []).append((endpoint_id, events or []))
@@ -172,7 +206,6 @@ def _insert(
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
     """Insert the missing deliveries (due now) in one transaction; returns how many were new per
     event, and every never-attempted delivery of these events (new or left by an earlier run)."""
-    insert = postgresql_insert if db.dialect == "postgresql" else sqlite_insert
     now = utcnow()
     rows = [
         {
@@ -195,25 +228,13 @@ def _insert(
     unsent: dict[str, list[str]] = {}
     if not rows:
         return created, unsent
-    table = cast(Table, WebhookDelivery.__table__)  # Core statements: no ORM bookkeeping for rows never loaded
-    statement = (
-        insert(table).on_conflict_do_nothing(index_elements=["endpoint_id", "outbox_id"]).returning(table.c.outbox_id)
-    )
-    with db.write() as session:
+    with db.begin() as connection:
         # one statement, executed for many rows (compiled once, sent in batches)
-        for (outbox_id,) in session.execute(statement, rows):  # rowcount is -1 here on psycopg
+        for (outbox_id,) in connection.execute(_insert_deliveries(db.dialect), rows):  # rowcount is -1 on psycopg
             created[str(outbox_id)] = created.get(str(outbox_id), 0) + 1
-        endpoint_ids = {row["endpoint_id"] for row in rows}
-        # (endpoint_id, outbox_id) is the unique index, so this reads only these events' rows
-        for delivery_id, outbox_id in session.execute(
-            select(WebhookDelivery.id, WebhookDelivery.outbox_id)
-            .where(
-                WebhookDelivery.endpoint_id.in_(endpoint_ids),
-                WebhookDelivery.outbox_id.in_(list(messages)),
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.attempt_count == 0,
-            )
-            .order_by(WebhookDelivery.id)
+        endpoint_ids = list({row["endpoint_id"] for row in rows})
+        for delivery_id, outbox_id in connection.execute(
+            _UNSENT, {"endpoint_ids": endpoint_ids, "outbox_ids": list(messages)}
         ):
             unsent.setdefault(str(outbox_id), []).append(delivery_id)
     return created, unsent

@@ -7,11 +7,12 @@ the lease has run out without a recorded attempt, the execution that claimed it 
 killed worker) and the next job takes the attempt over. So a message is sent at most once per
 attempt, and a lost job costs a delay, never the message.
 
-Claiming and recording run on every attempt, so they are Core statements on the tables (the
-session runs a statement on a mapped class through the ORM's bulk paths, twice the cost), built
-once at import with their values bound at execution: a claim reads the delivery, its endpoint
-and whether its last attempt was recorded in one locked select and writes one update; a record
-locks the delivery and endpoint, updates what changed and inserts the attempt.
+Claiming and recording run on every attempt, so they are Core statements on the tables, run on
+a Core connection (``Database.begin``: a session, and a statement on a mapped class, cost more
+than SQLite takes to run it) and built once at import with their values bound at execution: a
+claim reads the delivery, its endpoint and whether its last attempt was recorded in one locked
+select and writes one update; a record locks the delivery and endpoint, updates what changed
+and inserts the attempt.
 """
 
 from __future__ import annotations
@@ -89,35 +90,34 @@ def next_attempt(session: Session, delivery: WebhookDelivery) -> tuple[int, bool
     return _next(delivery.attempt_count, _recorded(session, delivery), delivery.next_attempt_at)
 
 
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
+_ATTEMPTS = cast(Table, WebhookAttempt.__table__)
 # What a claim reads, in one statement: the delivery (locked), its endpoint, and whether its
 # latest claimed attempt was recorded.
 _CLAIM_READ = (
     select(
-        WebhookDelivery.status,
-        WebhookDelivery.endpoint_id,
-        WebhookDelivery.attempt_count,
-        WebhookDelivery.next_attempt_at,
-        WebhookDelivery.trace_id,
-        WebhookDelivery.body,
-        WebhookDelivery.context,
-        WebhookEndpoint.url,
-        WebhookEndpoint.secret_ciphertext,
-        WebhookEndpoint.status,
-        WebhookEndpoint.deleted_at,
-        (WebhookDelivery.attempt_count == 0)
+        _DELIVERIES.c.status,
+        _DELIVERIES.c.endpoint_id,
+        _DELIVERIES.c.attempt_count,
+        _DELIVERIES.c.next_attempt_at,
+        _DELIVERIES.c.trace_id,
+        _DELIVERIES.c.body,
+        _DELIVERIES.c.context,
+        _ENDPOINTS.c.url,
+        _ENDPOINTS.c.secret_ciphertext,
+        _ENDPOINTS.c.status,
+        _ENDPOINTS.c.deleted_at,
+        (_DELIVERIES.c.attempt_count == 0)
         | exists().where(
-            WebhookAttempt.delivery_id == WebhookDelivery.id,
-            WebhookAttempt.attempt_number == WebhookDelivery.attempt_count,
+            _ATTEMPTS.c.delivery_id == _DELIVERIES.c.id,
+            _ATTEMPTS.c.attempt_number == _DELIVERIES.c.attempt_count,
         ),
     )
-    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-    .where(WebhookDelivery.id == bindparam("delivery_id"))
-    .with_for_update(of=WebhookDelivery)
+    .join(_ENDPOINTS, _ENDPOINTS.c.id == _DELIVERIES.c.endpoint_id)
+    .where(_DELIVERIES.c.id == bindparam("delivery_id"))
+    .with_for_update(of=_DELIVERIES)
 )
-
-
-_DELIVERIES = cast(Table, WebhookDelivery.__table__)
-_ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
 _TAKE = (
     update(_DELIVERIES)
     .where(_DELIVERIES.c.id == bindparam("delivery_id"))
@@ -127,8 +127,8 @@ _TAKE = (
 
 def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: timedelta) -> Claim | dict[str, object]:
     """Take attempt ``attempt_number`` (or whichever is next) of a pending delivery, or say why not."""
-    with db.write() as session:
-        row = session.execute(_CLAIM_READ, {"delivery_id": delivery_id}).first()
+    with db.begin() as connection:
+        row = connection.execute(_CLAIM_READ, {"delivery_id": delivery_id}).first()
         if row is None:
             raise SkippableError(f"webhook delivery {delivery_id} does not exist", code="delivery_missing")
         status, endpoint_id, attempt_count, lease_ends, trace_id, body, context = row[:7]
@@ -137,9 +137,9 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
             return {"outcome": f"already_{status}"}
         if deleted_at is not None or endpoint_status != "enabled":
             state = "deleted" if deleted_at is not None else "disabled"
-            session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id)
+            connection.execute(
+                update(_DELIVERIES)
+                .where(_DELIVERIES.c.id == delivery_id)
                 .values(
                     status="failed",
                     next_attempt_at=None,
@@ -153,7 +153,7 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
             return {"outcome": "stale", "attempt": attempt_number, "next_attempt": number}
         if in_flight:
             return {"outcome": "in_flight", "attempt": number}
-        session.execute(
+        connection.execute(
             _TAKE,
             {
                 "delivery_id": delivery_id,
@@ -175,10 +175,10 @@ def claim(db: Database, delivery_id: str, attempt_number: int | None, lease: tim
 
 def release(db: Database, claim: Claim) -> None:
     """End a claim whose job crashed before recording, so the next job may take the attempt now."""
-    with db.write() as session:
-        session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == claim.delivery_id, WebhookDelivery.attempt_count == claim.number)
+    with db.begin() as connection:
+        connection.execute(
+            update(_DELIVERIES)
+            .where(_DELIVERIES.c.id == claim.delivery_id, _DELIVERIES.c.attempt_count == claim.number)
             .values(next_attempt_at=utcnow())
         )
 
@@ -208,9 +208,7 @@ _ATTEMPT_COLUMNS = (
     "next_attempt_at",
     "trace_id",
 )
-_INSERT_ATTEMPT = insert(cast(Table, WebhookAttempt.__table__)).values(
-    {name: bindparam(name) for name in _ATTEMPT_COLUMNS}
-)
+_INSERT_ATTEMPT = insert(_ATTEMPTS).values({name: bindparam(name) for name in _ATTEMPT_COLUMNS})
 
 
 def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tuple[str, datetime | None]:
@@ -220,11 +218,11 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
     failure disabled the endpoint: 410 Gone, or failing for longer than the limit); ``failed``
     (no attempt left, or the endpoint is no longer enabled).
     """
-    with db.write() as session:
+    with db.begin() as connection:
         now = utcnow()
         if not db.is_sqlite:  # SQLite's write transaction already excludes every other writer
-            session.execute(_LOCK_DELIVERY, {"delivery_id": claim.delivery_id})
-        endpoint = session.execute(_LOCK_ENDPOINT, {"endpoint_id": claim.endpoint_id}).one()
+            connection.execute(_LOCK_DELIVERY, {"delivery_id": claim.delivery_id})
+        endpoint = connection.execute(_LOCK_ENDPOINT, {"endpoint_id": claim.endpoint_id}).one()
         endpoint_status, failing_since, deleted_at = endpoint
         changes: dict[str, Any] = {}
         next_at: datetime | None = None
@@ -247,8 +245,8 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
                 result, next_at = "retrying", now + policy.delay_after(claim.number, outcome)
             status = "pending" if next_at is not None else "failed"
         if changes:
-            session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == claim.endpoint_id).values(**changes))
-        session.execute(
+            connection.execute(update(_ENDPOINTS).where(_ENDPOINTS.c.id == claim.endpoint_id).values(**changes))
+        connection.execute(
             _OUTCOME_OF_ATTEMPT if delivered_at is None else _DELIVERED,
             {
                 "delivery_id": claim.delivery_id,
@@ -259,7 +257,7 @@ def record(db: Database, claim: Claim, outcome: Outcome, policy: Policy) -> tupl
                 "delivered": delivered_at,
             },
         )
-        session.execute(
+        connection.execute(
             _INSERT_ATTEMPT,
             {
                 "delivery_id": claim.delivery_id,

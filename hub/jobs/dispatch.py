@@ -136,8 +136,8 @@ _MARK_DISPATCHED = (
 def _mark_dispatched(ctx: JobContext, ids: list[str]) -> None:
     """Once the consumers are queued the sweeper may leave the rows alone. (If this write
     fails the job is retried; enqueueing the consumers again adds nothing: their job ids.)"""
-    with ctx.db.write() as session:
-        session.execute(_MARK_DISPATCHED, {"ids": ids, "now": utcnow()})
+    with ctx.db.begin() as connection:
+        connection.execute(_MARK_DISPATCHED, {"ids": ids, "now": utcnow()})
 
 
 @hub_job("outbox.dispatch")
