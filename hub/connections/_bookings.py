@@ -95,18 +95,35 @@ _INSERT_EVENT = insert(cast(Table, BookingEvent.__table__)).values(
         )
     }
 )
-# The booking's written events older than ``sequence`` (or lowered by ``_update``), with their
-# calendars and connections.
+# The booking's written events older than ``sequence`` (or lowered by ``_update``): their ids,
+# read from the tables (most calendar writes find none), then, when there are any, the rows
+# with their calendars and connections, still meeting the same conditions (on PostgreSQL the
+# second statement reads a later snapshot).
+_EVENTS = cast(Table, BookingEvent.__table__)
+_CALENDARS = cast(Table, Calendar.__table__)
+_CONNECTIONS = cast(Table, Connection.__table__)
+_STALE_IDS = (
+    select(_EVENTS.c.id)
+    .join(_CALENDARS, _CALENDARS.c.id == _EVENTS.c.calendar_id)
+    .join(_CONNECTIONS, _CONNECTIONS.c.id == _CALENDARS.c.connection_id)
+    .where(
+        _EVENTS.c.booking_id == bindparam("booking_id"),
+        _EVENTS.c.status == "written",
+        _EVENTS.c.sequence < bindparam("sequence"),
+        _CONNECTIONS.c.status != "revoked",
+    )
+)
 _STALE_ROWS = (
     select(BookingEvent, Calendar, Connection)
     .join(Calendar, Calendar.id == BookingEvent.calendar_id)
     .join(Connection, Connection.id == Calendar.connection_id)
     .where(
-        BookingEvent.booking_id == bindparam("booking_id"),
+        BookingEvent.id.in_(bindparam("ids", expanding=True)),
         BookingEvent.status == "written",
         BookingEvent.sequence < bindparam("sequence"),
         Connection.status != "revoked",
     )
+    .order_by(BookingEvent.id)
 )
 
 
@@ -278,7 +295,10 @@ def _bring_up_to_date(ctx: JobContext, booking_id: str, *, after_write: bool = F
 def _stale_rows(session: Session, booking: _Booking) -> list[Any]:
     """The booking's written events whose version is older than the booking's (or that a job
     may have overwritten with an older state: ``forced`` rows, see ``_update``)."""
-    return list(session.execute(_STALE_ROWS, {"booking_id": booking.id, "sequence": booking.sequence}))
+    ids = list(session.scalars(_STALE_IDS, {"booking_id": booking.id, "sequence": booking.sequence}))
+    if not ids:
+        return []
+    return list(session.execute(_STALE_ROWS, {"ids": ids, "sequence": booking.sequence}))
 
 
 def _update(
