@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 import msgspec
 import structlog
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.db.tables import OutboxMessage
 from hub.ids import new_id
 
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 # Built once: a Core insert executed with a row of values, no ORM object to track and flush.
-_INSERT = insert(cast(Table, OutboxMessage.__table__))
+_INSERT = insert(_OUTBOX)
+
+
+class Event(msgspec.Struct, frozen=True):
+    """An outbox row as its consumers read it (``read``: a Core select, no ORM object)."""
+
+    id: str
+    organization_id: str
+    event_type: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    context: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """What the consumer jobs carry: the request id of whoever caused the event."""
+        return {k: v for k, v in (self.context or {}).items() if k == "request_id"}
+
+
+_READ = select(*(_OUTBOX.c[name] for name in Event.__struct_fields__)).where(
+    _OUTBOX.c.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def read(session: Session, ids: list[str]) -> dict[str, Event]:
+    """The outbox rows of ``ids`` that exist, by id."""
+    return {row.id: Event(*row) for row in session.execute(_READ, {"ids": ids})}
 
 
 def emit(

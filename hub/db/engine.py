@@ -8,9 +8,9 @@ booking overlap check cannot interleave with another writer); writers inside one
 on a lock instead of spinning in SQLite's busy handler. On PostgreSQL writes are ordinary
 transactions; the booking service adds a per-host advisory lock and an exclusion constraint.
 
-``Database.connect()`` and ``Database.begin()`` are the same two without an ORM session: a Core
-connection, for the statements on tables that the worker runs for every job (a session costs a
-statement more than SQLite takes to run it; see ``begin`` for what cannot be written there).
+``Database.begin()`` is ``write`` without an ORM session: a Core connection, for the statements
+on tables that the worker runs for every job (a session costs a statement more than SQLite takes
+to run it; see ``begin`` for what cannot be written there).
 
 ``await Database.run(fn, ...)`` is how a request handler calls blocking database work: see there
 for which thread runs it.
@@ -81,8 +81,7 @@ class Database:
             self.write_engine = self.engine
         for engine in {self.engine, self.write_engine}:
             instrument_engine(engine)  # a span per statement when tracing is on
-        self._reader = self._read_engine()
-        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False, autoflush=False)
+        self._read_sessions = sessionmaker(self._read_engine(), expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}
         event.listen(self._write_sessions, "after_commit", self._after_commit)
@@ -150,12 +149,6 @@ class Database:
         else:
             with self._write_sessions() as session, session.begin():
                 yield session
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        """A Core connection for reads, as ``read`` (on PostgreSQL in autocommit)."""
-        with self._reader.connect() as connection:
-            yield connection
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -29,10 +29,11 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from hub.bookings import outbox
 from hub.bookings.service import to_out
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import Booking, OutboxMessage, WebhookDelivery, WebhookEndpoint
+from hub.db.tables import Booking, WebhookDelivery, WebhookEndpoint
 from hub.ids import new_id
 from hub.observability import propagation
 from hub.observability.tracing import tracer
@@ -44,24 +45,6 @@ class _Event(msgspec.Struct):
     type: str
     timestamp: datetime
     data: dict[str, Any]
-
-
-class Message(msgspec.Struct, frozen=True):
-    """The fields of an outbox row the fan-out reads."""
-
-    id: str
-    organization_id: str
-    event_type: str
-    aggregate_type: str
-    aggregate_id: str
-    payload: dict[str, Any]
-    context: dict[str, Any]
-    created_at: datetime
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        """What the deliveries carry into their jobs: the request id of whoever caused the event."""
-        return {k: v for k, v in (self.context or {}).items() if k == "request_id"}
 
 
 class FannedOut(msgspec.Struct, frozen=True):
@@ -85,7 +68,7 @@ def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[
         return []
     ids = [outbox_id for outbox_id, _ in events]
     with db.read() as session:
-        messages = _messages(session, ids)
+        messages = outbox.read(session, ids)
         endpoints = _endpoints(session, {m.organization_id for m in messages.values()})
         bodies = {m.id: _body(session, m) for m in messages.values()}
     subscribed = {
@@ -124,12 +107,8 @@ def fan_out(db: Database, events: Sequence[tuple[str, dict[str, Any]]]) -> list[
 
 # A fan-out runs for every batch of events: its statements are Core statements on the tables,
 # built once at import with their values bound at execution.
-_OUTBOX = cast(Table, OutboxMessage.__table__)
 _ENDPOINTS = cast(Table, WebhookEndpoint.__table__)
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
-_READ_MESSAGES = select(*(_OUTBOX.c[name] for name in Message.__struct_fields__)).where(
-    _OUTBOX.c.id.in_(bindparam("ids", expanding=True))
-)
 _READ_ENDPOINTS = (
     select(_ENDPOINTS.c.organization_id, _ENDPOINTS.c.id, _ENDPOINTS.c.events)
     .where(
@@ -164,11 +143,6 @@ def _insert_deliveries(dialect: str) -> Any:
     )
 
 
-def _messages(session: Session, ids: list[str]) -> dict[str, Message]:
-    rows = session.execute(_READ_MESSAGES, {"ids": ids})
-    return {row.id: Message(*row) for row in rows}
-
-
 def _endpoints(session: Session, organization_ids: set[str]) -> dict[str, list[tuple[str, list[Any]]]]:
     """The enabled endpoints of each organization: ``(endpoint id, subscribed event types)``."""
     if not organization_ids:
@@ -180,13 +154,13 @@ def _endpoints(session: Session, organization_ids: set[str]) -> dict[str, list[t
     return found
 
 
-def _body(session: Session, message: Message) -> bytes:
+def _body(session: Session, message: outbox.Event) -> bytes:
     return msgspec.json.encode(
         _Event(type=message.event_type, timestamp=message.created_at, data=_data(session, message))
     )
 
 
-def _data(session: Session, message: Message) -> Any:
+def _data(session: Session, message: outbox.Event) -> Any:
     """The event's ``data``: the payload (without the keys only Hub's consumers read), except for
     ``booking.rescheduled``, whose data is the booking as it is now (its last time,
     ``reschedule_count`` telling the versions apart), so a client that reads the deliveries of
@@ -202,7 +176,7 @@ def _data(session: Session, message: Message) -> Any:
 
 
 def _insert(
-    db: Database, messages: dict[str, Message], subscribed: dict[str, list[str]], bodies: dict[str, bytes]
+    db: Database, messages: dict[str, outbox.Event], subscribed: dict[str, list[str]], bodies: dict[str, bytes]
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
     """Insert the missing deliveries (due now) in one transaction; returns how many were new per
     event, and every never-attempted delivery of these events (new or left by an earlier run)."""

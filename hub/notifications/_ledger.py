@@ -17,7 +17,6 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -31,7 +30,7 @@ _SENDS = cast(Table, EmailSend.__table__)
 _SENT = select(_SENDS.c.recipient).where(_SENDS.c.outbox_id == bindparam("outbox_id"), _SENDS.c.status == "sent")
 
 
-def already_sent(session: Session | Connection, outbox_id: str) -> set[str]:
+def already_sent(session: Session, outbox_id: str) -> set[str]:
     """The recipients the event's message already reached."""
     return set(session.scalars(_SENT, {"outbox_id": outbox_id}))
 

@@ -34,8 +34,9 @@ import msgspec
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from hub.bookings import outbox
 from hub.connectors import BookingNotice, NoticeKind, Recipient
-from hub.db.tables import Booking, OutboxMessage, User
+from hub.db.tables import Booking, User
 from hub.errors import PermanentError, SkippableError
 from hub.notifications._series import occurrence_notice, series_notice, settled_notice
 
@@ -47,23 +48,8 @@ KINDS: Final[dict[str, NoticeKind]] = {
 }
 
 
-class OutboxEvent(msgspec.Struct, frozen=True):
-    """The fields of an outbox row a notice is made of."""
-
-    organization_id: str
-    event_type: str
-    aggregate_type: str
-    aggregate_id: str
-    payload: dict[str, Any]
-    created_at: datetime
-
-
-# Every booking email job reads its event and its host: Core selects on the tables, built once.
-_OUTBOX = cast(Table, OutboxMessage.__table__)
+# Every booking email job reads its host: a Core select on the table, built once.
 _USERS = cast(Table, User.__table__)
-_READ_EVENT = select(*(_OUTBOX.c[name] for name in OutboxEvent.__struct_fields__)).where(
-    _OUTBOX.c.id == bindparam("outbox_id")
-)
 _READ_USER = select(_USERS.c.email, _USERS.c.name).where(_USERS.c.id == bindparam("user_id"))
 
 
@@ -127,10 +113,9 @@ def _superseded(session: Session, booking: BookingPayload) -> bool:
 
 def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice] | None:
     """The event's organization and notice; None for an event that notifies nobody."""
-    row = session.execute(_READ_EVENT, {"outbox_id": outbox_id}).first()
-    if row is None:
+    message = outbox.read(session, [outbox_id]).get(outbox_id)
+    if message is None:
         raise SkippableError(f"outbox row {outbox_id} does not exist", code="outbox_missing")
-    message = OutboxEvent(*row)
     if message.aggregate_type == "booking_series":
         whole = series_notice(session, message)
         return None if whole is None else (message.organization_id, whole)
@@ -172,7 +157,7 @@ def booking_notice(session: Session, outbox_id: str) -> tuple[str, BookingNotice
 
 
 def _settled_series(
-    session: Session, message: OutboxEvent, booking: BookingPayload
+    session: Session, message: outbox.Event, booking: BookingPayload
 ) -> tuple[str, BookingNotice] | None:
     """An occurrence's ``booking.updated``: the series' invitation when it settled the series'
     last pending conference, else nothing."""

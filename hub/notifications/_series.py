@@ -33,7 +33,7 @@ from hub.times import to_rfc3339_utc
 
 
 class Event(Protocol):
-    """What a series notice reads of its outbox event (a row, or ``_notices.OutboxEvent``)."""
+    """What a series notice reads of its outbox event (a row, or ``hub.bookings.outbox.Event``)."""
 
     @property
     def event_type(self) -> str: ...

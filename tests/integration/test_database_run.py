@@ -1,5 +1,5 @@
 """``Database.run``: which thread runs a request's database work; what a ``read`` session opens
-on the server; and the Core connections ``connect`` and ``begin`` (hub.db.engine)."""
+on the server; and the Core write transaction ``begin`` (hub.db.engine)."""
 
 from __future__ import annotations
 
@@ -86,10 +86,7 @@ def test_a_read_opens_no_transaction_on_postgresql_and_one_snapshot_on_sqlite(db
         assert _in_transaction(db, session)
 
 
-def test_a_core_connection_reads_and_writes_as_a_session_does(db: Database) -> None:
-    with db.connect() as connection:
-        connection.execute(select(ApiKey.id).limit(1)).all()
-        assert _in_transaction(db, connection) is db.is_sqlite
+def test_a_core_write_is_one_transaction_taking_the_write_lock_up_front(db: Database) -> None:
     with db.begin() as connection:
         connection.execute(select(ApiKey.id).limit(1)).all()
         assert _in_transaction(db, connection)
@@ -126,8 +123,8 @@ def test_a_core_write_commits_on_success_and_rolls_back_on_an_exception(db: Data
 
     with pytest.raises(RuntimeError):
         fail_halfway()
-    with db.connect() as connection:
-        found = set(connection.scalars(select(organizations.c.id).where(organizations.c.id.in_([kept, dropped]))))
+    with db.read() as session:
+        found = set(session.scalars(select(organizations.c.id).where(organizations.c.id.in_([kept, dropped]))))
     assert found == {kept}
     with db.begin() as connection:
         connection.execute(delete(organizations).where(organizations.c.id == kept))
