@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import ColumnElement, String, Table, bindparam, literal_column, null, select, type_coerce, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    String,
+    Table,
+    bindparam,
+    literal_column,
+    null,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.engine import Connection as SQLConnection
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
@@ -63,56 +75,74 @@ def _in_window(table: Table, host: ColumnElement[str]) -> tuple[ColumnElement[bo
     )
 
 
-# One query for every source (a UNION ALL: one statement per busy lookup), over a list of hosts
-# (``host_ids``, expanding), answering the host of every row: it serves one host or a whole team.
-# Each row is (host, source, ref, start, end, expires_at, calendar_id, item) as in ``BusyBlock``.
-_BUSY = union_all(
-    select(
-        _hosting.c.host_id,
-        literal_column("'booking'", String),
-        _hosting.c.booking_id,
-        *_times(_hosting),
-        _NO_TIME,
-        _NO_TEXT,
-        _NO_TEXT,
-    ).where(*_in_window(_hosting, _hosting.c.host_id), _hosting.c.status == "confirmed"),
-    # Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so
-    # a hold stops blocking the moment it expires whether or not the tidy job has marked it.
-    # A hold blocks each of its hosts (``hold_hosts``).
-    select(
-        _hold_hosts.c.host_id,
-        literal_column("'hold'", String),
-        _holds.c.id,
-        *_times(_holds),
-        _holds.c.expires_at,
-        _NO_TEXT,
-        _NO_TEXT,
+def _busy_union(*, details: bool) -> CompoundSelect[*tuple[Any, ...]]:
+    """One query for every source (a UNION ALL: one statement per busy lookup), over a list of
+    hosts (``host_ids``, expanding), answering the host of every row: it serves one host or a
+    whole team. Each row is (host, start, end), and with ``details`` then (source, ref,
+    expires_at, calendar_id, item) as in ``BusyBlock``."""
+
+    def row(host: ColumnElement[str], times: Table, *extra: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
+        return (host, *_times(times), *(extra if details else ()))
+
+    return union_all(
+        select(
+            *row(
+                _hosting.c.host_id,
+                _hosting,
+                literal_column("'booking'", String),
+                _hosting.c.booking_id,
+                _NO_TIME,
+                _NO_TEXT,
+                _NO_TEXT,
+            )
+        ).where(*_in_window(_hosting, _hosting.c.host_id), _hosting.c.status == "confirmed"),
+        # Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so
+        # a hold stops blocking the moment it expires whether or not the tidy job has marked it.
+        # A hold blocks each of its hosts (``hold_hosts``).
+        select(
+            *row(
+                _hold_hosts.c.host_id,
+                _holds,
+                literal_column("'hold'", String),
+                _holds.c.id,
+                _holds.c.expires_at,
+                _NO_TEXT,
+                _NO_TEXT,
+            )
+        )
+        .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
+        .where(
+            *_in_window(_holds, _hold_hosts.c.host_id),
+            _holds.c.status == "active",
+            _holds.c.expires_at > bindparam("now"),
+        ),
+        # Events of the busy-source calendars of connections that are not unlinked.
+        select(
+            *row(
+                _events.c.user_id,
+                _events,
+                _connections.c.provider,
+                _events.c.provider_event_id,
+                _NO_TIME,
+                _events.c.calendar_id,
+                _events.c.item,
+            )
+        )
+        .join(_calendars, _calendars.c.id == _events.c.calendar_id)
+        .join(_connections, _connections.c.id == _calendars.c.connection_id)
+        .where(
+            *_in_window(_events, _events.c.user_id),
+            _calendars.c.busy_source.is_(True),
+            _calendars.c.removed_at.is_(None),
+            _connections.c.status != "revoked",
+        ),
     )
-    .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
-    .where(
-        *_in_window(_holds, _hold_hosts.c.host_id),
-        _holds.c.status == "active",
-        _holds.c.expires_at > bindparam("now"),
-    ),
-    # Events of the busy-source calendars of connections that are not unlinked.
-    select(
-        _events.c.user_id,
-        _connections.c.provider,
-        _events.c.provider_event_id,
-        *_times(_events),
-        _NO_TIME,
-        _events.c.calendar_id,
-        _events.c.item,
-    )
-    .join(_calendars, _calendars.c.id == _events.c.calendar_id)
-    .join(_connections, _connections.c.id == _calendars.c.connection_id)
-    .where(
-        *_in_window(_events, _events.c.user_id),
-        _calendars.c.busy_source.is_(True),
-        _calendars.c.removed_at.is_(None),
-        _connections.c.status != "revoked",
-    ),
-)
+
+
+_BUSY = _busy_union(details=True)
+# Only the times, for availability: it needs nothing else of a block, and reading fewer columns
+# (none decoded) is a good part of what an availability request costs.
+_BUSY_TIMES = _busy_union(details=False)
 _booking_events = cast(Table, BookingEvent.__table__)
 _WRITTEN = select(_booking_events.c.calendar_id, _booking_events.c.provider_event_id).where(
     _booking_events.c.booking_id == bindparam("booking_id"), _booking_events.c.status == "written"
@@ -126,20 +156,21 @@ def busy_blocks(
     live at ``now`` (default: the clock's now), and events of busy-source calendars of the
     host's connections that are not unlinked (a connection needing reauthorization still
     contributes what it last synced)."""
-    return busy_blocks_for(session, [host_id], start, end, now=now)[host_id]
+    parameters = {"host_ids": [host_id], "start": start, "end": end, "now": now or utcnow()}
+    return [BusyBlock(*row[1:]) for row in session.execute(_BUSY, parameters)]
 
 
-def busy_blocks_for(
-    session: Session, host_ids: Sequence[str], start: datetime, end: datetime, *, now: datetime | None = None
-) -> dict[str, list[BusyBlock]]:
-    """``busy_blocks`` of several hosts at once, in one query: every host of ``host_ids`` maps
-    to its blocks (an empty list for a host with none)."""
+def busy_times_for(
+    connection: Session | SQLConnection, host_ids: Sequence[str], start: datetime, end: datetime, *, now: datetime
+) -> dict[str, list[tuple[int, int]]]:
+    """The times of ``busy_blocks`` of several hosts at once, in one query, as ``(start, end)``
+    epoch seconds: every host of ``host_ids`` maps to its blocks' times (an empty list for a
+    host with none)."""
     hosts = list(dict.fromkeys(host_ids))
-    blocks: dict[str, list[BusyBlock]] = {host_id: [] for host_id in hosts}
-    parameters = {"host_ids": hosts, "start": start, "end": end, "now": now or utcnow()}
-    for host_id, source, ref, s, e, expires_at, calendar_id, item in session.execute(_BUSY, parameters).all():
-        blocks[host_id].append(BusyBlock(s, e, source, ref, expires_at, calendar_id, item))
-    return blocks
+    times: dict[str, list[tuple[int, int]]] = {host_id: [] for host_id in hosts}
+    for host_id, s, e in connection.execute(_BUSY_TIMES, {"host_ids": hosts, "start": start, "end": end, "now": now}):
+        times[host_id].append((s, e))
+    return times
 
 
 def own_blocks_removed(session: Session, blocks: list[BusyBlock], booking_id: str) -> list[BusyBlock]:

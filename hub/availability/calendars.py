@@ -24,6 +24,7 @@ from typing import Any, Literal, cast
 
 import msgspec
 from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy.engine import Connection as SQLConnection
 from sqlalchemy.orm import Session
 
 from hub.db.tables import Calendar, Connection, PushChannel
@@ -95,7 +96,7 @@ _UNPUSHED = (
 
 
 def calendar_health(
-    session: Session, organization_id: str, user_ids: Sequence[str], now: datetime
+    session: Session | SQLConnection, organization_id: str, user_ids: Sequence[str], now: datetime
 ) -> tuple[list[CalendarHealth], list[AvailabilityWarning]]:
     """The linked connections of ``user_ids`` (in that order of users, then oldest link first)
     and the warnings about them, judged at ``now``."""

@@ -12,7 +12,7 @@ in Berlin is read as 03:30 CEST), and a range ending at ``24:00`` ends at the ne
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -213,7 +213,14 @@ def _free_runs(
     earliest: int | None,
 ) -> list[tuple[int, int, int]]:
     """Free runs ``(window_start, free_from, free_to)``, sorted: each the free part of one working
-    window inside ``[max(start, earliest), end)`` between busy blocks widened by ``buffer``."""
+    window inside ``[max(start, earliest), end)`` between busy blocks widened by ``buffer``.
+
+    The merged blocks are sorted and disjoint, so within one window the free time is the gaps
+    between the blocks that reach into it: from the window's start (or the end of the block
+    before) to the start of each block, and from the last block's end to the window's end. The
+    gaps are built list by list rather than block by block (a busy calendar has a block per
+    meeting); a gap that the window's edges make empty is left out.
+    """
     lower = start if earliest is None else max(start, earliest)
     windows = working_windows(hours, tz, lower, end)
     if not windows:
@@ -221,21 +228,15 @@ def _free_runs(
     low, high = lower - buffer, end + buffer
     relevant = [block for block in busy if block[0] < high and block[1] > low]
     busy_starts, busy_ends, start_offset, end_offset = _merged(relevant, buffer, base=start)
-    count = len(busy_starts)
     runs: list[tuple[int, int, int]] = []
     for window_start, window_end in windows:
-        free_from = max(window_start, lower)
-        until = min(window_end, end)
-        index = bisect_right(busy_ends, free_from - end_offset)
-        while free_from < until:
-            next_busy = busy_starts[index] + start_offset if index < count else until
-            free_to = min(next_busy, until)
-            if free_to > free_from:
-                runs.append((window_start, free_from, free_to))
-            if free_to >= until:
-                break
-            free_from = max(free_from, busy_ends[index] + end_offset)
-            index += 1
+        free_from, until = max(window_start, lower), min(window_end, end)
+        # the blocks ending after free_from and starting before until: [first, last)
+        first = bisect_right(busy_ends, free_from - end_offset)
+        last = bisect_left(busy_starts, until - start_offset, first)
+        froms = [free_from, *map(add, busy_ends[first:last], repeat(end_offset))]
+        tos = [*map(add, busy_starts[first:last], repeat(start_offset)), until]
+        runs += [(window_start, f, t) for f, t in zip(froms, tos, strict=True) if f < t]
     return runs
 
 
@@ -259,12 +260,11 @@ def free_slots(
     """
     if duration <= 0 or step <= 0:
         raise ValueError("duration and step must be positive")
-    slots: list[tuple[int, int]] = []
+    starts: list[int] = []
     for window_start, free_from, free_to in _free_runs(hours, tz, start, end, busy, buffer, earliest):
-        if free_to - free_from >= duration:
-            first = window_start + -(-(free_from - window_start) // step) * step
-            slots.extend((s, s + duration) for s in range(first, free_to - duration + 1, step))
-    return slots
+        first = window_start + -(-(free_from - window_start) // step) * step
+        starts += range(first, free_to - duration + 1, step)
+    return [(s, s + duration) for s in starts]
 
 
 def free_intervals(

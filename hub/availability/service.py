@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from hub.auth.principal import Principal
-from hub.availability.busy import BusyBlock, busy_blocks_for, epoch, from_epoch
+from hub.availability.busy import busy_times_for, epoch, from_epoch
 from hub.availability.calendars import AvailabilityWarning, CalendarHealth, calendar_health
 from hub.availability.engine import WorkingRange, free_intervals, free_slots, parse_working_hours, team_slots
 from hub.clock import utcnow
@@ -67,8 +67,8 @@ def availability(
         # silently ignored and a negative step answered 500.
         raise FieldError("interval_minutes", f"must be {MIN_STEP_MINUTES} to {MAX_STEP_MINUTES} minutes")
     now = utcnow()
-    with db.read() as session:
-        users = load_profiles(session, principal.organization_id, ids)
+    with db.connect() as connection:
+        users = load_profiles(connection, principal.organization_id, ids)
         view_zone = load_zone(timezone) if timezone else ZoneInfo(users[0].timezone)
         window_start = parse_instant(start, field="start", zone=view_zone)
         window_end = parse_instant(end, field="end", zone=view_zone)
@@ -77,15 +77,18 @@ def availability(
         if window_end - window_start > MAX_WINDOW:
             raise FieldError("end", "the window may span at most 62 days")
         widest = timedelta(minutes=max(user.buffer_minutes for user in users))
-        busy = busy_blocks_for(session, ids, window_start - widest, window_end + widest, now=now)
-        calendars, warnings = calendar_health(session, principal.organization_id, ids, now)
+        busy = busy_times_for(connection, ids, window_start - widest, window_end + widest, now=now)
+        calendars, warnings = calendar_health(connection, principal.organization_id, ids, now)
     step = interval_minutes or duration_minutes
     window = (epoch(window_start), epoch(window_end))
-    found: list[tuple[int, int, tuple[int, ...]]]
     if len(users) == 1:
-        found = [(s, e, (0,)) for s, e in _free_slots(users[0], busy[ids[0]], window, duration_minutes, step, now)]
+        slots = [
+            Slot(*_span(s, e, view_zone), ids[:1])
+            for s, e in _free_slots(users[0], busy[ids[0]], window, duration_minutes, step, now)
+        ]
     else:
         found = _team_slots(users, busy, window, duration_minutes, step, needed, now)
+        slots = [Slot(*_span(s, e, view_zone), [ids[m] for m in members]) for s, e, members in found]
     return Availability(
         user_id=ids[0],
         timezone=view_zone.key,
@@ -93,7 +96,7 @@ def availability(
         interval_minutes=step,
         start=window_start,
         end=window_end,
-        slots=[_slot(s, e, view_zone, [ids[m] for m in members]) for s, e, members in found],
+        slots=slots,
         user_ids=ids,
         required=needed,
         calendars=calendars,
@@ -101,17 +104,13 @@ def availability(
     )
 
 
-def _slot(start: int, end: int, zone: ZoneInfo, user_ids: list[str]) -> Slot:
-    (start_at, local_start), (end_at, local_end) = _instant(start, zone), _instant(end, zone)
-    return Slot(start=start_at, end=end_at, local_start=local_start, local_end=local_end, user_ids=user_ids)
-
-
-@lru_cache(maxsize=32768)
-def _instant(seconds: int, zone: ZoneInfo) -> tuple[datetime, str]:
-    """An instant of a slot list in UTC and as wall-clock time in ``zone``. Remembered: both
-    depend on nothing else, and answers render the same instants again and again (every slot of
-    the days people ask about), where rendering with the zone's offset costs many lookups."""
-    return from_epoch(seconds), epoch_to_local_rfc3339(seconds, zone)
+@lru_cache(maxsize=16384)
+def _span(start: int, end: int, zone: ZoneInfo) -> tuple[datetime, datetime, str, str]:
+    """A slot's instants in UTC and as wall-clock time in ``zone``: the fields of ``Slot`` but
+    its users. Remembered: they depend on nothing else, and answers render the same slots again
+    and again (every slot of the days people ask about), where rendering with the zone's offset
+    costs many lookups."""
+    return from_epoch(start), from_epoch(end), epoch_to_local_rfc3339(start, zone), epoch_to_local_rfc3339(end, zone)
 
 
 def _asked_users(user_id: str | None, user_ids: str | None) -> list[str]:
@@ -143,7 +142,12 @@ def _required(value: str | None, count: int) -> int:
 
 
 def _free_slots(
-    user: HostProfile, busy: list[BusyBlock], window: tuple[int, int], duration_minutes: int, step: int, now: datetime
+    user: HostProfile,
+    busy: list[tuple[int, int]],
+    window: tuple[int, int],
+    duration_minutes: int,
+    step: int,
+    now: datetime,
 ) -> list[tuple[int, int]]:
     """One user's slots, aligned to the start of each working range."""
     return free_slots(
@@ -151,7 +155,7 @@ def _free_slots(
         tz=ZoneInfo(user.timezone),
         start=window[0],
         end=window[1],
-        busy=[b.as_interval() for b in busy],
+        busy=busy,
         duration=duration_minutes * 60,
         step=step * 60,
         buffer=user.buffer_minutes * 60,
@@ -161,7 +165,7 @@ def _free_slots(
 
 def _team_slots(
     users: list[HostProfile],
-    busy: dict[str, list[BusyBlock]],
+    busy: dict[str, list[tuple[int, int]]],
     window: tuple[int, int],
     duration_minutes: int,
     step: int,
@@ -176,7 +180,7 @@ def _team_slots(
             tz=ZoneInfo(user.timezone),
             start=window[0],
             end=window[1],
-            busy=[b.as_interval() for b in busy[user.id]],
+            busy=busy[user.id],
             buffer=user.buffer_minutes * 60,
             earliest=epoch(now + timedelta(minutes=user.minimum_notice_minutes)),
             min_length=duration_minutes * 60,

@@ -10,7 +10,8 @@ transactions; the booking service adds a per-host advisory lock and an exclusion
 
 ``Database.begin()`` is ``write`` without an ORM session: a Core connection, for the statements
 on tables that the worker runs for every job (a session costs a statement more than SQLite takes
-to run it; see ``begin`` for what cannot be written there).
+to run it; see ``begin`` for what cannot be written there). ``Database.connect()`` is ``read``
+the same way, for the availability read every request of that path makes.
 
 ``await Database.run(fn, ...)`` is how a request handler calls blocking database work: see there
 for which thread runs it.
@@ -81,7 +82,8 @@ class Database:
             self.write_engine = self.engine
         for engine in {self.engine, self.write_engine}:
             instrument_engine(engine)  # a span per statement when tracing is on
-        self._read_sessions = sessionmaker(self._read_engine(), expire_on_commit=False, autoflush=False)
+        self._reader = self._read_engine()
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}
         event.listen(self._write_sessions, "after_commit", self._after_commit)
@@ -139,6 +141,14 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._read_sessions() as session:
             yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """``read`` without an ORM session: a Core connection, for the Core statements of a read
+        that runs on every request of a busy path (availability), where a session's own work
+        per statement is a good part of the cost."""
+        with self._reader.connect() as connection:
+            yield connection
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
@@ -41,7 +42,7 @@ _PROFILES = select(
 
 
 def load_profiles(
-    session: Session, organization_id: str, ids: Sequence[str], *, field: str = "user"
+    session: Session | Connection, organization_id: str, ids: Sequence[str], *, field: str = "user"
 ) -> list[HostProfile]:
     """The profiles of the users ``ids``, in that order; 404 for the first that is not a user of
     the organization (another organization's id included)."""
