@@ -11,6 +11,7 @@ from hub.availability.engine import (
     free_slots,
     merge_busy,
     parse_working_hours,
+    stored_working_hours,
     team_slots,
     working_windows,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "free_slots",
     "merge_busy",
     "parse_working_hours",
+    "stored_working_hours",
     "team_slots",
     "working_windows",
 ]

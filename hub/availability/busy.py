@@ -4,7 +4,7 @@ the calendars the host linked. The engine takes them all as plain intervals."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import msgspec
@@ -55,6 +55,10 @@ def from_epoch(value: int) -> datetime:
 # read each block's times as epoch seconds (``epoch_seconds``), the engine's unit.
 # A host's bookings are their ``booking_hosts`` rows (every booking they host, team bookings
 # included), which mirror the booking's times and status: one query on (host_id, start_at).
+# No booking lasts longer than ``LONGEST_BOOKING`` (``hub.bookings.service`` refuses it), so one
+# that overlaps the window starts less than that before it: the lower bound keeps the index range
+# to the window, where without it every booking the host ever had before the window was read.
+LONGEST_BOOKING = timedelta(hours=24)
 _hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEvent.__table__)
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
 _holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
@@ -95,7 +99,11 @@ def _busy_union(*, details: bool) -> CompoundSelect[*tuple[Any, ...]]:
                 _NO_TEXT,
                 _NO_TEXT,
             )
-        ).where(*_in_window(_hosting, _hosting.c.host_id), _hosting.c.status == "confirmed"),
+        ).where(
+            *_in_window(_hosting, _hosting.c.host_id),
+            _hosting.c.start_at > bindparam("booked_after"),
+            _hosting.c.status == "confirmed",
+        ),
         # Live holds only: expiry is decided here, by ``expires_at`` against the caller's "now", so
         # a hold stops blocking the moment it expires whether or not the tidy job has marked it.
         # A hold blocks each of its hosts (``hold_hosts``).
@@ -156,7 +164,7 @@ def busy_blocks(
     live at ``now`` (default: the clock's now), and events of busy-source calendars of the
     host's connections that are not unlinked (a connection needing reauthorization still
     contributes what it last synced)."""
-    parameters = {"host_ids": [host_id], "start": start, "end": end, "now": now or utcnow()}
+    parameters = _parameters([host_id], start, end, now or utcnow())
     return [BusyBlock(*row[1:]) for row in session.execute(_BUSY, parameters)]
 
 
@@ -168,9 +176,13 @@ def busy_times_for(
     host with none)."""
     hosts = list(dict.fromkeys(host_ids))
     times: dict[str, list[tuple[int, int]]] = {host_id: [] for host_id in hosts}
-    for host_id, s, e in connection.execute(_BUSY_TIMES, {"host_ids": hosts, "start": start, "end": end, "now": now}):
+    for host_id, s, e in connection.execute(_BUSY_TIMES, _parameters(hosts, start, end, now)).all():
         times[host_id].append((s, e))
     return times
+
+
+def _parameters(host_ids: list[str], start: datetime, end: datetime, now: datetime) -> dict[str, Any]:
+    return {"host_ids": host_ids, "start": start, "end": end, "booked_after": start - LONGEST_BOOKING, "now": now}
 
 
 def own_blocks_removed(session: Session, blocks: list[BusyBlock], booking_id: str) -> list[BusyBlock]:

@@ -34,6 +34,7 @@ __all__ = [
     "free_slots",
     "merge_busy",
     "parse_working_hours",
+    "stored_working_hours",
     "team_slots",
     "working_windows",
 ]
@@ -76,6 +77,13 @@ def parse_working_hours(items: list[tuple[str, str, str]]) -> list[WorkingRange]
             raise FieldError(f"{field}.end", "must be later than start")
         ranges.append(WorkingRange(weekday=WEEKDAYS.index(weekday), start=start_minute, end=end_minute))
     return ranges
+
+
+@lru_cache(maxsize=4096)
+def stored_working_hours(items: tuple[tuple[str, str, str], ...]) -> tuple[WorkingRange, ...]:
+    """``parse_working_hours`` of a user's stored hours, remembered: every booking and
+    availability request reads its hosts' hours, and the same few weeks come again and again."""
+    return tuple(parse_working_hours(list(items)))
 
 
 def _parse_minute(value: object, field: str, *, allow_midnight_end: bool) -> int:

@@ -12,7 +12,7 @@ import msgspec
 from hub.auth.principal import Principal
 from hub.availability.busy import busy_times_for, epoch, from_epoch
 from hub.availability.calendars import AvailabilityWarning, CalendarHealth, calendar_health
-from hub.availability.engine import WorkingRange, free_intervals, free_slots, parse_working_hours, team_slots
+from hub.availability.engine import free_intervals, free_slots, team_slots
 from hub.clock import utcnow
 from hub.db import Database
 from hub.errors import FieldError
@@ -24,7 +24,8 @@ MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
 MAX_USERS = 20
 
 
-class Slot(msgspec.Struct):
+# Not tracked by the garbage collector (it holds no reference cycles): an answer makes hundreds.
+class Slot(msgspec.Struct, gc=False):
     start: datetime
     end: datetime
     local_start: str
@@ -151,7 +152,7 @@ def _free_slots(
 ) -> list[tuple[int, int]]:
     """One user's slots, aligned to the start of each working range."""
     return free_slots(
-        hours=_hours(user),
+        hours=user.ranges(),
         tz=ZoneInfo(user.timezone),
         start=window[0],
         end=window[1],
@@ -176,7 +177,7 @@ def _team_slots(
     free; each user's own hours, zone, buffer, notice and busy time decide when that user is."""
     free = [
         free_intervals(
-            hours=_hours(user),
+            hours=user.ranges(),
             tz=ZoneInfo(user.timezone),
             start=window[0],
             end=window[1],
@@ -190,7 +191,3 @@ def _team_slots(
     return team_slots(
         free, start=window[0], end=window[1], duration=duration_minutes * 60, step=step * 60, required=required
     )
-
-
-def _hours(user: HostProfile) -> list[WorkingRange]:
-    return parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in user.working_hours])

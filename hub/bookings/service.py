@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
 from hub.auth.scopes import may_ignore_availability
-from hub.availability import fits_working_hours, parse_working_hours
-from hub.availability.busy import epoch
+from hub.availability import fits_working_hours
+from hub.availability.busy import LONGEST_BOOKING, epoch
 from hub.bookings import conferencing
 from hub.bookings._team import (
     HostBlock,
@@ -62,7 +62,7 @@ from hub.times import load_zone, parse_instant, supported_instant, to_local_rfc3
 from hub.users.service import HostProfile
 from hub.users.service import to_out as user_out
 
-MAX_LENGTH = timedelta(hours=24)
+MAX_LENGTH = LONGEST_BOOKING  # the busy-time query counts on it
 # Built once: a Core insert executed with a row of values (column names, hence ``metadata``).
 _INSERT = insert(cast(Table, Booking.__table__))
 _COLUMN_NAMES = {"metadata_": "metadata"}
@@ -156,8 +156,7 @@ def check_availability(ignore_availability: bool, principal: Principal, host: Ho
             )
         return
     earliest = utcnow() + timedelta(minutes=host.minimum_notice_minutes)
-    hours = parse_working_hours([(h["weekday"], h["start"], h["end"]) for h in host.working_hours])
-    inside = fits_working_hours(hours, ZoneInfo(host.timezone), epoch(times.start), epoch(times.end))
+    inside = fits_working_hours(host.ranges(), ZoneInfo(host.timezone), epoch(times.start), epoch(times.end))
     if not inside or times.start < earliest:
         reason = (
             f"starts before the host's minimum notice of {host.minimum_notice_minutes} minutes"

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from hub.auth.principal import Principal
-from hub.availability import parse_working_hours
+from hub.availability import WorkingRange, parse_working_hours, stored_working_hours
 from hub.clock import utcnow
 from hub.db import Database
 from hub.db.tables import User
@@ -31,6 +31,10 @@ class HostProfile(msgspec.Struct, frozen=True):
     working_hours: list[dict[str, Any]]
     buffer_minutes: int
     minimum_notice_minutes: int
+
+    def ranges(self) -> tuple[WorkingRange, ...]:
+        """The working hours as the engine takes them."""
+        return stored_working_hours(tuple((h["weekday"], h["start"], h["end"]) for h in self.working_hours))
 
 
 # Built once, over the table's columns (plain rows, no ORM objects): every booking, hold and
