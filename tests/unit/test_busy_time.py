@@ -13,8 +13,9 @@ from hub.auth.principal import Principal
 from hub.auth.service import bootstrap_key
 from hub.availability.busy import LONGEST_BOOKING, busy_blocks, busy_times_for, epoch
 from hub.bookings.schemas import BookingCreate
-from hub.bookings.service import MAX_LENGTH, create_booking
+from hub.bookings.service import create_booking
 from hub.db import Database
+from hub.errors import FieldError
 from hub.users.schemas import UserCreate, WorkingHours
 from hub.users.service import create_user
 
@@ -40,8 +41,13 @@ def book(db: Database, principal: Principal, host_id: str, start: datetime, minu
     return create_booking(db, principal, data).id
 
 
-def test_the_bound_is_the_longest_booking_the_api_accepts() -> None:
-    assert MAX_LENGTH == LONGEST_BOOKING == timedelta(hours=24)
+def test_no_booking_longer_than_the_bound_is_accepted(db: Database, principal: Principal, host_id: str) -> None:
+    too_long = MONDAY + LONGEST_BOOKING + timedelta(minutes=1)
+    data = BookingCreate(host_id=host_id, start=MONDAY.isoformat(), end=too_long.isoformat(), ignore_availability=True)
+    with pytest.raises(FieldError) as refused:
+        create_booking(db, principal, data)
+    assert refused.value.field == "end"
+    assert refused.value.extra["errors"] == [{"field": "end", "message": "a booking may last at most 24 hours"}]
 
 
 def test_a_full_length_booking_reaching_into_the_window_is_busy_time(
