@@ -4,13 +4,11 @@ that length reaching into the window is still found."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from hub.auth.principal import Principal
-from hub.auth.service import bootstrap_key
 from hub.availability.busy import LONGEST_BOOKING, busy_blocks, busy_times_for, epoch
 from hub.bookings.schemas import BookingCreate
 from hub.bookings.service import create_booking
@@ -21,12 +19,6 @@ from hub.users.service import create_user
 
 MONDAY = datetime(2030, 12, 2, 0, 30, tzinfo=UTC)
 NOW = datetime(2030, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def principal(db: Database) -> Principal:
-    organization_id, _secret = bootstrap_key(db, f"org-{uuid.uuid4().hex[:12]}")
-    return Principal(key_id="key_unit", organization_id=organization_id, role="owner", scopes=frozenset())
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ counts each expiry once; a conversion judges expiry by the clock too."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from hub.auth.principal import Principal
-from hub.auth.service import bootstrap_key
 from hub.availability.busy import busy_blocks
 from hub.clock import utcnow
 from hub.db import Database
@@ -27,12 +25,6 @@ from hub.users.service import create_user
 START = datetime(2030, 12, 2, 10, 0, tzinfo=UTC)
 END = START + timedelta(minutes=30)
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # the injected "now" the hold is made at
-
-
-@pytest.fixture
-def principal(db: Database) -> Principal:
-    organization_id, _secret = bootstrap_key(db, f"org-{uuid.uuid4().hex[:12]}")
-    return Principal(key_id="key_unit", organization_id=organization_id, role="owner", scopes=frozenset())
 
 
 @pytest.fixture
