@@ -1,8 +1,9 @@
 """Authentication, rate limiting and the scope guard for ``/v1``.
 
-The middleware authenticates the bearer key (in a worker thread: a database lookup, or the
-process's one-second ``PrincipalCache``, see ``hub.auth.authenticate``), counts the
-request against the key's rate limit, and adds the ``RateLimit-*`` headers to the response.
+The middleware authenticates the bearer key (from the process's one-second ``PrincipalCache``
+on the event loop, or else by a database lookup through ``Database.run``; see
+``hub.auth.authenticate``), counts the request against the key's rate limit, and adds the
+``RateLimit-*`` headers to the response.
 A client address with too many invalid keys this minute is refused (429) whatever key it sends,
 before the key is looked up in the database (``HUB_AUTH_FAILURES_PER_MINUTE``; the address as
 ``hub.auth.client_address`` finds it). For a key in the ``PrincipalCache`` the address's check
@@ -43,15 +44,23 @@ class ApiAuthMiddleware(AbstractMiddleware):
         raw = headers.get(b"authorization")
         authorization = raw.decode("latin-1") if raw else None
         try:
-            principal, limit = await app_state.db.run(
-                _authenticate_and_count,
-                app_state.db,
-                app_state.principals,
-                app_state.rate_limiter,
-                app_state.auth_failures,
-                authorization,
-                client_address(scope, app_state.trusted_proxies),
-            )
+            address = client_address(scope, app_state.trusted_proxies)
+            known = cached_principal(authorization, app_state.principals)
+            if known is not None:
+                # The usual case, a key this process accepted in the last second: no database
+                # work, only Redis's one round trip, run right here as on SQLite (on PostgreSQL
+                # ``Database.run`` would hand it to a thread, which costs more than the call).
+                principal, limit = _count_known(known, app_state.rate_limiter, app_state.auth_failures, address)
+            else:
+                principal, limit = await app_state.db.run(
+                    _authenticate_and_count,
+                    app_state.db,
+                    app_state.principals,
+                    app_state.rate_limiter,
+                    app_state.auth_failures,
+                    authorization,
+                    address,
+                )
             scope["user"] = principal
             structlog.contextvars.bind_contextvars(
                 organization_id=principal.organization_id, api_key_id=principal.key_id
@@ -93,10 +102,8 @@ def _authenticate_and_count(
     address: str,
 ) -> tuple[Principal, RateLimitState | None]:
     known = cached_principal(authorization, principals)
-    if known is not None:  # the usual case: the address's check and the key's count, one round trip
-        blocked, limit = failures.blocked_and_count(address, limiter, known.key_id)
-        _refuse_if_blocked(blocked)
-        return known, limit
+    if known is not None:  # the key authenticated meanwhile
+        return _count_known(known, limiter, failures, address)
     if authorization:
         _refuse_if_blocked(failures.blocked(address))
     try:
@@ -106,6 +113,15 @@ def _authenticate_and_count(
             failures.failed(address)
         raise
     return principal, limiter.hit(principal.key_id)
+
+
+def _count_known(
+    known: Principal, limiter: RateLimiter, failures: FailedAuthLimiter, address: str
+) -> tuple[Principal, RateLimitState | None]:
+    """A known key's request: the address's check and the key's count, one Redis round trip."""
+    blocked, limit = failures.blocked_and_count(address, limiter, known.key_id)
+    _refuse_if_blocked(blocked)
+    return known, limit
 
 
 def _refuse_if_blocked(blocked: RateLimitState | None) -> None:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 from sqlalchemy import update
 
-from hub.auth.authenticate import CACHE_SECONDS
+from hub.app import create_app
+from hub.auth.authenticate import CACHE_SECONDS, PrincipalCache
+from hub.auth.service import bootstrap_key
+from hub.db import Database
 from hub.db.tables import ApiKey
+from hub.settings import Settings
 from tests.integration.helpers import (
     MONDAY,
     assert_problem,
@@ -354,3 +360,28 @@ def test_another_organizations_objects_are_not_found(tenant: Tenant, other_tenan
     assert theirs_key["id"] not in {k["id"] for k in listed["/v1/api-keys"]}
     assert {e["target_id"] for e in listed["/v1/audit-events"]} == {k["id"] for k in listed["/v1/api-keys"]}
     assert list_all(me, "/v1/bookings", host_id=theirs_user["id"]) == []
+
+
+def test_a_key_accepted_in_the_last_second_is_checked_and_counted_without_database_work(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first request of a key looks it up through ``Database.run`` (on PostgreSQL a hand-off
+    to a thread); the next ones, within a second, come from the process's cache and are
+    checked and counted against the limit on the event loop, with no hand-off of their own."""
+    _, secret = bootstrap_key(db, f"org-{uuid.uuid4().hex[:12]}", role="owner")
+    ran: list[str] = []
+    run = db.run
+
+    async def recording(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        ran.append(fn.__name__)
+        return await run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(db, "run", recording)
+    app = create_app(settings, database=db)
+    app.state.principals = PrincipalCache(ttl=60)  # the requests need not come within a second
+    with TestClient(app) as client:
+        answers = [client.get("/v1/bookings", headers=Tenant.auth(secret)) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200] * 3
+    assert ran == ["_authenticate_and_count", "list_bookings", "list_bookings", "list_bookings"]
+    remaining = [int(answer.headers["ratelimit-remaining"]) for answer in answers]
+    assert remaining[0] - remaining[1] == remaining[1] - remaining[2] == 1  # every request counted
