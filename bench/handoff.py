@@ -3,7 +3,7 @@
 A request's database work (``Database.run``) on PostgreSQL runs in the loop's executor threads,
 so that the event loop serves other requests while one waits on the server. This measures the
 same work, three short SELECTs on one autocommit Core connection (the shape of the availability
-read: the profiles, the busy time, the calendars), run three ways from one event loop:
+read: the profiles, the busy time, the calendars), run four ways from one event loop:
 
 - ``inline``: called on the loop's thread, blocking it while the server answers (what
   ``Database.run`` does on SQLite; on PostgreSQL it would stall every request behind one wait);
@@ -45,9 +45,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.util import greenlet_spawn
@@ -66,9 +67,9 @@ STATEMENTS = [
 THREADS = 8  # HUB_HANDLER_THREADS's default
 
 
-def work(engine: Engine) -> int:
+def work(connect: Callable[[], AbstractContextManager[Connection]]) -> int:
     rows = 0
-    with engine.connect() as connection:
+    with connect() as connection:
         for statement in STATEMENTS:
             rows += len(connection.execute(statement).all())
     return rows
@@ -80,7 +81,7 @@ def _usage() -> tuple[float, int]:
 
 
 async def _measure(
-    call: Callable[[], Awaitable[object]], concurrency: int, calls: int, expected: object = 31
+    call: Callable[[], Awaitable[object]], concurrency: int, calls: int, expected: object
 ) -> tuple[float, float, float]:
     rounds = max(1, calls // concurrency)
     for _ in range(max(1, 200 // concurrency)):  # warm: connections open, statements cached
@@ -119,7 +120,6 @@ async def _table(
 async def main(url: str, redis_url: str | None, concurrencies: list[int], calls: int, runs: int) -> None:
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(THREADS, thread_name_prefix="hub-handler"))
     db = Database(url)
-    reader = db.engine.execution_options(isolation_level="AUTOCOMMIT")
     bridged = create_async_engine(db.url, pool_size=THREADS, max_overflow=0)
     bridged_reader = bridged.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
     slots = asyncio.Semaphore(THREADS)
@@ -127,17 +127,17 @@ async def main(url: str, redis_url: str | None, concurrencies: list[int], calls:
     overflowing_reader = overflowing.sync_engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def inline() -> int:
-        return work(reader)
+        return work(db.connect)  # the availability read's autocommit Core connection
 
     async def threads() -> int:
-        return await db.run(work, reader)
+        return await db.run(work, db.connect)
 
     async def greenlet() -> int:
         async with slots:
-            return await greenlet_spawn(work, bridged_reader)
+            return await greenlet_spawn(work, bridged_reader.connect)
 
     async def greenlet_overflow() -> int:
-        return await greenlet_spawn(work, overflowing_reader)
+        return await greenlet_spawn(work, overflowing_reader.connect)
 
     ways: dict[str, Callable[[], Awaitable[object]]] = {
         "inline": inline,

@@ -101,9 +101,8 @@ def _authenticate_and_count(
     authorization: str | None,
     address: str,
 ) -> tuple[Principal, RateLimitState | None]:
-    known = cached_principal(authorization, principals)
-    if known is not None:  # the key authenticated meanwhile
-        return _count_known(known, limiter, failures, address)
+    """A key the process has not accepted in the last second: the address's check, the lookup,
+    then the key's count."""
     if authorization:
         _refuse_if_blocked(failures.blocked(address))
     try:
