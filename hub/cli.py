@@ -14,7 +14,10 @@ from pathlib import Path
 
 import structlog
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
+from hub import listening
 from hub.auth.service import bootstrap_key
 from hub.crypto import keyring_for
 from hub.db import Database, upgrade
@@ -129,7 +132,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers > 1:
         _prometheus_multiprocess(settings.data_dir / "prometheus")
     print(f"Hub listening on http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         "hub.app:app_from_env",
         factory=True,
         host=host,
@@ -146,6 +149,19 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
         # 32 connections), where asyncio's loop serves them in turn (p99 140 ms) at the same rate.
         loop="asyncio",
     )
+    if workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:  # as uvicorn.run: the app or the socket failed before serving
+            sys.exit(STARTUP_FAILURE)
+        return
+    # uvicorn's supervisor, with a listening socket per process where the kernel spreads
+    # connections over them (``hub.listening``), else the one socket its processes share.
+    sockets = [listening.reserve(host, port) if listening.PER_PROCESS else config.bind_socket()]
+    try:
+        Multiprocess(config, sockets=sockets).run()
+    finally:
+        sockets[0].close()
 
 
 def _prometheus_multiprocess(directory: Path) -> None:

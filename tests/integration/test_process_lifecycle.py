@@ -196,17 +196,85 @@ def test_restarts_never_leave_more_than_one_redis_server(hub_dir: Path, started:
     assert redis_servers(hub_dir) == []
 
 
-def test_serve_with_several_processes_exits_0_and_stops_the_embedded_redis(
+def _server_processes(server: HubCommand) -> list[psutil.Process]:
+    """The server processes uvicorn's supervisor started (not Redis or multiprocessing's
+    resource tracker), leaving out one that died and is not yet reaped."""
+    assert server.process is not None
+    processes = []
+    for child in psutil.Process(server.process.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
+                processes.append(child)
+        except psutil.Error:
+            continue  # gone meanwhile
+    return processes
+
+
+def _tcp(process: psutil.Process, port: int, status: str) -> list[object]:
+    return [c for c in process.net_connections(kind="tcp") if c.laddr and c.laddr.port == port and c.status == status]
+
+
+def _listening(server: HubCommand) -> dict[int, int]:
+    """Server process id -> its listening sockets on the server's port."""
+    return {p.pid: len(_tcp(p, server.port, psutil.CONN_LISTEN)) for p in _server_processes(server)}
+
+
+def test_serve_with_several_processes_spreads_connections_restarts_a_dead_one_and_exits_0(
     hub_dir: Path, started: list[HubCommand]
 ) -> None:
+    """Every server process of ``--workers 2`` listens on a socket of its own (SO_REUSEPORT), so
+    keep-alive connections a client opens at once land on both instead of all on the one that
+    woke first; a process that dies is replaced by one with its own socket; SIGTERM ends all."""
     server = HubCommand(hub_dir, "serve", "--workers", "2")
     started.append(server)
     server.start(timeout=180)  # each server process imports Hub on its own
     [redis_pid] = redis_servers(hub_dir)
-    children = psutil.Process(server.process.pid if server.process else 0).children()
-    assert len([c for c in children if "redis-server" not in " ".join(c.cmdline())]) >= 2
+    wait_for(lambda: list(_listening(server).values()) == [1, 1], 120, "two processes, a listening socket each")
+    assert server.ready() == 200
+
+    pool = [socket.create_connection(("127.0.0.1", server.port), timeout=30) for _ in range(32)]
+    try:
+        for sock in pool:
+            sock.sendall(f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+        for sock in pool:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        served = {p.pid: len(_tcp(p, server.port, psutil.CONN_ESTABLISHED)) for p in _server_processes(server)}
+    finally:
+        for sock in pool:
+            sock.close()
+    assert sum(served.values()) == 32
+    assert min(served.values()) > 0, served  # all 32 on one process: a chance of 2 in 2**32
+
+    dead = min(served)
+    psutil.Process(dead).kill()
+    wait_for(
+        lambda: dead not in _listening(server) and list(_listening(server).values()) == [1, 1],
+        120,
+        "a replacement process with a listening socket of its own",
+    )
     assert server.ready() == 200
 
     assert server.stop() == 0, server.log()
     wait_for(lambda: _gone(redis_pid), 10, "the embedded redis-server to end")
+    assert redis_servers(hub_dir) == []
+
+
+def test_serve_with_several_processes_refuses_a_port_another_server_listens_on(
+    hub_dir: Path, started: list[HubCommand]
+) -> None:
+    """A listener with SO_REUSEPORT (another ``hub serve --workers N``, say) would let the
+    processes' own sockets join it: the port is checked with a plain bind first."""
+    server = HubCommand(hub_dir, "serve", "--workers", "2")
+    started.append(server)
+    other = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", server.port))
+    other.listen()
+    try:
+        server.start(wait=False)
+        assert server.process is not None
+        assert server.process.wait(timeout=120) == 3, server.log()  # uvicorn's startup failure
+    finally:
+        other.close()
+    assert "address already in use" in server.log().lower()
     assert redis_servers(hub_dir) == []
