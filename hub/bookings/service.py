@@ -246,10 +246,12 @@ def _create(db: Database, principal: Principal, data: BookingCreate, finish: Fin
                 early if data.host_pool is None else conferencing.choose(session, chosen[0].id, data.conferencing)
             )
             extra = {"assignment": msgspec.to_builtins(assignment) if assignment else None, "conferencing": conference}
-            out = insert_booking(session, new_row(principal, chosen[0], times, data, **extra), [h.id for h in chosen])
-            if data.hold_id is not None:
-                link_booking(session, data.hold_id, out.id)
-            finish(session, 201, out)
+            with db.pipelined(session):  # the writes under the hosts' locks, in one round trip
+                row = new_row(principal, chosen[0], times, data, **extra)
+                out = insert_booking(session, row, [h.id for h in chosen])
+                if data.hold_id is not None:
+                    link_booking(session, data.hold_id, out.id)
+                finish(session, 201, out)
     except IntegrityError:
         # The exclusion constraint caught an overlap the check could not see.
         with db.read() as session:

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
+import psycopg
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hub.files import private_dir, private_file
@@ -159,6 +161,28 @@ class Database:
         else:
             with self._write_sessions() as session, session.begin():
                 yield session
+
+    @contextmanager
+    def pipelined(self, session: Session) -> Iterator[None]:
+        """Send the block's statements in ``session``'s transaction to PostgreSQL without waiting
+        for each one's answer (psycopg's pipeline mode), and take the answers together at the
+        end of the block: for the result-less tail of a write transaction that holds a lock
+        (inserts, updates), whose round trips would otherwise each keep the lock held. A
+        statement whose result is read inside the block waits for it, as without the pipeline.
+        A failed statement's error is raised at the latest at the end of the block, as
+        SQLAlchemy raises it (``IntegrityError`` for a constraint), and the statements sent
+        after it are not run; the transaction is then rolled back as for any error. On SQLite,
+        which has no round trips, the block runs as it is."""
+        if self.is_sqlite:
+            yield
+            return
+        driver = session.connection().connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        try:
+            with driver.pipeline():
+                yield
+        except psycopg.Error as exc:  # the end of the pipeline raises it, outside SQLAlchemy's execute
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

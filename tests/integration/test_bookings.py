@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from hub.bookings import service
 from hub.db.tables import Booking
 from tests.integration.helpers import (
     BERLIN,
@@ -484,3 +485,28 @@ def test_fifty_concurrent_creates_for_one_slot_book_it_once(tenant: Tenant) -> N
             .where(Booking.host_id == host["id"], Booking.status == "confirmed")
         )
     assert confirmed == 1
+
+
+def test_an_overlap_the_check_missed_meets_the_exclusion_constraint_and_is_a_conflict(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL's no-overlap constraint is the backstop behind the locked check. The booking's
+    writes reach the server in one pipeline, so the constraint's refusal comes at the end of it:
+    still a 409 with what is in the way, stored under the key, and nothing of the booking kept."""
+    if tenant.db.is_sqlite:
+        pytest.skip("SQLite has no exclusion constraint: its write lock makes the check the guarantee")
+    host = tenant.create_user()
+    taken = booking(host["id"], f"{MONDAY}T14:00:00", f"{MONDAY}T15:00:00", title="First")
+    first = create_booking(tenant.client, taken)
+    monkeypatch.setattr(service, "_choose", lambda session, data, candidates, times, *, team: (candidates, None))
+    body = booking(host["id"], f"{MONDAY}T14:30:00", f"{MONDAY}T15:30:00", title="Missed by the check")
+    headers = {"Idempotency-Key": f"overlap-{host['id']}"}
+
+    refused = tenant.client.post("/v1/bookings", json=body, headers=headers)
+    problem = assert_problem(refused, 409, "booking_conflict")
+    assert [c["booking_id"] for c in problem["conflicts"]] == [first["id"]]
+    replayed = tenant.client.post("/v1/bookings", json=body, headers=headers)
+    assert (replayed.status_code, replayed.headers.get("Idempotent-Replayed")) == (409, "true")
+    with tenant.db.read() as session:
+        titles = session.scalars(select(Booking.title).where(Booking.host_id == host["id"])).all()
+    assert titles == ["First"]
