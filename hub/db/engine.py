@@ -62,6 +62,24 @@ def driver_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+_PIPELINED = "hub.pipelined"  # in a connection's ``info`` while ``Database.pipelined`` runs on it
+
+
+class PipelineReadError(RuntimeError):
+    """A statement that returns rows, sent inside ``Database.pipelined``."""
+
+
+def _only_writes_in_a_pipeline(
+    conn: Connection, _cursor: Any, statement: str, _parameters: Any, context: Any, _executemany: bool
+) -> None:
+    if not conn.info.get(_PIPELINED):
+        return
+    compiled = getattr(context, "compiled", None)
+    writes = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+    if not writes or (compiled is not None and compiled.effective_returning):
+        raise PipelineReadError(f"only writes without RETURNING may run in Database.pipelined: {statement[:80]!r}")
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = driver_url(url)
@@ -88,6 +106,8 @@ class Database:
         self._read_sessions = sessionmaker(self._reader, expire_on_commit=False, autoflush=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, autoflush=False)
         self._commit_hooks: dict[str, Callable[[list[tuple[str, str]]], None]] = {}
+        if not self.is_sqlite:
+            event.listen(self.write_engine, "before_cursor_execute", _only_writes_in_a_pipeline)
         event.listen(self._write_sessions, "after_commit", self._after_commit)
         event.listen(self._write_sessions, "after_rollback", self._after_rollback)
 
@@ -167,8 +187,12 @@ class Database:
         """Send the block's statements in ``session``'s transaction to PostgreSQL without waiting
         for each one's answer (psycopg's pipeline mode), and take the answers together at the
         end of the block: for the result-less tail of a write transaction that holds a lock
-        (inserts, updates), whose round trips would otherwise each keep the lock held. A
-        statement whose result is read inside the block waits for it, as without the pipeline.
+        (inserts, updates), whose round trips would otherwise each keep the lock held.
+
+        Only inserts, updates and deletes without RETURNING may run in the block, and any other
+        statement raises ``PipelineReadError`` before it is sent: SQLAlchemy decides whether a
+        statement returns rows as it sends it, and in a pipeline the answer has not come yet,
+        so a SELECT's rows would be lost (``first()`` answered ``None`` for a row that exists).
         A failed statement's error is raised at the latest at the end of the block, as
         SQLAlchemy raises it (``IntegrityError`` for a constraint), and the statements sent
         after it are not run; the transaction is then rolled back as for any error. On SQLite,
@@ -176,13 +200,17 @@ class Database:
         if self.is_sqlite:
             yield
             return
-        driver = session.connection().connection.driver_connection
+        connection = session.connection()
+        driver = connection.connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
+        connection.info[_PIPELINED] = True
         try:
             with driver.pipeline():
                 yield
         except psycopg.Error as exc:  # the end of the pipeline raises it, outside SQLAlchemy's execute
             raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+        finally:
+            connection.info.pop(_PIPELINED, None)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -1,5 +1,5 @@
 """``Database.run``: which thread runs a request's database work; what a ``read`` session opens
-on the server; and the Core write transaction ``begin`` (hub.db.engine)."""
+on the server; the Core write transaction ``begin``; and ``pipelined`` (hub.db.engine)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ import anyio
 import pytest
 import structlog
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub.clock import utcnow
 from hub.db import Database
+from hub.db.engine import PipelineReadError
 from hub.db.tables import ApiKey, Organization
 from hub.ids import new_id
 
@@ -128,3 +130,41 @@ def test_a_core_write_commits_on_success_and_rolls_back_on_an_exception(db: Data
     assert found == {kept}
     with db.begin() as connection:
         connection.execute(delete(organizations).where(organizations.c.id == kept))
+
+
+def test_a_pipelined_block_writes_in_the_transaction_and_raises_a_failed_write_as_sqlalchemy_does(
+    db: Database,
+) -> None:
+    """``Database.pipelined``: the block's writes are part of the transaction; a write the
+    database refuses raises ``IntegrityError`` by the end of the block, and the transaction
+    (the writes before it too) is rolled back. On PostgreSQL a statement that returns rows is
+    refused inside."""
+    organizations = cast(Table, Organization.__table__)
+    first, second, refused = (new_id("organization") for _ in range(3))
+    with db.write() as session, db.pipelined(session):
+        session.execute(insert(organizations), [{"id": i, "name": i, "created_at": utcnow()} for i in (first, second)])
+
+    def write_a_taken_id() -> None:
+        with db.write() as session, db.pipelined(session):
+            session.execute(insert(organizations).values(id=refused, name=refused, created_at=utcnow()))
+            session.execute(insert(organizations).values(id=first, name=first, created_at=utcnow()))  # taken
+
+    with pytest.raises(IntegrityError):
+        write_a_taken_id()
+    with db.read() as session:
+        found = set(session.scalars(select(organizations.c.id).where(organizations.c.id.in_([first, second, refused]))))
+    assert found == {first, second}
+
+    if not db.is_sqlite:  # a read would lose its rows there: refused before it is sent
+        reads = [
+            select(organizations.c.id).where(organizations.c.id == first),
+            text("SELECT 1"),
+            insert(organizations).values(id=refused, name=refused, created_at=utcnow()).returning(organizations.c.id),
+        ]
+        for read in reads:
+            with pytest.raises(PipelineReadError), db.write() as session, db.pipelined(session):
+                session.execute(read)
+    with db.read() as session:  # the refused RETURNING insert was never sent
+        assert session.scalar(select(organizations.c.id).where(organizations.c.id == refused)) is None
+    with db.begin() as connection:
+        connection.execute(delete(organizations).where(organizations.c.id.in_([first, second])))
