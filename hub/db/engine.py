@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
-import psycopg
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -200,15 +199,16 @@ class Database:
         if self.is_sqlite:
             yield
             return
+        dbapi = self.write_engine.dialect.loaded_dbapi  # psycopg, which SQLAlchemy loaded for the engine
         connection = session.connection()
         driver = connection.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
+        assert driver is not None
         connection.info[_PIPELINED] = True
         try:
             with driver.pipeline():
                 yield
-        except psycopg.Error as exc:  # the end of the pipeline raises it, outside SQLAlchemy's execute
-            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+        except dbapi.Error as exc:  # the end of the pipeline raises it, outside SQLAlchemy's execute
+            raise DBAPIError.instance(None, None, exc, dbapi.Error) from exc
         finally:
             connection.info.pop(_PIPELINED, None)
 
