@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import msgspec
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     String,
@@ -63,6 +64,7 @@ _hosting, _events = cast(Table, BookingHost.__table__), cast(Table, ExternalEven
 _calendars, _connections = cast(Table, Calendar.__table__), cast(Table, Connection.__table__)
 _holds, _hold_hosts = cast(Table, Hold.__table__), cast(Table, HoldHost.__table__)
 _NO_TIME, _NO_TEXT = type_coerce(null(), UTCDateTime()), type_coerce(null(), String())
+_NO_EPOCH = type_coerce(null(), BigInteger())
 
 
 def _times(table: Table) -> tuple[epoch_seconds, epoch_seconds]:
@@ -83,10 +85,13 @@ def _busy_union(*, details: bool) -> CompoundSelect[*tuple[Any, ...]]:
     """One query for every source (a UNION ALL: one statement per busy lookup), over a list of
     hosts (``host_ids``, expanding), answering the host of every row: it serves one host or a
     whole team. Each row is (host, start, end), and with ``details`` then (source, ref,
-    expires_at, calendar_id, item) as in ``BusyBlock``."""
+    expires_at, calendar_id, item) as in ``BusyBlock``; without, then a hold's ``expires_at`` as
+    epoch seconds (NULL for the other sources)."""
 
-    def row(host: ColumnElement[str], times: Table, *extra: ColumnElement[Any]) -> tuple[ColumnElement[Any], ...]:
-        return (host, *_times(times), *(extra if details else ()))
+    def row(
+        host: ColumnElement[str], times: Table, *extra: ColumnElement[Any], expiry: ColumnElement[Any] = _NO_EPOCH
+    ) -> tuple[ColumnElement[Any], ...]:
+        return (host, *_times(times), *(extra if details else (expiry,)))
 
     return union_all(
         select(
@@ -116,6 +121,7 @@ def _busy_union(*, details: bool) -> CompoundSelect[*tuple[Any, ...]]:
                 _holds.c.expires_at,
                 _NO_TEXT,
                 _NO_TEXT,
+                expiry=epoch_seconds(_holds.c.expires_at),
             )
         )
         .join(_hold_hosts, _hold_hosts.c.hold_id == _holds.c.id)
@@ -168,17 +174,27 @@ def busy_blocks(
     return [BusyBlock(*row[1:]) for row in session.execute(_BUSY, parameters)]
 
 
+class BusyTimes(NamedTuple):
+    times: dict[str, list[tuple[int, int]]]  # host -> its blocks' (start, end), epoch seconds
+    # The earliest ``expires_at`` of the holds read, in whole epoch seconds: from then on the
+    # same query may answer less (a hold stops blocking when it expires, with no write).
+    first_expiry: int | None
+
+
 def busy_times_for(
     connection: Session | SQLConnection, host_ids: Sequence[str], start: datetime, end: datetime, *, now: datetime
-) -> dict[str, list[tuple[int, int]]]:
+) -> BusyTimes:
     """The times of ``busy_blocks`` of several hosts at once, in one query, as ``(start, end)``
     epoch seconds: every host of ``host_ids`` maps to its blocks' times (an empty list for a
     host with none)."""
     hosts = list(dict.fromkeys(host_ids))
     times: dict[str, list[tuple[int, int]]] = {host_id: [] for host_id in hosts}
-    for host_id, s, e in connection.execute(_BUSY_TIMES, _parameters(hosts, start, end, now)).all():
+    expiries: list[int] = []
+    for host_id, s, e, expires in connection.execute(_BUSY_TIMES, _parameters(hosts, start, end, now)).all():
         times[host_id].append((s, e))
-    return times
+        if expires is not None:
+            expiries.append(expires)
+    return BusyTimes(times, min(expiries, default=None))
 
 
 def _parameters(host_ids: list[str], start: datetime, end: datetime, now: datetime) -> dict[str, Any]:

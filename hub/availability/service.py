@@ -3,14 +3,17 @@ pure engine."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import msgspec
+from sqlalchemy.engine import Connection as SQLConnection
 
 from hub.auth.principal import Principal
 from hub.availability.busy import busy_times_for, epoch, from_epoch
+from hub.availability.cache import SLOTS
 from hub.availability.calendars import AvailabilityWarning, CalendarHealth, calendar_health
 from hub.availability.engine import free_intervals, free_slots, team_slots
 from hub.clock import utcnow
@@ -77,17 +80,16 @@ def availability(
             raise FieldError("end", "must be after `start`")
         if window_end - window_start > MAX_WINDOW:
             raise FieldError("end", "the window may span at most 62 days")
-        widest = timedelta(minutes=max(user.buffer_minutes for user in users))
-        busy = busy_times_for(connection, ids, window_start - widest, window_end + widest, now=now)
+        step = interval_minutes or duration_minutes
+        window = (epoch(window_start), epoch(window_end))
+        if len(users) == 1:
+            slots = _user_slots(connection, principal.organization_id, users[0], window, duration_minutes, step,
+                                view_zone, now)  # fmt: skip
+        else:
+            widest = timedelta(minutes=max(user.buffer_minutes for user in users))
+            busy = busy_times_for(connection, ids, window_start - widest, window_end + widest, now=now).times
         calendars, warnings = calendar_health(connection, principal.organization_id, ids, now)
-    step = interval_minutes or duration_minutes
-    window = (epoch(window_start), epoch(window_end))
-    if len(users) == 1:
-        slots = [
-            Slot(*_span(s, e, view_zone), ids[:1])
-            for s, e in _free_slots(users[0], busy[ids[0]], window, duration_minutes, step, now)
-        ]
-    else:
+    if len(users) > 1:
         found = _team_slots(users, busy, window, duration_minutes, step, needed, now)
         slots = [Slot(*_span(s, e, view_zone), [ids[m] for m in members]) for s, e, members in found]
     return Availability(
@@ -103,6 +105,50 @@ def availability(
         calendars=calendars,
         warnings=warnings,
     )
+
+
+def _user_slots(
+    connection: SQLConnection,
+    organization_id: str,
+    user: HostProfile,
+    window: tuple[int, int],
+    duration_minutes: int,
+    step: int,
+    view_zone: ZoneInfo,
+    now: datetime,
+) -> list[Slot]:
+    """One user's slots, remembered (``hub.availability.cache``) under the user's busy version
+    and everything else they depend on, for as long as time alone cannot change them."""
+    key = (
+        organization_id,
+        user.id,
+        user.busy_version,
+        user.timezone,
+        user.ranges(),
+        user.buffer_minutes,
+        user.minimum_notice_minutes,
+        window,
+        duration_minutes,
+        step,
+        view_zone.key,
+    )
+    remembered = SLOTS.get(key, now)
+    if remembered is not None:
+        return remembered
+    buffer = user.buffer_minutes * 60
+    busy = busy_times_for(
+        connection, [user.id], from_epoch(window[0] - buffer), from_epoch(window[1] + buffer), now=now
+    )
+    found = _free_slots(user, busy.times[user.id], window, duration_minutes, step, now)
+    # Valid while no hold read expires, and while the notice has not passed the first slot:
+    # ``earliest`` is epoch(now) + notice, and the first slot stays while it is not later than it.
+    until = min(
+        math.inf if busy.first_expiry is None else busy.first_expiry,
+        math.inf if not found else found[0][0] - user.minimum_notice_minutes * 60 + 1,
+    )
+    slots = [Slot(*_span(s, e, view_zone), [user.id]) for s, e in found]
+    SLOTS.put(key, slots, computed_at=now, until=until)
+    return slots
 
 
 @lru_cache(maxsize=16384)

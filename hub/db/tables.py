@@ -65,6 +65,9 @@ class User(Base):
     minimum_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Raised by the database (triggers, migration 0013) at every write that may change the user's
+    # busy time; Hub never writes it. Remembered availability answers are kept under it.
+    busy_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class ApiKey(Base):

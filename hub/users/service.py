@@ -31,6 +31,7 @@ class HostProfile(msgspec.Struct, frozen=True):
     working_hours: list[dict[str, Any]]
     buffer_minutes: int
     minimum_notice_minutes: int
+    busy_version: int = 0  # ``users.busy_version`` as read: it changes whenever the busy time may have
 
     def ranges(self) -> tuple[WorkingRange, ...]:
         """The working hours as the engine takes them."""
@@ -41,7 +42,12 @@ class HostProfile(msgspec.Struct, frozen=True):
 # availability request reads its hosts' profiles.
 _users = cast(Table, User.__table__)
 _PROFILES = select(
-    _users.c.id, _users.c.timezone, _users.c.working_hours, _users.c.buffer_minutes, _users.c.minimum_notice_minutes
+    _users.c.id,
+    _users.c.timezone,
+    _users.c.working_hours,
+    _users.c.buffer_minutes,
+    _users.c.minimum_notice_minutes,
+    _users.c.busy_version,
 ).where(_users.c.organization_id == bindparam("organization_id"), _users.c.id.in_(bindparam("ids", expanding=True)))
 
 

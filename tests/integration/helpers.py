@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 
 from hub.auth.keys import hash_key
+from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import ApiKey
+from hub.db.tables import ApiKey, Calendar, Connection, ExternalEvent, PushChannel
+from hub.ids import new_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "request_id"}
@@ -100,3 +104,80 @@ def list_all(client: httpx.Client, path: str, *, limit: int = 100, **params: Any
         if cursor is None:
             return items
     raise AssertionError("pagination never ended")
+
+
+def link_calendar(
+    db: Database,
+    organization_id: str,
+    user_id: str,
+    *,
+    provider: str = "google",
+    status: str = "active",
+    last_success: timedelta | None = timedelta(minutes=1),
+    failures: int = 0,
+    push_expires_in: timedelta | None = None,
+    busy: list[tuple[str, str]] | None = None,
+) -> str:
+    """A connection row as the sync leaves it: one busy-source calendar, its last success that long
+    ago, a failure streak, and a push channel expiring in ``push_expires_in`` (negative: expired)."""
+    now = utcnow()
+    with db.write() as session:
+        connection = Connection(
+            id=new_id("connection"),
+            organization_id=organization_id,
+            user_id=user_id,
+            provider=provider,
+            account_id=uuid.uuid4().hex,
+            account_email=f"{uuid.uuid4().hex[:8]}@example.com",
+            status=status,
+            scopes=[],
+            last_synced_at=now - timedelta(minutes=1),
+            last_success_at=None if last_success is None else now - last_success,
+            last_error_code="provider_unavailable" if failures else None,
+            last_error_message="The provider answered 503." if failures else None,
+            last_error_at=now - timedelta(minutes=1) if failures else None,
+            consecutive_failures=failures,
+            created_at=now - timedelta(days=3),
+            updated_at=now,
+            revoked_at=now if status == "revoked" else None,
+        )
+        session.add(connection)
+        session.flush()
+        calendar = Calendar(
+            id=new_id("calendar"),
+            connection_id=connection.id,
+            provider_calendar_id=uuid.uuid4().hex,
+            name="Work",
+            primary=True,
+            busy_source=True,
+            booking_target=True,
+            created_at=now,
+        )
+        session.add(calendar)
+        session.flush()
+        if push_expires_in is not None:
+            session.add(
+                PushChannel(
+                    id=new_id("channel"),
+                    connection_id=connection.id,
+                    calendar_id=calendar.id,
+                    provider=provider,
+                    channel_id=f"hub-{uuid.uuid4().hex}",
+                    secret_hash="0" * 64,
+                    status="active",
+                    expires_at=now + push_expires_in,
+                    created_at=now,
+                )
+            )
+        for index, (start, end) in enumerate(busy or []):
+            session.add(
+                ExternalEvent(
+                    calendar_id=calendar.id,
+                    user_id=user_id,
+                    provider_event_id=f"evt-{index}",
+                    start_at=datetime.fromisoformat(start),
+                    end_at=datetime.fromisoformat(end),
+                    updated_at=now,
+                )
+            )
+        return connection.id

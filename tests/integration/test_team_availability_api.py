@@ -4,18 +4,15 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import update
 
 from hub.clock import utcnow
-from hub.db import Database
-from hub.db.tables import Calendar, Connection, ExternalEvent, PushChannel
-from hub.ids import new_id
-from tests.integration.helpers import assert_problem, create_booking, error_fields
+from hub.db.tables import Connection
+from tests.integration.helpers import assert_problem, create_booking, error_fields, link_calendar
 from tests.support.tenants import Tenant
 
 # 2030: New York moves to summer time on Sunday March 10, Berlin on Sunday March 31; Tokyo has none.
@@ -253,83 +250,6 @@ def test_twenty_users_are_allowed(tenant: Tenant) -> None:
 
 
 # --- calendars and warnings -------------------------------------------------------------------
-
-
-def link_calendar(
-    db: Database,
-    organization_id: str,
-    user_id: str,
-    *,
-    provider: str = "google",
-    status: str = "active",
-    last_success: timedelta | None = timedelta(minutes=1),
-    failures: int = 0,
-    push_expires_in: timedelta | None = None,
-    busy: list[tuple[str, str]] | None = None,
-) -> str:
-    """A connection row as the sync leaves it: one busy-source calendar, its last success that long
-    ago, a failure streak, and a push channel expiring in ``push_expires_in`` (negative: expired)."""
-    now = utcnow()
-    with db.write() as session:
-        connection = Connection(
-            id=new_id("connection"),
-            organization_id=organization_id,
-            user_id=user_id,
-            provider=provider,
-            account_id=uuid.uuid4().hex,
-            account_email=f"{uuid.uuid4().hex[:8]}@example.com",
-            status=status,
-            scopes=[],
-            last_synced_at=now - timedelta(minutes=1),
-            last_success_at=None if last_success is None else now - last_success,
-            last_error_code="provider_unavailable" if failures else None,
-            last_error_message="The provider answered 503." if failures else None,
-            last_error_at=now - timedelta(minutes=1) if failures else None,
-            consecutive_failures=failures,
-            created_at=now - timedelta(days=3),
-            updated_at=now,
-            revoked_at=now if status == "revoked" else None,
-        )
-        session.add(connection)
-        session.flush()
-        calendar = Calendar(
-            id=new_id("calendar"),
-            connection_id=connection.id,
-            provider_calendar_id=uuid.uuid4().hex,
-            name="Work",
-            primary=True,
-            busy_source=True,
-            booking_target=True,
-            created_at=now,
-        )
-        session.add(calendar)
-        session.flush()
-        if push_expires_in is not None:
-            session.add(
-                PushChannel(
-                    id=new_id("channel"),
-                    connection_id=connection.id,
-                    calendar_id=calendar.id,
-                    provider=provider,
-                    channel_id=f"hub-{uuid.uuid4().hex}",
-                    secret_hash="0" * 64,
-                    status="active",
-                    expires_at=now + push_expires_in,
-                    created_at=now,
-                )
-            )
-        for index, (start, end) in enumerate(busy or []):
-            session.add(
-                ExternalEvent(
-                    calendar_id=calendar.id,
-                    user_id=user_id,
-                    provider_event_id=f"evt-{index}",
-                    start_at=datetime.fromisoformat(start),
-                    end_at=datetime.fromisoformat(end),
-                    updated_at=now,
-                )
-            )
-        return connection.id
 
 
 def test_calendars_and_warnings_say_which_busy_times_may_be_wrong(tenant: Tenant) -> None:
