@@ -103,6 +103,9 @@ AVAILABILITY_DURATION = 30
 TEAM_USERS = 20  # team availability: 20 hosts, 50 bookings each, a 62-day window
 TEAM_BOOKINGS = 50
 TEAM_DAYS = 62
+# The measured window of the new-window path starts its windows this much later than its warm-up
+# (which sends fewer than 10,000 requests, a second apart), so that it asks nothing twice.
+NEW_WINDOWS_AFTER = timedelta(hours=6)
 SPREAD_HOSTS = 8  # PostgreSQL's booking path again, spread over this many hosts (see verdict)
 SERVERS = ("uvicorn", "granian")
 STARTUP_TIMEOUT = 120.0  # a busy machine can take a minute to import and start two processes
@@ -119,6 +122,7 @@ PATH_NAMES = {
     "health": "GET /health",
     "bookings": "POST /v1/bookings",
     "availability": "GET /v1/availability",
+    "availability-new": "GET /v1/availability new windows",
     "availability-team": "GET /v1/availability 20 users 62d",
     "bookings-w2": "POST /v1/bookings --workers 2",
     "bookings-hosts": f"POST /v1/bookings {SPREAD_HOSTS} hosts",
@@ -491,6 +495,13 @@ class Fixture:
         )
         return f"/v1/availability?{query}"
 
+    def new_windows_args(self, after: timedelta) -> list[str]:
+        """``availability_windows.lua``'s arguments: windows of the one-user query, each starting
+        a second later than the one before, from ``after`` past the usual start."""
+        base = int((self.window_start + after).timestamp())
+        return [self.api_key, self.busy_host, str(base), str(AVAILABILITY_DAYS), str(AVAILABILITY_DURATION),
+                str(WRK_THREADS)]  # fmt: skip
+
     def team_path(self) -> str:
         query = httpx.QueryParams(
             {
@@ -672,7 +683,7 @@ class Result:
     """Figures of one path in one run."""
 
     database: str  # floor, sqlite, postgres
-    path: str  # health, bookings, availability, availability-team, bookings-w2, bookings-hosts[-w2]
+    path: str  # health, bookings, availability[-new, -team], bookings-w2, bookings-hosts[-w2]
     rps: float
     p50_ms: float
     p99_ms: float
@@ -800,6 +811,15 @@ def measure_hub(database: str, extra_env: dict[str, str], options: Options) -> l
                 options,
             ),
             measure(
+                database,
+                "availability-new",
+                server,
+                "availability_windows",
+                fixture.new_windows_args(NEW_WINDOWS_AFTER),
+                options,
+                warmup_args=fixture.new_windows_args(timedelta(0)),
+            ),
+            measure(
                 database, "availability-team", server, "availability", [fixture.api_key, fixture.team_path()], options
             ),
         ]
@@ -918,6 +938,9 @@ def verdict(
     if result.path == "availability-team":
         ratio = one_user_rps / result.rps if one_user_rps and result.rps else 0.0
         return share, f"costs x{ratio:.1f} the one-user 7-day query (no target)", None
+    if result.path == "availability-new":
+        ratio = one_user_rps / result.rps if one_user_rps and result.rps else 0.0
+        return share, f"computed every time: costs x{ratio:.1f} the repeated query (no target)", None
     if result.path == "bookings-w2":  # one host's bookings queue on its lock, by design: no target
         ratio = result.rps / one_process_rps if one_process_rps else 0.0
         return share, f"one host: x{ratio:.2f} the 1-process rate (its writers queue on its lock)", None
@@ -1009,7 +1032,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", type=Path, help="py-spy profile of one path (bookings): .svg, .json or .txt")
     parser.add_argument(
         "--profile-path",
-        choices=("bookings", "availability", "availability-team", "health"),
+        choices=("bookings", "availability", "availability-new", "availability-team", "health"),
         default="bookings",
         help="the path --profile samples (default bookings)",
     )
