@@ -8,7 +8,9 @@ server): nothing in this process hears of them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +21,7 @@ from hub.availability import service
 from hub.availability.cache import SLOTS, SlotCache
 from hub.clock import utcnow
 from hub.db import Database
-from hub.db.tables import BookingHost, Calendar, Connection, ExternalEvent, Hold, HoldHost, User
+from hub.db.tables import Booking, BookingHost, Calendar, Connection, ExternalEvent, Hold, HoldHost, User
 from tests.integration.helpers import MONDAY, booking, create_booking, link_calendar
 from tests.support.tenants import Tenant
 
@@ -286,3 +288,33 @@ def test_the_cache_is_bounded_and_least_recently_used_goes_first() -> None:
     assert cache.get("c", now) == ["c"]
     assert cache.get("a", now + timedelta(seconds=60)) is None  # ``until`` is exclusive
     assert cache.get("c", now - timedelta(microseconds=1)) is None  # before it was computed
+
+
+def test_a_sync_and_a_cancellation_waiting_on_each_other_do_not_deadlock(tenant: Tenant, host: str) -> None:
+    """On PostgreSQL the version is raised at commit: a sync that wrote a user's events and then
+    waits on one of the user's bookings (``_readback`` locks it) holds no lock on the user's row
+    that a cancellation of that booking, already holding the booking, would wait on."""
+    if tenant.db.is_sqlite:
+        pytest.skip("SQLite runs one writer at a time")
+    made = create_booking(tenant.client, booking(host, f"{MONDAY}T10:00:00", duration_minutes=30))
+    calendar_id = _calendar_of(tenant.db, link_calendar(tenant.db, tenant.organization_id, host))
+    before = version(tenant.db, host)
+    now = utcnow()
+    engine = tenant.db.write_engine
+    with engine.connect() as sync, engine.connect() as cancel:
+        sync.execute(
+            insert(ExternalEvent).values(calendar_id=calendar_id, user_id=host, provider_event_id="late",
+                                         start_at=now, end_at=now + timedelta(hours=1), updated_at=now)
+        )  # fmt: skip
+        cancel.execute(update(Booking).where(Booking.id == made["id"]).values(status="cancelled"))
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(
+                lambda: sync.execute(select(Booking.id).where(Booking.id == made["id"]).with_for_update()).all()
+            )
+            time.sleep(0.3)  # the sync now waits on the booking's row
+            assert not waiting.done()
+            cancel.execute(update(BookingHost).where(BookingHost.booking_id == made["id"]).values(status="cancelled"))
+            cancel.commit()
+            assert waiting.result(timeout=10) == [(made["id"],)]
+        sync.commit()
+    assert version(tenant.db, host) >= before + 2

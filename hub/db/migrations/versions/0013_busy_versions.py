@@ -9,11 +9,14 @@ transaction as the write, so an availability answer remembered under a version
 (``hub.availability.cache``) is never served once the data under it changed, whichever process or
 code path wrote it. Updates only count when they touch a column the busy query reads.
 
-On SQLite the triggers are per row. On PostgreSQL inserts and deletes of ``external_events``
-(a full resync replaces thousands of rows) raise each user once per statement, through a
-transition table; the rest are per row, since PostgreSQL allows no column list on a trigger
-with a transition table. A later migration that rebuilds one of these tables on SQLite (a batch
-copy) drops its triggers with it and must create them again (``create_triggers``).
+On PostgreSQL the triggers are deferred constraint triggers: they run at commit, so a writer
+holds the lock on a ``users`` row only while it commits. Run at the write, a sync that had
+raised a user's version and then waited on a booking row (``_readback`` locks it) could deadlock
+with a cancellation of that booking that waited on the same ``users`` row. They raise each user
+once per transaction (``hub_busy_raise``), not once per row written. On SQLite, where one writer
+runs at a time, they run at the write, per row. A later migration that rebuilds one of these
+tables on SQLite (a batch copy) drops its triggers with it and must create them again
+(``create_triggers``).
 
 Revision ID: 0013
 Revises: 0012
@@ -33,23 +36,39 @@ depends_on = None
 _BUMP = "UPDATE users SET busy_version = busy_version + 1 WHERE id IN "
 
 
-# (table, the columns an update must touch to count, the users of a row as SQL over ``{row}``
-# (OLD or NEW)).
+# (table, the columns an update must touch to count, the users of a row: a SELECT over ``{row}``,
+# OLD or NEW).
 _SOURCES = (
-    ("booking_hosts", "host_id, status, start_at, end_at", "({row}.host_id)"),
-    ("hold_hosts", "host_id, hold_id", "({row}.host_id)"),
-    ("holds", "status, start_at, end_at, expires_at", "(SELECT host_id FROM hold_hosts WHERE hold_id = {row}.id)"),
-    ("external_events", "user_id, calendar_id, start_at, end_at", "({row}.user_id)"),
+    ("booking_hosts", "host_id, status, start_at, end_at", "SELECT {row}.host_id"),
+    ("hold_hosts", "host_id, hold_id", "SELECT {row}.host_id"),
+    ("holds", "status, start_at, end_at, expires_at", "SELECT host_id FROM hold_hosts WHERE hold_id = {row}.id"),
+    ("external_events", "user_id, calendar_id, start_at, end_at", "SELECT {row}.user_id"),
     (
         "calendars",
         "connection_id, busy_source, removed_at",
-        "(SELECT user_id FROM connections WHERE id = {row}.connection_id)",
+        "SELECT user_id FROM connections WHERE id = {row}.connection_id",
     ),
-    ("connections", "user_id, status, provider", "({row}.user_id)"),
+    ("connections", "user_id, status, provider", "SELECT {row}.user_id"),
 )
+# PostgreSQL: raises the users ``ids`` not raised yet by this transaction, once each (the list of
+# those raised is a setting local to the transaction): a full resync replaces thousands of
+# events of one user, and one raise per transaction is as good as one per row.
+_RAISE_ONCE = """
+CREATE FUNCTION hub_busy_raise(ids text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    raised text := coalesce(current_setting('hub.busy_raised', true), '');
+    fresh text[];
+BEGIN
+    SELECT array_agg(DISTINCT id) INTO fresh FROM unnest(ids) AS id
+     WHERE id IS NOT NULL AND strpos(raised, ',' || id || ',') = 0;
+    IF fresh IS NOT NULL THEN
+        UPDATE users SET busy_version = busy_version + 1 WHERE id = ANY(fresh);
+        PERFORM set_config('hub.busy_raised', raised || ',' || array_to_string(fresh, ',,') || ',', true);
+    END IF;
+END $$
+"""
 # Inserts that cannot change anyone's busy time until rows of another source refer to them.
 _INSERT_NEEDS_NOTHING = {"holds", "calendars", "connections"}
-_STATEMENT_LEVEL = "external_events"  # PostgreSQL: inserts and deletes per statement
 
 
 def upgrade() -> None:
@@ -79,11 +98,7 @@ def _events(table: str) -> list[tuple[str, str]]:
 def create_triggers() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     if postgresql:
-        op.execute(
-            "CREATE FUNCTION hub_busy_changed_users() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "UPDATE users SET busy_version = busy_version + 1 WHERE id IN (SELECT DISTINCT user_id FROM changed); "
-            "RETURN NULL; END $$"
-        )
+        op.execute(_RAISE_ONCE)
     for table, columns, users in _SOURCES:
         if postgresql:
             _create_postgresql(table, columns, users)
@@ -91,40 +106,43 @@ def create_triggers() -> None:
             _create_sqlite(table, columns, users)
 
 
+def _event(operation: str, columns: str) -> str:
+    return f"UPDATE OF {columns}" if operation == "UPDATE" else operation
+
+
 def _create_sqlite(table: str, columns: str, users: str) -> None:
     for operation, suffix in _events(table):
         rows = {"INSERT": ("NEW",), "UPDATE": ("OLD", "NEW"), "DELETE": ("OLD",)}[operation]
-        body = " ".join(f"{_BUMP}{users.format(row=row)};" for row in rows)
-        event = f"UPDATE OF {columns}" if operation == "UPDATE" else operation
-        op.execute(f"CREATE TRIGGER busy_{table}_{suffix} AFTER {event} ON {table} FOR EACH ROW BEGIN {body} END")
+        body = " ".join(f"{_BUMP}({users.format(row=row)});" for row in rows)
+        op.execute(
+            f"CREATE TRIGGER busy_{table}_{suffix} AFTER {_event(operation, columns)} ON {table} "
+            f"FOR EACH ROW BEGIN {body} END"
+        )
 
 
 def _create_postgresql(table: str, columns: str, users: str) -> None:
-    function = f"hub_busy_{table}"
     steps = (
-        f"IF TG_OP <> 'INSERT' THEN {_BUMP}{users.format(row='OLD')}; END IF; "
-        f"IF TG_OP <> 'DELETE' THEN {_BUMP}{users.format(row='NEW')}; END IF; "
+        f"IF TG_OP <> 'INSERT' THEN PERFORM hub_busy_raise(ARRAY({users.format(row='OLD')})); END IF; "
+        f"IF TG_OP <> 'DELETE' THEN PERFORM hub_busy_raise(ARRAY({users.format(row='NEW')})); END IF; "
     )
-    op.execute(f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {steps}RETURN NULL; END $$")
-    for operation, suffix in _events(table):
-        name = f"busy_{table}_{suffix}"
-        if table == _STATEMENT_LEVEL and operation != "UPDATE":
-            changed = "NEW" if operation == "INSERT" else "OLD"
-            op.execute(
-                f"CREATE TRIGGER {name} AFTER {operation} ON {table} REFERENCING {changed} TABLE AS changed "
-                "FOR EACH STATEMENT EXECUTE FUNCTION hub_busy_changed_users()"
-            )
-            continue
-        event = f"UPDATE OF {columns}" if operation == "UPDATE" else operation
-        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()")
+    op.execute(
+        f"CREATE FUNCTION hub_busy_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {steps}RETURN NULL; END $$"
+    )
+    events = " OR ".join(_event(operation, columns) for operation, _ in _events(table))
+    op.execute(
+        f"CREATE CONSTRAINT TRIGGER busy_{table} AFTER {events} ON {table} DEFERRABLE INITIALLY DEFERRED "
+        f"FOR EACH ROW EXECUTE FUNCTION hub_busy_{table}()"
+    )
 
 
 def drop_triggers() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for table, _, _ in _SOURCES:
-        for _, suffix in _events(table):
-            op.execute(f"DROP TRIGGER IF EXISTS busy_{table}_{suffix}" + (f" ON {table}" if postgresql else ""))
         if postgresql:
+            op.execute(f"DROP TRIGGER IF EXISTS busy_{table} ON {table}")
             op.execute(f"DROP FUNCTION IF EXISTS hub_busy_{table}()")
+            continue
+        for _, suffix in _events(table):
+            op.execute(f"DROP TRIGGER IF EXISTS busy_{table}_{suffix}")
     if postgresql:
-        op.execute("DROP FUNCTION IF EXISTS hub_busy_changed_users()")
+        op.execute("DROP FUNCTION IF EXISTS hub_busy_raise(text[])")
