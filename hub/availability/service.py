@@ -146,7 +146,8 @@ def _user_slots(
         math.inf if busy.first_expiry is None else busy.first_expiry,
         math.inf if not found else found[0][0] - user.minimum_notice_minutes * 60 + 1,
     )
-    slots = [Slot(*_span(s, e, view_zone), [user.id]) for s, e in found]
+    asked = [user.id]  # one list for every slot: nothing changes a slot once made
+    slots = [Slot(*_span(s, e, view_zone), asked) for s, e in found]
     SLOTS.put(key, slots, computed_at=now, until=until)
     return slots
 
