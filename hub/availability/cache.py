@@ -26,16 +26,20 @@ from collections.abc import Hashable
 from datetime import datetime
 from typing import Any
 
-ENTRIES = 1024  # at about 25 kB for a week of 30-minute slots, some 25 MB per process at most
+# Bounded by the slots kept, not the answers: an answer holds up to 17,856 slots (62 days of
+# 5-minute steps), a week of 30-minute ones a few hundred. At up to 400 bytes a slot (its own
+# instants and renderings where the shared ones run out), some 40 MB per process at most.
+SLOTS_KEPT = 100_000
 
 
 class SlotCache:
     """A bounded LRU of slot lists, each valid over ``[computed_at, until)`` (epoch seconds).
     Thread-safe: PostgreSQL handlers run in threads."""
 
-    def __init__(self, entries: int = ENTRIES) -> None:
+    def __init__(self, slots: int = SLOTS_KEPT) -> None:
         self._entries: OrderedDict[Hashable, tuple[list[Any], float, float]] = OrderedDict()
-        self._size = entries
+        self._budget = slots
+        self._kept = 0
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -52,15 +56,22 @@ class SlotCache:
         return list(entry[0])
 
     def put(self, key: Hashable, slots: list[Any], *, computed_at: datetime, until: float) -> None:
+        if len(slots) > self._budget // 10:  # not kept: it would push out ten others
+            return
         with self._lock:
+            replaced = self._entries.pop(key, None)
+            if replaced is not None:
+                self._kept -= len(replaced[0])
             self._entries[key] = (list(slots), computed_at.timestamp(), until)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            self._kept += len(slots)
+            while self._kept > self._budget:
+                _, (dropped, _, _) = self._entries.popitem(last=False)
+                self._kept -= len(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._kept = 0
 
 
 SLOTS = SlotCache()

@@ -141,7 +141,7 @@ def _user_slots(
     )
     found = _free_slots(user, busy.times[user.id], window, duration_minutes, step, now)
     # Valid while no hold read expires, and while the notice has not passed the first slot:
-    # ``earliest`` is epoch(now) + notice, and the first slot stays while it is not later than it.
+    # ``earliest`` is epoch(now) + notice, and the first slot stays while ``earliest`` is not after it.
     until = min(
         math.inf if busy.first_expiry is None else busy.first_expiry,
         math.inf if not found else found[0][0] - user.minimum_notice_minutes * 60 + 1,

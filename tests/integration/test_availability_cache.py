@@ -152,6 +152,7 @@ def test_a_changed_profile_is_a_new_question(tenant: Tenant, host: str) -> None:
     create_booking(tenant.client, booking(host, f"{MONDAY}T10:00:00", duration_minutes=30))
     assert starts(ask(tenant, host)) == ["2030-12-02T08:00:00Z", "2030-12-02T10:00:00Z", "2030-12-02T10:30:00Z"]
     changed = tenant.client.patch(f"/v1/users/{host}", json={"buffer_minutes": 0})
+    assert changed.status_code == 200, changed.text
     assert starts(ask(tenant, host)) == [s for s in EVERY_SLOT if s != "2030-12-02T09:00:00Z"]
 
 
@@ -277,13 +278,20 @@ def test_a_statement_of_many_events_raises_each_user_once_or_more(tenant: Tenant
 
 
 def test_the_cache_is_bounded_and_least_recently_used_goes_first() -> None:
-    cache = SlotCache(entries=2)
+    cache = SlotCache(slots=40)  # answers of up to 4 slots are kept
     now = datetime(2030, 1, 1, tzinfo=UTC)
     for key in ("a", "b"):
-        cache.put(key, [key], computed_at=now, until=now.timestamp() + 60)
-    assert cache.get("a", now) == ["a"]  # "b" is now the least recently used
+        cache.put(key, [key] * 4, computed_at=now, until=now.timestamp() + 60)
+    cache.put("big", ["big"] * 5, computed_at=now, until=now.timestamp() + 60)
+    assert cache.get("big", now) is None  # over a tenth of the whole: not kept
+    for key in "defghijk":
+        cache.put(key, [key] * 4, computed_at=now, until=now.timestamp() + 60)
+    assert cache.get("a", now) == ["a"] * 4  # "b" is now the least recently used, and all 40 are kept
     cache.put("c", ["c"], computed_at=now, until=now.timestamp() + 60)
     assert cache.get("b", now) is None
+    cache.put("a", ["a"], computed_at=now, until=now.timestamp() + 60)  # replaced: its 4 slots freed
+    cache.put("l", ["l"] * 3, computed_at=now, until=now.timestamp() + 60)
+    assert cache.get("d", now) == ["d"] * 4
     assert cache.get("a", now) == ["a"]
     assert cache.get("c", now) == ["c"]
     assert cache.get("a", now + timedelta(seconds=60)) is None  # ``until`` is exclusive
