@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from hub.jobs.runner import JOBS
+from hub.observability import job_metrics
 from hub.observability.job_metrics import PUBLISH_INTERVAL, VALUES_KEY, SharedJobMetrics, publish, publish_soon
 from tests.support.servers import RedisServer, wait_for
 
@@ -20,6 +21,14 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_publication_pending() -> None:
+    """A deferred publication that an earlier test of this process left pending (a job it ran
+    in-process) goes to that test's Redis and would carry this test's increments with it: it
+    would mark them published, and this test's Redis would never get them."""
+    wait_for(lambda: job_metrics._soon["timer"] is None, 5 * PUBLISH_INTERVAL, "an earlier deferred publication")
 
 
 def shared(connection: redis.Redis, kind: str) -> float:
