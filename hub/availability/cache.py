@@ -41,18 +41,14 @@ class SlotCache:
         self._budget = slots
         self._kept = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable, now: datetime) -> list[Any] | None:
         moment = now.timestamp()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or not entry[1] <= moment < entry[2]:
-                self.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.hits += 1
         return list(entry[0])
 
     def put(self, key: Hashable, slots: list[Any], *, computed_at: datetime, until: float) -> None:

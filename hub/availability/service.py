@@ -19,12 +19,14 @@ from hub.availability.engine import free_intervals, free_slots, team_slots
 from hub.clock import utcnow
 from hub.db import Database
 from hub.errors import FieldError
+from hub.observability.metrics import AVAILABILITY
 from hub.times import epoch_to_local_rfc3339, load_zone, parse_instant
 from hub.users.service import HostProfile, load_profiles
 
 MAX_WINDOW = timedelta(days=62)
 MIN_STEP_MINUTES, MAX_STEP_MINUTES = 5, 1440
 MAX_USERS = 20
+ANSWERS_FROM_MEMORY, COMPUTED = AVAILABILITY.labels("memory"), AVAILABILITY.labels("computed")
 
 
 # Not tracked by the garbage collector (it holds no reference cycles): an answer makes hundreds.
@@ -90,6 +92,7 @@ def availability(
             busy = busy_times_for(connection, ids, window_start - widest, window_end + widest, now=now).times
         calendars, warnings = calendar_health(connection, principal.organization_id, ids, now)
     if len(users) > 1:
+        COMPUTED.inc()
         found = _team_slots(users, busy, window, duration_minutes, step, needed, now)
         slots = [Slot(*_span(s, e, view_zone), [ids[m] for m in members]) for s, e, members in found]
     return Availability(
@@ -134,6 +137,7 @@ def _user_slots(
     )
     remembered = SLOTS.get(key, now)
     if remembered is not None:
+        ANSWERS_FROM_MEMORY.inc()
         return remembered
     buffer = user.buffer_minutes * 60
     busy = busy_times_for(
@@ -146,6 +150,7 @@ def _user_slots(
         math.inf if busy.first_expiry is None else busy.first_expiry,
         math.inf if not found else found[0][0] - user.minimum_notice_minutes * 60 + 1,
     )
+    COMPUTED.inc()
     asked = [user.id]  # one list for every slot: nothing changes a slot once made
     slots = [Slot(*_span(s, e, view_zone), asked) for s, e in found]
     SLOTS.put(key, slots, computed_at=now, until=until)

@@ -21,3 +21,12 @@ HOLDS = Counter(
 )
 for _outcome in ("created", "converted", "expired", "released"):
     HOLDS.labels(_outcome)
+
+AVAILABILITY = Counter(
+    "hub_availability_answers_total",
+    "Availability answers by where their slots came from: memory (a one-user answer remembered "
+    "under the user's busy version) or computed.",
+    ["source"],
+)
+for _source in ("memory", "computed"):
+    AVAILABILITY.labels(_source)
