@@ -84,13 +84,13 @@ def test_two_apps_in_one_process_keep_their_own_keyring_limits_redis_and_job_opt
 
     # Keyring: what each app encrypts (webhook secrets, stored idempotent answers) opens only
     # with its own secret key.
-    endpoint_ids = []
+    endpoint_ids, run = [], uuid.uuid4().hex  # keys of this run only: the database outlives it
     for hub in (a, b):
         with hub.client(fresh) as client:
             created = client.post(
                 "/v1/webhook-endpoints",
                 json={"url": "https://hooks.example.com/hub", "events": ["booking.created"]},
-                headers={"Idempotency-Key": f"two-apps-{hub.settings.data_dir.name}"},
+                headers={"Idempotency-Key": f"two-apps-{run}-{hub.settings.data_dir.name}"},
             )
             assert created.status_code == 201, created.text
             endpoint_ids.append(created.json()["id"])
@@ -99,7 +99,7 @@ def test_two_apps_in_one_process_keep_their_own_keyring_limits_redis_and_job_opt
         for mine, (endpoint_id, hub) in enumerate(zip(endpoint_ids, (a, b), strict=True)):
             endpoint = session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)).one()
             stored = session.scalars(
-                select(IdempotencyKey).where(IdempotencyKey.key == f"two-apps-{hub.settings.data_dir.name}")
+                select(IdempotencyKey).where(IdempotencyKey.key == f"two-apps-{run}-{hub.settings.data_dir.name}")
             ).one()
             assert keyrings[mine].decrypt(endpoint.secret_ciphertext, endpoint_id).startswith(b"whsec_")
             ad = associated_data(stored.api_key_id, stored.key)
