@@ -15,7 +15,10 @@ seconds of wrk (32 connections, 2 threads, ``--latency``):
    hour, made through the API). Paths: ``GET /health``; ``POST /v1/bookings`` (a new host who
    works 24/7 for the warm-up and another for the measured window; every request a new 15-minute
    slot and a new ``Idempotency-Key``, see ``bench/wrk/bookings.lua``); ``GET /v1/availability``
-   (7 days, 30-minute slots, the host with 168 bookings: 168 free slots); and team availability
+   (7 days, 30-minute slots, the host with 168 bookings: 168 free slots; after the first request
+   Hub answers it from memory, ``hub.availability.cache``); the same query with a new window
+   every request (``bench/wrk/availability_windows.lua``), so that every answer is computed,
+   reported as a multiple of the repeated query's cost; and team availability
    (``user_ids`` of 20 hosts with 50 bookings each, 62 days), reported as a multiple of the
    one-user query's cost in the same run;
 3. Hub on PostgreSQL, only when ``HUB_TEST_DATABASE_URL`` is set: the same on a fresh
