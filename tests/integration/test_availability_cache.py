@@ -1,5 +1,5 @@
 """Remembered availability answers (``hub.availability.cache``): a repeated question is answered
-from memory, and never once anything it was computed from has changed, whoever wrote it: every
+from memory, but never after anything it was computed from has changed, whoever wrote it: every
 write of a busy-time source raises the user's ``busy_version`` in the database (migration 0013),
 and what time alone changes (a hold running out, the notice passing a slot) ends an entry too.
 
